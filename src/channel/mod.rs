@@ -1,0 +1,94 @@
+//! One abstraction over every chat channel (Telegram, WhatsApp, and the simulated one used by
+//! the demo and tests). The dispatcher talks only to this trait.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::domain::ChannelKind;
+
+/// Where a message goes: a channel and the address on it (a Telegram chat id, an E.164
+/// number, a simulated handle).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Address {
+    pub channel: ChannelKind,
+    pub address: String,
+}
+
+/// A quick-reply button: what the user sees, and what comes back when they tap it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    /// Opaque to the user; Telegram limits it to 64 bytes.
+    pub data: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundMessage {
+    /// Stable across retries of the same touch, so a channel that can deduplicate does.
+    pub idempotency_key: String,
+    pub to: Address,
+    pub text: String,
+    /// Rows of buttons; empty for plain text.
+    pub buttons: Vec<Vec<Button>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub provider_message_id: String,
+}
+
+/// Why a recipient can never be reached through this address; retrying will not help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermanentReason {
+    /// The user blocked the bot.
+    Blocked,
+    /// The chat does not exist, or the user never started the bot.
+    UnknownChat,
+    /// The address itself is malformed.
+    InvalidAddress,
+    /// The platform refused the content (too long, template not approved…).
+    Rejected,
+}
+
+impl PermanentReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PermanentReason::Blocked => "blocked",
+            PermanentReason::UnknownChat => "unknown_chat",
+            PermanentReason::InvalidAddress => "invalid_address",
+            PermanentReason::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The platform asked us to slow down; try again after this long.
+    #[error("rate limited, retry after {retry_after:?}")]
+    RateLimited { retry_after: Duration },
+    /// A network error or a platform outage: retry with backoff.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    #[error("permanent failure ({}): {detail}", reason.as_str())]
+    Permanent {
+        reason: PermanentReason,
+        detail: String,
+    },
+}
+
+/// What a channel knows about an earlier send, asked after a crash left its outcome unclear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Sent(Delivered),
+    NotSent,
+    /// The platform offers no way to ask (Telegram, WhatsApp): never resend blindly.
+    Unsupported,
+}
+
+#[async_trait]
+pub trait Channel: Send + Sync {
+    fn kind(&self) -> ChannelKind;
+    async fn send(&self, message: &OutboundMessage) -> Result<Delivered, SendError>;
+    async fn lookup(&self, idempotency_key: &str) -> Lookup;
+}

@@ -1,0 +1,14 @@
+//! The vocabulary shared by every path: parsed once at the edge, then trusted.
+
+mod enums;
+mod ids;
+
+pub use enums::{
+    AccountLifecycle, ChannelKind, ContactRole, MessageCategory, Segment, StaffRole, TouchKind,
+};
+pub use ids::{AccountId, ContactId, StaffId, TouchId};
+
+/// A value the user typed did not parse; the message says what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);

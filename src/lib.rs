@@ -1,0 +1,19 @@
+//! touchbot: a customer-success touch calendar that talks to clients in chat.
+//!
+//! Two paths run through the crate, and the folders follow them:
+//! - outbound: `outbound::scheduler` → `outbound::calendar` → `outbound::outbox` →
+//!   `outbound::dispatcher` → `channel`
+//! - inbound: `channel` → `inbound::parser` → `inbound` (storage of replies) → health →
+//!   escalation (the health and escalation stages arrive with their own issue).
+
+pub mod channel;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod inbound;
+pub mod messages;
+pub mod outbound;
+pub mod status;
+pub mod storage;

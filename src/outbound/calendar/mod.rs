@@ -1,0 +1,1 @@
+//! The touch calendar: a pure core deciding what is due for whom, and when.

@@ -1,0 +1,4 @@
+//! Outbound path: the scheduler asks the calendar what is due, the planner stores it in the
+//! outbox, and the dispatcher delivers it through a channel.
+
+pub mod calendar;
