@@ -6,6 +6,7 @@
 //! - inbound: `channel` → `inbound::parser` → `inbound` (storage of replies) → health →
 //!   escalation (the health and escalation stages arrive with their own issue).
 
+pub mod app;
 pub mod channel;
 pub mod cli;
 pub mod config;
@@ -15,5 +16,6 @@ pub mod domain;
 pub mod inbound;
 pub mod messages;
 pub mod outbound;
+pub mod startup;
 pub mod status;
 pub mod storage;

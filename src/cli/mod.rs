@@ -1,1 +1,91 @@
-//! (work in progress)
+//! The command line: clap definitions here, one module per area for the work.
+
+mod accounts;
+mod args;
+mod calendar;
+mod contacts;
+mod import;
+mod staff;
+mod table;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use args::{parse_arr, parse_date};
+pub use table::table;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "touchbot",
+    version,
+    about = "A customer-success touch calendar that talks to clients on Telegram and WhatsApp"
+)]
+pub struct Cli {
+    /// Configuration file (TOML); `touchbot config default` prints one to start from.
+    #[arg(long, global = true, env = "TOUCHBOT_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the database schema.
+    Migrate,
+    /// Run the dispatcher and the periodic jobs until interrupted.
+    Serve,
+    /// Run a year of sample accounts in accelerated time and print what happened.
+    Demo(DemoArgs),
+    /// Print or check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Client accounts.
+    #[command(subcommand)]
+    Account(accounts::AccountCommand),
+    /// Client contacts of an account.
+    #[command(subcommand)]
+    Contact(contacts::ContactCommand),
+    /// The CS team.
+    #[command(subcommand)]
+    Staff(staff::StaffCommand),
+    /// The touch calendar.
+    #[command(subcommand)]
+    Calendar(calendar::CalendarCommand),
+    /// Load accounts (and their first contact) from a CSV file.
+    Import(import::ImportArgs),
+    /// Portfolio status, or one account's.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Days of simulated time to run.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    /// Print every touch and reply, not only the notable ones.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the default configuration, to copy into a file and edit.
+    Default,
+    /// Load the configuration (file and environment) and report any problem.
+    Check,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// An account id or name (a unique part of it is enough); omit for the whole portfolio.
+    pub account: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub use accounts::run as run_account;
+pub use calendar::run as run_calendar;
+pub use contacts::run as run_contact;
+pub use import::run as run_import;
+pub use staff::run as run_staff;

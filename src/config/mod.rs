@@ -1,1 +1,81 @@
-//! (work in progress)
+//! Configuration, layered: built-in defaults, then a TOML file, then environment variables
+//! (`TOUCHBOT_SECTION__KEY=value`, plus `DATABASE_URL`). Checked once at start, so a mistake
+//! is reported with the file, the line and what to change, before anything runs.
+
+mod load;
+
+pub use load::{ConfigError, load, render_default};
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::outbound::calendar::CalendarConfig;
+use crate::outbound::dispatcher::DispatcherConfig;
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub server: ServerSettings,
+    pub dispatcher: DispatcherConfig,
+    pub calendar: CalendarConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// Usually given as DATABASE_URL; it may hold a password, so it is kept secret.
+    #[serde(serialize_with = "skip_secret")]
+    pub url: Option<SecretString>,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: None,
+            max_connections: 10,
+        }
+    }
+}
+
+fn skip_secret<S: serde::Serializer>(
+    _: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_none()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub host: String,
+    /// 0 picks a free port (tests use that).
+    pub port: u16,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            host: "127.0.0.1".into(),
+            port: 8080,
+        }
+    }
+}
+
+impl Settings {
+    /// Semantic problems as (key path, what to change); empty when the settings are usable.
+    fn issues(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if self.database.max_connections == 0 {
+            out.push((
+                "database.max_connections".to_string(),
+                "must be at least 1".to_string(),
+            ));
+        }
+        if let Err(issues) = self.calendar.validate() {
+            out.extend(issues.into_iter().map(|i| (i.path, i.message)));
+        }
+        out
+    }
+}

@@ -1,0 +1,139 @@
+//! Turning a command line into work: settings, logging, the database, and the command.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+
+use crate::cli::{self, Cli, Command, ConfigCommand};
+use crate::config::{self, ConfigError, Settings};
+use crate::domain::AccountId;
+use crate::storage::StoreError;
+
+/// What a command needs: the database, the settings, and the instant it runs at.
+pub struct Ctx {
+    pub pool: PgPool,
+    pub settings: Settings,
+    pub now: DateTime<Utc>,
+}
+
+impl Ctx {
+    /// Re-plans an account's future touches; returns how many are planned ahead.
+    pub async fn replan(&self, account: AccountId) -> anyhow::Result<usize> {
+        let report = crate::outbound::planner::replan_account(
+            &self.pool,
+            &self.settings.calendar,
+            account,
+            self.now,
+        )
+        .await?;
+        Ok(report.planned)
+    }
+}
+
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Serve));
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if is_user_error(&e) {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            } else {
+                eprintln!("error: {}", cause_chain(&e));
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// The whole cause chain, which an operator needs, without the repeats that arise when an
+/// error's message already quotes its source.
+fn cause_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+fn is_user_error(e: &anyhow::Error) -> bool {
+    if let Some(s) = e.downcast_ref::<StoreError>() {
+        return s.is_user_error();
+    }
+    e.downcast_ref::<ConfigError>().is_some()
+}
+
+fn init_logging(serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if serving { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_env("TOUCHBOT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    config::load(cli.config.as_deref(), &env)
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
+    let url = settings.database.url.as_ref().context(
+        "no database configured: set DATABASE_URL (for example postgres://postgres@127.0.0.1:5432/touchbot)",
+    )?;
+    crate::db::connect(url.expose_secret(), settings.database.max_connections).await
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = load_settings(&cli)?;
+    let now = Utc::now();
+    match cli.command {
+        Command::Config(ConfigCommand::Default) => {
+            print!("{}", config::render_default());
+            return Ok(());
+        }
+        Command::Config(ConfigCommand::Check) => {
+            println!("The configuration is valid.");
+            return Ok(());
+        }
+        Command::Demo(args) => return crate::demo::run(settings, args).await,
+        _ => {}
+    }
+    let pool = connect(&settings).await?;
+    if !matches!(cli.command, Command::Migrate) {
+        crate::db::migrate(&pool).await?;
+    }
+    let ctx = Ctx {
+        pool,
+        settings,
+        now,
+    };
+    match cli.command {
+        Command::Migrate => {
+            crate::db::migrate(&ctx.pool).await?;
+            println!("The database schema is up to date.");
+        }
+        Command::Serve => crate::startup::serve_until_ctrl_c(ctx).await?,
+        Command::Account(c) => cli::run_account(&ctx, c).await?,
+        Command::Contact(c) => cli::run_contact(&ctx, c).await?,
+        Command::Staff(c) => cli::run_staff(&ctx, c).await?,
+        Command::Calendar(c) => cli::run_calendar(&ctx, c).await?,
+        Command::Import(a) => cli::run_import(&ctx, a).await?,
+        Command::Status(a) => crate::status::run(&ctx, a).await?,
+        Command::Config(_) | Command::Demo(_) => unreachable!("handled above"),
+    }
+    Ok(())
+}

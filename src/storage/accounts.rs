@@ -1,0 +1,295 @@
+//! Client accounts: create, find by id or name, list, update.
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::{StoreError, parse_locale, parse_time_zone, stored, unique_violation};
+use crate::domain::{AccountId, AccountLifecycle, Segment, StaffId};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub segment: Segment,
+    pub arr_cents: i64,
+    pub contract_start: NaiveDate,
+    pub go_live: Option<NaiveDate>,
+    pub renewal_date: Option<NaiveDate>,
+    pub csm_id: Option<StaffId>,
+    pub time_zone: Tz,
+    pub locale: String,
+    pub lifecycle: AccountLifecycle,
+}
+
+impl Account {
+    /// Day 0 of the calendar: go-live when known, otherwise the contract start.
+    pub fn day_zero(&self) -> NaiveDate {
+        self.go_live.unwrap_or(self.contract_start)
+    }
+}
+
+/// The fields of a new account, as typed by a user (validated by `create`).
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub name: String,
+    pub segment: Segment,
+    pub arr_cents: i64,
+    pub contract_start: NaiveDate,
+    pub go_live: Option<NaiveDate>,
+    pub renewal_date: Option<NaiveDate>,
+    pub csm_id: Option<StaffId>,
+    pub time_zone: String,
+    pub locale: String,
+}
+
+/// A partial update: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AccountUpdate {
+    pub name: Option<String>,
+    pub segment: Option<Segment>,
+    pub arr_cents: Option<i64>,
+    pub contract_start: Option<NaiveDate>,
+    pub go_live: Option<Option<NaiveDate>>,
+    pub renewal_date: Option<Option<NaiveDate>>,
+    pub csm_id: Option<Option<StaffId>>,
+    pub time_zone: Option<String>,
+    pub locale: Option<String>,
+    pub lifecycle: Option<AccountLifecycle>,
+}
+
+struct Row {
+    id: i64,
+    name: String,
+    segment: String,
+    arr_cents: i64,
+    contract_start: NaiveDate,
+    go_live: Option<NaiveDate>,
+    renewal_date: Option<NaiveDate>,
+    csm_id: Option<i64>,
+    time_zone: String,
+    locale: String,
+    lifecycle: String,
+}
+
+impl TryFrom<Row> for Account {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        Ok(Account {
+            id: AccountId(r.id),
+            name: r.name,
+            segment: stored(&r.segment)?,
+            arr_cents: r.arr_cents,
+            contract_start: r.contract_start,
+            go_live: r.go_live,
+            renewal_date: r.renewal_date,
+            csm_id: r.csm_id.map(StaffId),
+            time_zone: r
+                .time_zone
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("time zone '{}'", r.time_zone)))?,
+            locale: r.locale,
+            lifecycle: stored(&r.lifecycle)?,
+        })
+    }
+}
+
+fn check_name(name: &str) -> Result<String, StoreError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(StoreError::Invalid("the account name is empty".into()));
+    }
+    if name.chars().count() > 200 {
+        return Err(StoreError::Invalid(
+            "the account name is longer than 200 characters".into(),
+        ));
+    }
+    if name.parse::<i64>().is_ok() {
+        return Err(StoreError::Invalid(format!(
+            "'{name}' looks like an id; give the account a name with at least one letter"
+        )));
+    }
+    Ok(name.to_string())
+}
+
+fn check_dates(
+    start: NaiveDate,
+    go_live: Option<NaiveDate>,
+    renewal: Option<NaiveDate>,
+) -> Result<(), StoreError> {
+    if let Some(g) = go_live
+        && g < start
+    {
+        return Err(StoreError::Invalid(format!(
+            "the go-live date {g} is before the contract start {start}"
+        )));
+    }
+    if let Some(r) = renewal
+        && r <= start
+    {
+        return Err(StoreError::Invalid(format!(
+            "the renewal date {r} must be after the contract start {start}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_arr(arr_cents: i64) -> Result<(), StoreError> {
+    if arr_cents < 0 {
+        return Err(StoreError::Invalid("ARR cannot be negative".into()));
+    }
+    Ok(())
+}
+
+pub async fn create(pool: &PgPool, new: &NewAccount) -> Result<Account, StoreError> {
+    let name = check_name(&new.name)?;
+    let tz = parse_time_zone(&new.time_zone)?;
+    let locale = parse_locale(&new.locale)?;
+    check_dates(new.contract_start, new.go_live, new.renewal_date)?;
+    check_arr(new.arr_cents)?;
+    let row = sqlx::query_as!(
+        Row,
+        r#"insert into accounts (name, segment, arr_cents, contract_start, go_live, renewal_date,
+                                 csm_id, time_zone, locale)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           returning id, name, segment, arr_cents, contract_start, go_live, renewal_date,
+                     csm_id, time_zone, locale, lifecycle"#,
+        name,
+        new.segment.as_str(),
+        new.arr_cents,
+        new.contract_start,
+        new.go_live,
+        new.renewal_date,
+        new.csm_id.map(|s| s.0),
+        tz.name(),
+        locale,
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(|e| unique_violation(e, || format!("an account named '{name}' already exists")))?;
+    row.try_into()
+}
+
+pub async fn get(pool: &PgPool, id: AccountId) -> Result<Option<Account>, StoreError> {
+    let row = sqlx::query_as!(
+        Row,
+        r#"select id, name, segment, arr_cents, contract_start, go_live, renewal_date, csm_id,
+                  time_zone, locale, lifecycle
+           from accounts where id = $1"#,
+        id.0
+    )
+    .fetch_optional(pool)
+    .await?;
+    row.map(Account::try_from).transpose()
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<Account>, StoreError> {
+    let rows = sqlx::query_as!(
+        Row,
+        r#"select id, name, segment, arr_cents, contract_start, go_live, renewal_date, csm_id,
+                  time_zone, locale, lifecycle
+           from accounts order by lower(name)"#
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(Account::try_from).collect()
+}
+
+/// Finds an account by id, by its exact name (any case), or by a unique part of its name.
+pub async fn find(pool: &PgPool, key: &str) -> Result<Account, StoreError> {
+    let key = key.trim();
+    if let Ok(id) = key.parse::<i64>()
+        && let Some(a) = get(pool, AccountId(id)).await?
+    {
+        return Ok(a);
+    }
+    let rows = sqlx::query_as!(
+        Row,
+        r#"select id, name, segment, arr_cents, contract_start, go_live, renewal_date, csm_id,
+                  time_zone, locale, lifecycle
+           from accounts
+           where lower(name) = lower($1)
+              or strpos(lower(name), lower($1)) > 0
+           order by (lower(name) = lower($1)) desc, lower(name)
+           limit 20"#,
+        key
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut accounts = rows
+        .into_iter()
+        .map(Account::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    match accounts.len() {
+        0 => Err(StoreError::NotFound {
+            what: "account",
+            name: key.to_string(),
+            hint: "'touchbot account list' shows them all",
+        }),
+        1 => Ok(accounts.remove(0)),
+        _ if accounts[0].name.eq_ignore_ascii_case(key) => Ok(accounts.remove(0)),
+        _ => Err(StoreError::Ambiguous {
+            what: "account",
+            name: key.to_string(),
+            candidates: accounts
+                .iter()
+                .map(|a| format!("{} (id {})", a.name, a.id))
+                .collect(),
+        }),
+    }
+}
+
+pub async fn update(
+    pool: &PgPool,
+    id: AccountId,
+    change: &AccountUpdate,
+) -> Result<Account, StoreError> {
+    let current = get(pool, id).await?.ok_or(StoreError::NotFound {
+        what: "account",
+        name: id.to_string(),
+        hint: "'touchbot account list' shows them all",
+    })?;
+    let name = match &change.name {
+        Some(n) => check_name(n)?,
+        None => current.name.clone(),
+    };
+    let tz = match &change.time_zone {
+        Some(t) => parse_time_zone(t)?,
+        None => current.time_zone,
+    };
+    let locale = match &change.locale {
+        Some(l) => parse_locale(l)?,
+        None => current.locale.clone(),
+    };
+    let start = change.contract_start.unwrap_or(current.contract_start);
+    let go_live = change.go_live.unwrap_or(current.go_live);
+    let renewal = change.renewal_date.unwrap_or(current.renewal_date);
+    check_dates(start, go_live, renewal)?;
+    let arr = change.arr_cents.unwrap_or(current.arr_cents);
+    check_arr(arr)?;
+    let row = sqlx::query_as!(
+        Row,
+        r#"update accounts set name = $2, segment = $3, arr_cents = $4, contract_start = $5,
+                  go_live = $6, renewal_date = $7, csm_id = $8, time_zone = $9, locale = $10,
+                  lifecycle = $11, updated_at = now()
+           where id = $1
+           returning id, name, segment, arr_cents, contract_start, go_live, renewal_date,
+                     csm_id, time_zone, locale, lifecycle"#,
+        id.0,
+        name,
+        change.segment.unwrap_or(current.segment).as_str(),
+        arr,
+        start,
+        go_live,
+        renewal,
+        change.csm_id.unwrap_or(current.csm_id).map(|s| s.0),
+        tz.name(),
+        locale,
+        change.lifecycle.unwrap_or(current.lifecycle).as_str(),
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(|e| unique_violation(e, || format!("an account named '{name}' already exists")))?;
+    row.try_into()
+}

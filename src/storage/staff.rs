@@ -1,0 +1,127 @@
+//! The CS team: CSMs, their managers, VPs and admins.
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::{StoreError, parse_locale, stored, unique_violation};
+use crate::domain::{StaffId, StaffRole};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Staff {
+    pub id: StaffId,
+    pub name: String,
+    pub role: StaffRole,
+    pub telegram_user_id: Option<i64>,
+    pub locale: String,
+    pub manager_id: Option<StaffId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewStaff {
+    pub name: String,
+    pub role: StaffRole,
+    pub telegram_user_id: Option<i64>,
+    pub locale: String,
+    pub manager_id: Option<StaffId>,
+}
+
+struct Row {
+    id: i64,
+    name: String,
+    role: String,
+    telegram_user_id: Option<i64>,
+    locale: String,
+    manager_id: Option<i64>,
+}
+
+impl TryFrom<Row> for Staff {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        Ok(Staff {
+            id: StaffId(r.id),
+            name: r.name,
+            role: stored(&r.role)?,
+            telegram_user_id: r.telegram_user_id,
+            locale: r.locale,
+            manager_id: r.manager_id.map(StaffId),
+        })
+    }
+}
+
+pub async fn add(pool: &PgPool, new: &NewStaff) -> Result<Staff, StoreError> {
+    let name = new.name.trim();
+    if name.is_empty() {
+        return Err(StoreError::Invalid("the staff member's name is empty".into()));
+    }
+    let locale = parse_locale(&new.locale)?;
+    let row = sqlx::query_as!(
+        Row,
+        r#"insert into staff (name, role, telegram_user_id, locale, manager_id)
+           values ($1, $2, $3, $4, $5)
+           returning id, name, role, telegram_user_id, locale, manager_id"#,
+        name,
+        new.role.as_str(),
+        new.telegram_user_id,
+        locale,
+        new.manager_id.map(|m| m.0),
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(|e| {
+        unique_violation(e, || {
+            format!("a staff member named '{name}' or with that Telegram id already exists")
+        })
+    })?;
+    row.try_into()
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<Staff>, StoreError> {
+    let rows = sqlx::query_as!(
+        Row,
+        "select id, name, role, telegram_user_id, locale, manager_id from staff order by lower(name)"
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(Staff::try_from).collect()
+}
+
+/// Finds a staff member by id, by full name (any case), or by a unique part of the name.
+pub async fn find(pool: &PgPool, key: &str) -> Result<Staff, StoreError> {
+    let key = key.trim();
+    let id = key.parse::<i64>().ok();
+    let rows = sqlx::query_as!(
+        Row,
+        r#"select id, name, role, telegram_user_id, locale, manager_id from staff
+           where id = $1 or strpos(lower(name), lower($2)) > 0
+           order by (id = $1) desc, (lower(name) = lower($2)) desc, lower(name)
+           limit 20"#,
+        id,
+        key
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut found: Vec<Staff> = rows
+        .into_iter()
+        .map(Staff::try_from)
+        .collect::<Result<_, _>>()?;
+    let exact = found
+        .first()
+        .is_some_and(|s| Some(s.id.0) == id || s.name.eq_ignore_ascii_case(key));
+    match found.len() {
+        0 => Err(StoreError::NotFound {
+            what: "staff member",
+            name: key.to_string(),
+            hint: "'touchbot staff list' shows the team",
+        }),
+        1 => Ok(found.remove(0)),
+        _ if exact => Ok(found.remove(0)),
+        _ => Err(StoreError::Ambiguous {
+            what: "staff member",
+            name: key.to_string(),
+            candidates: found
+                .iter()
+                .map(|s| format!("{} (id {})", s.name, s.id))
+                .collect(),
+        }),
+    }
+}
