@@ -139,8 +139,10 @@ mod tests {
 
     #[test]
     fn nothing_is_planned_past_the_horizon_without_a_renewal_date() {
-        let mut config = CalendarConfig::default();
-        config.horizon_days = 100;
+        let config = CalendarConfig {
+            horizon_days: 100,
+            ..CalendarConfig::default()
+        };
         let occ = occurrences(&config, Segment::Enterprise, date(2027, 1, 4), None);
         assert!(occ.iter().all(|o| o.nominal <= date(2027, 4, 14)));
         assert!(occ.iter().any(|o| o.key == "nps-90"));
