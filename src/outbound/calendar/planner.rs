@@ -264,14 +264,14 @@ impl<'a> Planner<'a> {
         let today = self.today(cand.tz);
         let late_by = (today - cand.scheduled).num_days();
         if late_by > i64::from(self.config.grace_days) {
-            let reason = format!("overdue by {late_by} days when planned");
+            let reason = format!("overdue by {} when planned", days(late_by));
             return self.finish(cand.scheduled, cand, Decision::Skip(reason));
         }
         let start = if late_by > 0 {
             cand.notes.push(format!(
-                "was due on {}, {late_by} {} before it was planned; moved to the next free slot",
+                "was due on {}, {} before it was planned; moved to the next free slot",
                 cand.scheduled,
-                if late_by == 1 { "day" } else { "days" }
+                days(late_by)
             ));
             today
         } else {
@@ -476,6 +476,14 @@ impl Reasons {
             self.1.push(tag);
             self.0.push(text);
         }
+    }
+}
+
+fn days(n: i64) -> String {
+    if n == 1 {
+        "1 day".to_string()
+    } else {
+        format!("{n} days")
     }
 }
 

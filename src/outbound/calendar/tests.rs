@@ -334,6 +334,31 @@ fn a_renewal_touch_moved_to_a_june_weekend_goes_back_to_friday_not_into_july() {
 }
 
 #[test]
+fn renewal_work_planned_after_june_has_passed_stays_in_the_quiet_months() {
+    // Planned on 2027-07-10 for a renewal on 2027-10-01: the end of June is gone, so the
+    // 60-day reminder keeps its August day instead of being lost.
+    let acc = account(date(2026, 10, 1), Some(date(2027, 10, 1)));
+    let plan = plan(
+        &acc,
+        &[],
+        &CalendarConfig::default(),
+        utc(2027, 7, 10, 8, 0),
+    );
+    let reminder = find(&plan, "renewal-60@2027-10-01");
+    assert!(reminder.is_send());
+    assert_eq!(reminder.due_local.date(), date(2027, 8, 2));
+    assert!(
+        reminder.notes[0].contains("kept in the quiet months"),
+        "{:?}",
+        reminder.notes
+    );
+    assert_eq!(
+        skip_reason(find(&plan, "renewal-90@2027-10-01")),
+        "overdue by 5 days when planned"
+    );
+}
+
+#[test]
 fn a_business_review_due_in_the_quiet_months_moves_later_into_september() {
     let mut acc = account(date(2027, 1, 4), None);
     acc.segment = Segment::Enterprise;
@@ -1026,7 +1051,7 @@ mod invariants {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(ProptestConfig::with_cases(128))]
         #[test]
         fn every_plan_keeps_the_sending_rules(acc in arb_account(), late in -20i64..200, holiday in 0i64..60) {
             let config = CalendarConfig {
@@ -1039,6 +1064,7 @@ mod invariants {
             let mut seen = HashSet::new();
             let mut per_week: HashMap<(ContactId, chrono::IsoWeek), u32> = HashMap::new();
             let mut per_day: HashSet<(ContactId, NaiveDate)> = HashSet::new();
+            let mut surveys: HashMap<ContactId, Vec<NaiveDate>> = HashMap::new();
             for t in &plan {
                 prop_assert!(seen.insert(t.touch_key.clone()), "duplicate key {}", t.touch_key);
                 if !t.is_send() {
@@ -1057,6 +1083,13 @@ mod invariants {
                     *n += 1;
                     prop_assert!(*n <= config.fatigue.max_per_week, "contact {} over the weekly cap", id);
                     prop_assert!(per_day.insert((id, day)), "contact {} gets two touches on {}", id, day);
+                    if t.kind.is_survey() {
+                        let gap = i64::from(config.fatigue.survey_gap_days);
+                        let earlier = surveys.entry(id).or_default();
+                        prop_assert!(earlier.iter().all(|d| (day - *d).num_days().abs() >= gap),
+                            "contact {} gets two surveys within {} days", id, gap);
+                        earlier.push(day);
+                    }
                 }
             }
         }
