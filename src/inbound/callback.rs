@@ -72,9 +72,8 @@ pub fn parse_callback(data: &str) -> Result<Callback, CallbackError> {
 /// Plain decimal digits without sign or leading zeros ("0" itself is fine), so every
 /// accepted string is exactly what `encode` would write.
 fn canonical_number(s: &str) -> Option<i64> {
-    let canonical = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s == "0" || !s.starts_with('0'));
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
     canonical.then(|| s.parse().ok()).flatten()
 }
 

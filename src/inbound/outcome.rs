@@ -42,14 +42,26 @@ impl NpsCategory {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
 pub enum Answer {
-    Nps { score: u8, has_comment: bool },
-    Csat { score: u8 },
-    Checkin { choice: CheckinAnswer },
+    Nps {
+        score: u8,
+        has_comment: bool,
+    },
+    Csat {
+        score: u8,
+    },
+    Checkin {
+        choice: CheckinAnswer,
+    },
     /// Free text that followed a bare NPS score, stored as that score's comment.
-    NpsComment { reply_id: i64, score: u8 },
+    NpsComment {
+        reply_id: i64,
+        score: u8,
+    },
     OptOut,
     /// `changed` is false when the contact had not opted out: nothing to confirm.
-    OptIn { changed: bool },
+    OptIn {
+        changed: bool,
+    },
     /// Free text: a check-in answer in the contact's own words, or a message out of the blue.
     FreeText,
     /// A score was expected and none was found; the contact is asked once more.
@@ -222,12 +234,25 @@ mod tests {
     fn every_key_sent_back_exists_in_the_templates() {
         let messages = crate::messages::Messages::load().unwrap();
         let answers = [
-            Answer::Nps { score: 9, has_comment: true },
-            Answer::Nps { score: 7, has_comment: true },
-            Answer::Nps { score: 1, has_comment: false },
+            Answer::Nps {
+                score: 9,
+                has_comment: true,
+            },
+            Answer::Nps {
+                score: 7,
+                has_comment: true,
+            },
+            Answer::Nps {
+                score: 1,
+                has_comment: false,
+            },
             Answer::Csat { score: 4 },
-            Answer::Checkin { choice: CheckinAnswer::Good },
-            Answer::Checkin { choice: CheckinAnswer::Help },
+            Answer::Checkin {
+                choice: CheckinAnswer::Good,
+            },
+            Answer::Checkin {
+                choice: CheckinAnswer::Help,
+            },
             Answer::OptOut,
             Answer::OptIn { changed: true },
             Answer::FreeText,
@@ -244,7 +269,10 @@ mod tests {
             choice: CheckinAnswer::Help,
         };
         let json = serde_json::to_value(&answer).unwrap();
-        assert_eq!(json, serde_json::json!({"answer": "checkin", "choice": "help"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"answer": "checkin", "choice": "help"})
+        );
         assert_eq!(serde_json::from_value::<Answer>(json).unwrap(), answer);
     }
 }

@@ -60,8 +60,11 @@ pub enum CheckinAnswer {
 }
 
 impl CheckinAnswer {
-    pub const ALL: &'static [CheckinAnswer] =
-        &[CheckinAnswer::Good, CheckinAnswer::Help, CheckinAnswer::Manager];
+    pub const ALL: &'static [CheckinAnswer] = &[
+        CheckinAnswer::Good,
+        CheckinAnswer::Help,
+        CheckinAnswer::Manager,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -87,8 +90,14 @@ impl CheckinAnswer {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParsedReply {
-    Nps { score: u8, comment: Option<String> },
-    Csat { score: u8, comment: Option<String> },
+    Nps {
+        score: u8,
+        comment: Option<String>,
+    },
+    Csat {
+        score: u8,
+        comment: Option<String>,
+    },
     Checkin(CheckinAnswer),
     /// Stop surveys and check-ins.
     OptOut,
@@ -202,13 +211,26 @@ const NUMBER_WORDS: &[(&str, u8)] = &[
 
 /// Words that may follow the number without being a comment: "8 баллов", "9 points".
 const UNITS: &[&str] = &[
-    "баллов", "балла", "балл", "points", "point", "pts", "stars", "star", "звезд", "звезды",
+    "баллов",
+    "балла",
+    "балл",
+    "points",
+    "point",
+    "pts",
+    "stars",
+    "star",
+    "звезд",
+    "звезды",
     "звезда",
 ];
 
 /// Characters that separate a score from its comment.
 fn is_separator(c: char) -> bool {
-    c.is_whitespace() || matches!(c, ',' | '.' | ';' | ':' | '!' | '?' | '-' | '—' | '–' | '…' | ')' | '(')
+    c.is_whitespace()
+        || matches!(
+            c,
+            ',' | '.' | ';' | ':' | '!' | '?' | '-' | '—' | '–' | '…' | ')' | '('
+        )
 }
 
 /// The leading score and the comment after it, or None when the text does not start with a
@@ -350,8 +372,20 @@ const GOOD: &[&str] = &[
 ];
 /// Words that may follow a "good" phrase without changing its meaning.
 const FILLER: &[&str] = &[
-    "thanks", "thank", "you", "thx", "so", "far", "for", "now", "спасибо", "большое", "пока",
-    "all", "ok", "ок",
+    "thanks",
+    "thank",
+    "you",
+    "thx",
+    "so",
+    "far",
+    "for",
+    "now",
+    "спасибо",
+    "большое",
+    "пока",
+    "all",
+    "ok",
+    "ок",
 ];
 const HELP_ANYWHERE: &[&str] = &["need help", "need some help", "нужна помощь", "помогите"];
 const HELP_LEADING: &[&str] = &["help", "помощь"];

@@ -101,12 +101,11 @@ pub async fn record_reply(
     let stored = match claim(&mut tx, &contact, message, &key).await? {
         Some(signal_id) => {
             let stored = handle(&mut tx, &contact, message).await?;
-            let details = serde_json::to_value(&stored).map_err(|source| {
-                InboundError::StoredOutcome {
+            let details =
+                serde_json::to_value(&stored).map_err(|source| InboundError::StoredOutcome {
                     key: key.clone(),
                     source,
-                }
-            })?;
+                })?;
             sqlx::query!(
                 "update signals set details = $2 where id = $1",
                 signal_id,
@@ -118,10 +117,12 @@ pub async fn record_reply(
             (stored, false)
         }
         None => {
-            let details =
-                sqlx::query_scalar!("select details from signals where idempotency_key = $1", key)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let details = sqlx::query_scalar!(
+                "select details from signals where idempotency_key = $1",
+                key
+            )
+            .fetch_one(&mut *tx)
+            .await?;
             let stored = serde_json::from_value::<StoredOutcome>(details)
                 .map_err(|source| InboundError::StoredOutcome { key, source })?;
             (stored, true)
@@ -259,9 +260,7 @@ async fn handle_button(
             score,
             comment: None,
         },
-        (Some(TouchKind::Checkin), CallbackAnswer::Checkin(answer)) => {
-            ParsedReply::Checkin(answer)
-        }
+        (Some(TouchKind::Checkin), CallbackAnswer::Checkin(answer)) => ParsedReply::Checkin(answer),
         _ => return Ok(stale),
     };
     if touch.answered {
@@ -271,7 +270,15 @@ async fn handle_button(
             reply_id: None,
         });
     }
-    store_parsed(conn, contact, message, data, Some(callback.touch_id), parsed).await
+    store_parsed(
+        conn,
+        contact,
+        message,
+        data,
+        Some(callback.touch_id),
+        parsed,
+    )
+    .await
 }
 
 async fn handle_text(

@@ -73,7 +73,9 @@ fn inline_vars(inline: &ast::InlineExpression<&str>, out: &mut BTreeSet<String>)
         ast::InlineExpression::StringLiteral { .. }
         | ast::InlineExpression::NumberLiteral { .. }
         | ast::InlineExpression::MessageReference { .. }
-        | ast::InlineExpression::TermReference { arguments: None, .. } => {}
+        | ast::InlineExpression::TermReference {
+            arguments: None, ..
+        } => {}
     }
 }
 

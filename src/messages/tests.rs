@@ -39,7 +39,10 @@ fn every_required_template_renders_in_every_locale_with_the_usual_variables() {
         for key in required_keys() {
             let text = messages.render(locale, key, &everyone()).unwrap();
             assert!(!text.trim().is_empty(), "{locale}/{key} is empty");
-            assert!(!text.contains('{'), "{locale}/{key} left a placeholder: {text}");
+            assert!(
+                !text.contains('{'),
+                "{locale}/{key} left a placeholder: {text}"
+            );
             assert!(
                 !text.contains('\u{2068}') && !text.contains('\u{2069}'),
                 "{locale}/{key} has invisible isolation marks"

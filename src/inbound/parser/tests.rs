@@ -51,7 +51,16 @@ fn number_words_in_english_and_russian_are_scores() {
         "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
     ];
     let russian = [
-        "ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять",
+        "ноль",
+        "один",
+        "два",
+        "три",
+        "четыре",
+        "пять",
+        "шесть",
+        "семь",
+        "восемь",
+        "девять",
         "десять",
     ];
     for (n, (en, ru)) in english.iter().zip(russian).enumerate() {
@@ -179,7 +188,10 @@ fn stop_inside_a_sentence_is_not_an_opt_out() {
 
 #[test]
 fn start_is_reported_as_opt_in_for_the_caller_to_judge() {
-    assert_eq!(parse_reply("/start", Expecting::Nothing), ParsedReply::OptIn);
+    assert_eq!(
+        parse_reply("/start", Expecting::Nothing),
+        ParsedReply::OptIn
+    );
     assert_eq!(parse_reply("start", Expecting::Nps), ParsedReply::OptIn);
     assert_eq!(
         parse_reply("/start abc123", Expecting::Nothing),
