@@ -1,1 +1,14 @@
-//! (work in progress)
+//! Everything a contact sends back: read it (`parser`, `callback`), decide what it answers and
+//! store it (`record`), and tell the caller what to say in return (`outcome`).
+
+pub mod callback;
+mod outcome;
+pub mod parser;
+pub mod record;
+
+pub use callback::{Callback, CallbackAnswer, CallbackError, parse_callback};
+pub use outcome::{Answer, Handled, InboundOutcome, NpsCategory};
+pub use parser::{CheckinAnswer, Expecting, ParsedReply, Scale, parse_reply};
+pub use record::{
+    COMMENT_WINDOW, InboundContent, InboundError, InboundMessage, REPLY_WINDOW, record_reply,
+};
