@@ -136,6 +136,16 @@ impl DeliveryReport {
             Outcome::LeaseLost => self.lease_lost += 1,
         }
     }
+
+    pub fn add(&mut self, other: DeliveryReport) {
+        self.claimed += other.claimed;
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.lease_lost += other.lease_lost;
+        self.errors += other.errors;
+    }
 }
 
 /// The send-time decision for one touch.
@@ -267,6 +277,27 @@ pub async fn deliver_due(
     worker_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<DeliveryReport> {
+    let mut report = DeliveryReport::default();
+    loop {
+        let batch = deliver_batch(pool, channels, renderer, config, worker_id, now).await?;
+        if batch.claimed == 0 {
+            return Ok(report);
+        }
+        report.add(batch);
+    }
+}
+
+/// Claims one batch due at `now` and delivers it. Leases are counted from `now`, so a caller
+/// on the wall clock passes a fresh `now` per batch (as `run_dispatcher` does); `lease_seconds`
+/// must exceed the time one batch takes to send, rate-limit waits included.
+pub async fn deliver_batch(
+    pool: &PgPool,
+    channels: &Channels,
+    renderer: &dyn Render,
+    config: &DispatcherConfig,
+    worker_id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<DeliveryReport> {
     let pass = Pass {
         pool,
         channels,
@@ -275,32 +306,27 @@ pub async fn deliver_due(
         now,
     };
     let mut report = DeliveryReport::default();
-    loop {
-        let batch = outbox::claim_due(
-            pool,
-            worker_id,
-            now,
-            config.lease(),
-            config.batch_size.max(1),
-        )
-        .await
-        .context("could not claim due touches from the outbox")?;
-        if batch.is_empty() {
-            break;
-        }
-        report.claimed += batch.len();
-        let outcomes: Vec<_> = futures::stream::iter(batch)
-            .map(|lease| pass.deliver_one(lease))
-            .buffer_unordered(config.workers.max(1))
-            .collect()
-            .await;
-        for outcome in outcomes {
-            match outcome {
-                Ok(outcome) => report.count(outcome),
-                Err((id, e)) => {
-                    report.errors += 1;
-                    tracing::error!(touch_id = %id, error = ?e, "could not record a delivery");
-                }
+    let batch = outbox::claim_due(
+        pool,
+        worker_id,
+        now,
+        config.lease(),
+        config.batch_size.max(1),
+    )
+    .await
+    .context("could not claim due touches from the outbox")?;
+    report.claimed = batch.len();
+    let outcomes: Vec<_> = futures::stream::iter(batch)
+        .map(|lease| pass.deliver_one(lease))
+        .buffer_unordered(config.workers.max(1))
+        .collect()
+        .await;
+    for outcome in outcomes {
+        match outcome {
+            Ok(outcome) => report.count(outcome),
+            Err((id, e)) => {
+                report.errors += 1;
+                tracing::error!(touch_id = %id, error = ?e, "could not record a delivery");
             }
         }
     }
@@ -572,20 +598,29 @@ pub async fn run_dispatcher(
     tracing::info!(worker_id, "dispatcher started");
 
     while !*shutdown.borrow() {
-        let now = Utc::now();
-        match deliver_due(
-            &pool,
-            &channels,
-            renderer.as_ref(),
-            &config,
-            &worker_id,
-            now,
-        )
-        .await
-        {
-            Ok(report) if report.claimed > 0 => tracing::info!(?report, "delivery pass"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = ?e, "delivery pass failed"),
+        // A fresh clock per batch keeps every lease counted from when it was taken.
+        let mut report = DeliveryReport::default();
+        while !*shutdown.borrow() {
+            let now = Utc::now();
+            let batch = deliver_batch(
+                &pool,
+                &channels,
+                renderer.as_ref(),
+                &config,
+                &worker_id,
+                now,
+            );
+            match batch.await {
+                Ok(batch) if batch.claimed > 0 => report.add(batch),
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = ?e, "delivery pass failed");
+                    break;
+                }
+            }
+        }
+        if report.claimed > 0 {
+            tracing::info!(?report, "delivery pass");
         }
         let wait = match outbox::next_due_at(&pool).await {
             Ok(Some(next)) => (next - Utc::now())
