@@ -246,3 +246,33 @@ pub async fn start_scheduler(
         .context("could not start the job scheduler")?;
     Ok(Scheduler { inner, leadership })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> Arc<GuardedJob> {
+        let pool = PgPool::connect_lazy("postgres://postgres@127.0.0.1:5432/unused").unwrap();
+        let leadership = Arc::new(Leadership::new(&pool, "test"));
+        Arc::new(GuardedJob::new(
+            "test",
+            leadership,
+            job_fn(|_| async { Ok(()) }),
+        ))
+    }
+
+    #[tokio::test]
+    async fn the_default_timetable_is_valid_cron_with_seconds() {
+        let config = SchedulerConfig::default();
+        assert!(cron_job(&config.rescue_cron, job()).is_ok());
+        assert!(cron_job(&config.replan_cron, job()).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_cron_without_a_seconds_field_is_refused_with_a_hint() {
+        let Err(err) = cron_job("every minute", job()) else {
+            panic!("an invalid cron expression was accepted");
+        };
+        assert!(err.to_string().contains("needs a seconds field"));
+    }
+}
