@@ -1,11 +1,17 @@
 //! One abstraction over every chat channel (Telegram, WhatsApp, and the simulated one used by
 //! the demo and tests). The dispatcher talks only to this trait.
 
+pub mod ratelimit;
+pub mod simulated;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::domain::ChannelKind;
+use ratelimit::{RateLimits, Throttle};
 
 /// Where a message goes: a channel and the address on it (a Telegram chat id, an E.164
 /// number, a simulated handle).
@@ -91,4 +97,46 @@ pub trait Channel: Send + Sync {
     fn kind(&self) -> ChannelKind;
     async fn send(&self, message: &OutboundMessage) -> Result<Delivered, SendError>;
     async fn lookup(&self, idempotency_key: &str) -> Lookup;
+}
+
+/// The channels this process can send through, each with its own pace keeper.
+///
+/// Build one per process and share it (behind an `Arc`) between workers: the pace and the
+/// pauses after a platform's "slow down" only work when every worker sees the same state.
+pub struct Channels {
+    limits: RateLimits,
+    entries: HashMap<ChannelKind, (Arc<dyn Channel>, Arc<Throttle>)>,
+}
+
+impl Channels {
+    pub fn new(limits: RateLimits) -> Self {
+        Channels {
+            limits,
+            entries: HashMap::new(),
+        }
+    }
+
+    /// Adds (or replaces) the channel for its kind.
+    pub fn with(mut self, channel: Arc<dyn Channel>) -> Self {
+        let kind = channel.kind();
+        let throttle = Arc::new(Throttle::new(self.limits.for_kind(kind)));
+        self.entries.insert(kind, (channel, throttle));
+        self
+    }
+
+    pub fn get(&self, kind: ChannelKind) -> Option<&Arc<dyn Channel>> {
+        self.entries.get(&kind).map(|(channel, _)| channel)
+    }
+
+    pub fn throttle(&self, kind: ChannelKind) -> Option<&Arc<Throttle>> {
+        self.entries.get(&kind).map(|(_, throttle)| throttle)
+    }
+}
+
+impl std::fmt::Debug for Channels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut kinds: Vec<_> = self.entries.keys().map(|k| k.as_str()).collect();
+        kinds.sort_unstable();
+        f.debug_struct("Channels").field("kinds", &kinds).finish()
+    }
 }

@@ -2,3 +2,6 @@
 //! outbox, and the dispatcher delivers it through a channel.
 
 pub mod calendar;
+pub mod dispatcher;
+pub mod outbox;
+pub mod scheduler;

@@ -1,0 +1,809 @@
+//! The dispatcher: claims due touches from the outbox, checks they still make sense, renders
+//! them, and hands them to their channel, recording what happened.
+//!
+//! `deliver_due` does one pass at a given `now` and is what tests and the demo call; the
+//! long-running `run_dispatcher` only adds the waiting (LISTEN/NOTIFY with polling as a
+//! fallback) and reads the wall clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use futures::StreamExt;
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::watch;
+
+use super::outbox::{self, Lease, OutboxError, Rescued, SendRow};
+use crate::channel::ratelimit::RateLimits;
+use crate::channel::{
+    Address, Button, Channels, Lookup, OutboundMessage, PermanentReason, SendError,
+};
+use crate::domain::{AccountId, ChannelKind, ContactId, MessageCategory, TouchId, TouchKind};
+
+/// The PostgreSQL channel the `touches` trigger notifies when work is added or rescheduled.
+pub const NOTIFY_CHANNEL: &str = "touchbot_outbox";
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DispatcherConfig {
+    /// Touches handled at the same time by one dispatcher process.
+    pub workers: usize,
+    /// Touches claimed per round trip.
+    pub batch_size: i64,
+    /// How long a worker may hold a touch before the rescue job takes it back.
+    pub lease_seconds: u64,
+    /// The longest the run loop sleeps without a notification.
+    pub poll_interval_seconds: u64,
+    /// Tries before a temporarily failing touch is given up as failed.
+    pub max_attempts: i32,
+    pub backoff_base_seconds: u64,
+    pub backoff_max_seconds: u64,
+    pub rate_limits: RateLimits,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            workers: 4,
+            batch_size: 50,
+            lease_seconds: 120,
+            poll_interval_seconds: 30,
+            max_attempts: 6,
+            backoff_base_seconds: 30,
+            backoff_max_seconds: 3600,
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+impl DispatcherConfig {
+    fn lease(&self) -> TimeDelta {
+        TimeDelta::seconds(self.lease_seconds.max(1) as i64)
+    }
+}
+
+/// What a template gets to work with. The dispatcher knows no message text; a `Render`
+/// implementation turns this into one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TouchToSend {
+    pub id: TouchId,
+    pub account_id: AccountId,
+    pub touch_key: String,
+    pub kind: TouchKind,
+    pub category: MessageCategory,
+    pub template: String,
+    pub account_name: String,
+    /// The client contact, or `None` for an internal reminder to staff.
+    pub contact_name: Option<String>,
+    /// Whoever receives it: the contact, or the staff member.
+    pub recipient_name: String,
+    pub csm_name: Option<String>,
+    /// The recipient's locale, else the account's.
+    pub locale: String,
+    pub renewal_date: Option<NaiveDate>,
+    /// Days from today (in the account's time zone) to the renewal date; negative once past.
+    pub days_to_renewal: Option<i64>,
+    pub to: Address,
+    pub idempotency_key: String,
+}
+
+/// A rendered message body, before the dispatcher addresses it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rendered {
+    pub text: String,
+    pub buttons: Vec<Vec<Button>>,
+}
+
+/// Turns a touch into text. A failure here fails that one touch for good (a missing template
+/// will not appear by retrying), and leaves the contact alone.
+pub trait Render: Send + Sync {
+    fn render(&self, touch: &TouchToSend) -> anyhow::Result<Rendered>;
+}
+
+/// Counts of what one `deliver_due` pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    /// Touches this worker lost to the lease rescue before it could record a result.
+    pub lease_lost: usize,
+    /// Touches left in place by a database error; the lease rescue picks them up.
+    pub errors: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Sent,
+    Retried,
+    Failed,
+    Skipped,
+    LeaseLost,
+}
+
+impl DeliveryReport {
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Sent => self.sent += 1,
+            Outcome::Retried => self.retried += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::LeaseLost => self.lease_lost += 1,
+        }
+    }
+
+    pub fn add(&mut self, other: DeliveryReport) {
+        self.claimed += other.claimed;
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.lease_lost += other.lease_lost;
+        self.errors += other.errors;
+    }
+}
+
+/// The send-time decision for one touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepared {
+    Send(Box<TouchToSend>),
+    /// Sending no longer makes sense; the reason is shown to staff.
+    Skip(String),
+    /// The stored touch itself is broken.
+    Fail(String),
+}
+
+/// Re-checks what may have changed since planning and, if the touch still goes out, gathers
+/// what its template needs.
+pub fn prepare(row: &SendRow, now: DateTime<Utc>) -> Prepared {
+    if row.account_lifecycle != "active" {
+        return Prepared::Skip(format!("account is {}", row.account_lifecycle));
+    }
+    let kind: TouchKind = match row.kind.parse() {
+        Ok(kind) => kind,
+        Err(e) => return Prepared::Fail(format!("the stored touch kind is not valid: {e}")),
+    };
+    let category: MessageCategory = match row.category.parse() {
+        Ok(category) => category,
+        Err(e) => return Prepared::Fail(format!("the stored category is not valid: {e}")),
+    };
+
+    let (to, recipient_name, locale) = if row.contact_id.is_some() {
+        if row.contact_removed {
+            return Prepared::Skip("contact removed".into());
+        }
+        if row.contact_unreachable {
+            return Prepared::Skip("contact unreachable".into());
+        }
+        if row.contact_opted_out {
+            return Prepared::Skip(format!("contact opted out of {category} messages"));
+        }
+        let channel: ChannelKind = match row.contact_channel.as_deref().unwrap_or("").parse() {
+            Ok(channel) => channel,
+            Err(e) => return Prepared::Fail(format!("the contact's channel is not valid: {e}")),
+        };
+        let Some(address) = row.contact_address.clone() else {
+            return Prepared::Skip(format!(
+                "contact has no {channel} address yet (they have not joined the bot)"
+            ));
+        };
+        (
+            Address { channel, address },
+            row.contact_name.clone().unwrap_or_default(),
+            row.contact_locale.clone(),
+        )
+    } else if row.staff_id.is_some() {
+        let Some(telegram_id) = row.staff_telegram_user_id else {
+            return Prepared::Skip("CSM has no Telegram id".into());
+        };
+        (
+            Address {
+                channel: ChannelKind::Telegram,
+                address: telegram_id.to_string(),
+            },
+            row.staff_name.clone().unwrap_or_default(),
+            row.staff_locale.clone(),
+        )
+    } else {
+        return Prepared::Skip("the touch has no recipient any more".into());
+    };
+
+    let tz: chrono_tz::Tz = row.account_time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let today = now.with_timezone(&tz).date_naive();
+    Prepared::Send(Box::new(TouchToSend {
+        id: row.id,
+        account_id: row.account_id,
+        touch_key: row.touch_key.clone(),
+        kind,
+        category,
+        template: row.template.clone(),
+        account_name: row.account_name.clone(),
+        contact_name: row.contact_id.and(row.contact_name.clone()),
+        recipient_name,
+        csm_name: row.csm_name.clone(),
+        locale: locale.unwrap_or_else(|| row.account_locale.clone()),
+        renewal_date: row.renewal_date,
+        days_to_renewal: row.renewal_date.map(|d| (d - today).num_days()),
+        to,
+        idempotency_key: outbox::idempotency_key(row.account_id, &row.touch_key),
+    }))
+}
+
+/// The wait before try number `attempt + 1`: doubling from `base`, capped at `max`, and
+/// shortened by up to a fifth at random (`jitter` in [0, 1)) so that touches failing together
+/// do not come back together. The delay still grows with every attempt until the cap.
+pub fn backoff(attempt: i32, base: Duration, max: Duration, jitter: f64) -> Duration {
+    let exponent = attempt.saturating_sub(1).clamp(0, 30) as u32;
+    let full = base.saturating_mul(1u32 << exponent).min(max);
+    let jittered = full.mul_f64(1.0 - 0.2 * jitter.clamp(0.0, 1.0));
+    // Never zero: a touch retried "now" would be claimed again within the same pass.
+    jittered.max(Duration::from_secs(1))
+}
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::days(365))
+}
+
+/// Whether a permanent failure says something about the recipient rather than the message.
+fn makes_contact_unreachable(reason: PermanentReason) -> bool {
+    match reason {
+        PermanentReason::Blocked
+        | PermanentReason::UnknownChat
+        | PermanentReason::InvalidAddress => true,
+        PermanentReason::Rejected => false,
+    }
+}
+
+struct Pass<'a> {
+    pool: &'a PgPool,
+    channels: &'a Channels,
+    renderer: &'a dyn Render,
+    config: &'a DispatcherConfig,
+    now: DateTime<Utc>,
+}
+
+/// Claims and delivers everything due at `now`, batch after batch, until nothing due is left.
+/// A touch retried during the pass is due again only after `now`, so the pass ends.
+pub async fn deliver_due(
+    pool: &PgPool,
+    channels: &Channels,
+    renderer: &dyn Render,
+    config: &DispatcherConfig,
+    worker_id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<DeliveryReport> {
+    let mut report = DeliveryReport::default();
+    loop {
+        let batch = deliver_batch(pool, channels, renderer, config, worker_id, now).await?;
+        if batch.claimed == 0 {
+            return Ok(report);
+        }
+        report.add(batch);
+    }
+}
+
+/// Claims one batch due at `now` and delivers it. Leases are counted from `now`, so a caller
+/// on the wall clock passes a fresh `now` per batch (as `run_dispatcher` does); `lease_seconds`
+/// must exceed the time one batch takes to send, rate-limit waits included.
+pub async fn deliver_batch(
+    pool: &PgPool,
+    channels: &Channels,
+    renderer: &dyn Render,
+    config: &DispatcherConfig,
+    worker_id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<DeliveryReport> {
+    let pass = Pass {
+        pool,
+        channels,
+        renderer,
+        config,
+        now,
+    };
+    let mut report = DeliveryReport::default();
+    let batch = outbox::claim_due(
+        pool,
+        worker_id,
+        now,
+        config.lease(),
+        config.batch_size.max(1),
+    )
+    .await
+    .context("could not claim due touches from the outbox")?;
+    report.claimed = batch.len();
+    let outcomes: Vec<_> = futures::stream::iter(batch)
+        .map(|lease| pass.deliver_one(lease))
+        .buffer_unordered(config.workers.max(1))
+        .collect()
+        .await;
+    for outcome in outcomes {
+        match outcome {
+            Ok(outcome) => report.count(outcome),
+            Err((id, e)) => {
+                report.errors += 1;
+                tracing::error!(touch_id = %id, error = ?e, "could not record a delivery");
+            }
+        }
+    }
+    Ok(report)
+}
+
+impl Pass<'_> {
+    async fn deliver_one(&self, lease: Lease) -> Result<Outcome, (TouchId, anyhow::Error)> {
+        self.try_deliver(lease).await.or_else(|e| match e {
+            OutboxError::LeaseLost(_) => {
+                tracing::warn!(touch_id = %lease.id, attempt = lease.attempt, "lease lost");
+                Ok(Outcome::LeaseLost)
+            }
+            OutboxError::Database(e) => Err((lease.id, e.into())),
+        })
+    }
+
+    async fn retry(
+        &self,
+        lease: Lease,
+        at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<Outcome, OutboxError> {
+        outbox::retry_later(self.pool, lease, at, error, self.now).await?;
+        Ok(Outcome::Retried)
+    }
+
+    fn backoff_at(&self, attempt: i32) -> DateTime<Utc> {
+        let wait = backoff(
+            attempt,
+            Duration::from_secs(self.config.backoff_base_seconds),
+            Duration::from_secs(self.config.backoff_max_seconds),
+            rand::random::<f64>(),
+        );
+        self.now + delta(wait)
+    }
+
+    async fn try_deliver(&self, lease: Lease) -> Result<Outcome, OutboxError> {
+        let now = self.now;
+        let Some(row) = outbox::load_for_send(self.pool, lease.id).await? else {
+            // Deleted between the claim and now: nothing left to deliver or record.
+            return Ok(Outcome::LeaseLost);
+        };
+        let touch = match prepare(&row, now) {
+            Prepared::Send(touch) => touch,
+            Prepared::Skip(reason) => {
+                tracing::info!(touch_id = %lease.id, %reason, "touch skipped");
+                outbox::skip(self.pool, lease, &reason, now).await?;
+                return Ok(Outcome::Skipped);
+            }
+            Prepared::Fail(reason) => {
+                outbox::fail_permanently(self.pool, lease, &reason, now).await?;
+                return Ok(Outcome::Failed);
+            }
+        };
+        let kind = touch.to.channel;
+        let (Some(channel), Some(throttle)) =
+            (self.channels.get(kind), self.channels.throttle(kind))
+        else {
+            let error = format!(
+                "no {kind} channel is configured in this dispatcher; the touch waits until one is"
+            );
+            return self
+                .retry(lease, self.backoff_at(lease.attempt), &error)
+                .await;
+        };
+        if let Some(until) = throttle.paused_until(&touch.to.address, now) {
+            let error = format!("waiting: {kind} asked us to slow down for this chat");
+            return self.retry(lease, until, &error).await;
+        }
+        let rendered = match self.renderer.render(&touch) {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                let reason = format!("could not render template '{}': {e:#}", touch.template);
+                outbox::fail_permanently(self.pool, lease, &reason, now).await?;
+                return Ok(Outcome::Failed);
+            }
+        };
+        let message = OutboundMessage {
+            idempotency_key: touch.idempotency_key.clone(),
+            to: touch.to.clone(),
+            text: rendered.text,
+            buttons: rendered.buttons,
+        };
+
+        throttle.wait_turn(&touch.to.address).await;
+        outbox::mark_sending(self.pool, lease, now, self.config.lease()).await?;
+        let result = channel.send(&message).await;
+
+        match result {
+            Ok(delivered) => {
+                outbox::complete(self.pool, lease, &delivered.provider_message_id, now).await?;
+                Ok(Outcome::Sent)
+            }
+            Err(SendError::RateLimited { retry_after }) => {
+                // Telegram speaks in whole seconds; a zero would only re-claim at once.
+                let until = now + delta(retry_after.max(Duration::from_millis(1)));
+                throttle.pause(&touch.to.address, until);
+                self.retry(
+                    lease,
+                    until,
+                    &SendError::RateLimited { retry_after }.to_string(),
+                )
+                .await
+            }
+            Err(SendError::Transient(detail)) => {
+                if lease.attempt >= self.config.max_attempts {
+                    let reason = format!(
+                        "gave up after {} attempts; the last error was: {detail}",
+                        lease.attempt
+                    );
+                    outbox::fail_permanently(self.pool, lease, &reason, now).await?;
+                    Ok(Outcome::Failed)
+                } else {
+                    let error = format!("temporary failure: {detail}");
+                    self.retry(lease, self.backoff_at(lease.attempt), &error)
+                        .await
+                }
+            }
+            Err(SendError::Permanent { reason, detail }) => {
+                let why = format!("{kind} refused it for good ({}): {detail}", reason.as_str());
+                match (row.contact_id, makes_contact_unreachable(reason)) {
+                    (Some(contact_id), true) => {
+                        self.fail_and_mark_unreachable(lease, &row, contact_id, reason, &why)
+                            .await?
+                    }
+                    _ => outbox::fail_permanently(self.pool, lease, &why, now).await?,
+                }
+                Ok(Outcome::Failed)
+            }
+        }
+    }
+
+    async fn fail_and_mark_unreachable(
+        &self,
+        lease: Lease,
+        row: &SendRow,
+        contact_id: ContactId,
+        reason: PermanentReason,
+        why: &str,
+    ) -> Result<(), OutboxError> {
+        let mut tx = self.pool.begin().await?;
+        outbox::fail_permanently(&mut *tx, lease, why, self.now).await?;
+        outbox::mark_contact_unreachable(
+            &mut tx,
+            row.account_id,
+            contact_id,
+            row.id,
+            reason.as_str(),
+            self.now,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(touch_id = %row.id, contact_id = %contact_id, reason = reason.as_str(),
+            "contact marked unreachable");
+        Ok(())
+    }
+}
+
+/// What reconciling the 'unknown' touches did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// The channel confirmed delivery: now 'sent'.
+    pub sent: usize,
+    /// The channel confirmed nothing arrived: back in the queue.
+    pub requeued: usize,
+    /// Nobody can tell; an operator decides (see `outbox::list_unknown` and `outbox::requeue`).
+    pub still_unknown: usize,
+}
+
+pub const UNSUPPORTED_LOOKUP_REASON: &str = "the worker stopped while sending and this channel \
+    cannot tell whether the message arrived; it is not resent automatically. Check with the \
+    recipient, then requeue it if it never arrived";
+
+/// Asks each unknown touch's channel whether the message arrived, and settles what it can.
+pub async fn reconcile_unknown(
+    pool: &PgPool,
+    channels: &Channels,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Reconciled> {
+    let mut result = Reconciled::default();
+    let unknown = outbox::list_unknown(pool)
+        .await
+        .context("could not list the touches with an unknown outcome")?;
+    for touch in unknown {
+        let Some(channel) = touch.channel.and_then(|kind| channels.get(kind)) else {
+            let reason = match touch.channel {
+                Some(kind) => format!(
+                    "the worker stopped while sending; no {kind} channel is configured here to \
+                     ask whether the message arrived"
+                ),
+                None => "the worker stopped while sending, and the recipient is gone".into(),
+            };
+            outbox::explain_unknown(pool, touch.id, &reason, now).await?;
+            result.still_unknown += 1;
+            continue;
+        };
+        match channel.lookup(&touch.idempotency_key).await {
+            Lookup::Sent(delivered) => {
+                outbox::resolve_unknown_as_sent(
+                    pool,
+                    touch.id,
+                    &delivered.provider_message_id,
+                    now,
+                )
+                .await?;
+                result.sent += 1;
+            }
+            Lookup::NotSent => {
+                let why = "the channel confirmed the interrupted send never arrived";
+                outbox::requeue_unknown(pool, touch.id, why, now).await?;
+                result.requeued += 1;
+            }
+            Lookup::Unsupported => {
+                outbox::explain_unknown(pool, touch.id, UNSUPPORTED_LOOKUP_REASON, now).await?;
+                result.still_unknown += 1;
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// The periodic safety net: take back expired leases, then settle what became 'unknown'.
+pub async fn rescue_and_reconcile(
+    pool: &PgPool,
+    channels: &Channels,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Rescued, Reconciled)> {
+    let mut conn = pool.acquire().await.context("could not reach PostgreSQL")?;
+    let rescued = outbox::rescue_expired_leases(&mut conn, now)
+        .await
+        .context("could not rescue expired leases")?;
+    drop(conn);
+    let reconciled = reconcile_unknown(pool, channels, now).await?;
+    if rescued != Rescued::default() || reconciled != Reconciled::default() {
+        tracing::info!(?rescued, ?reconciled, "outbox rescue");
+    }
+    Ok((rescued, reconciled))
+}
+
+/// Delivers touches as they fall due until `shutdown` turns true (or its sender is dropped).
+///
+/// It wakes on a NOTIFY from the `touches` trigger, at the next due time it knows of, and at
+/// least every `poll_interval_seconds` in case a notification was missed (they are not kept
+/// while the listener is reconnecting). Expired leases are not handled here: the scheduler's
+/// rescue job does that.
+pub async fn run_dispatcher(
+    pool: PgPool,
+    channels: Arc<Channels>,
+    renderer: Arc<dyn Render>,
+    config: DispatcherConfig,
+    worker_id: String,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let poll = Duration::from_secs(config.poll_interval_seconds.max(1));
+    let mut listener = match PgListener::connect_with(&pool).await {
+        Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
+            Ok(()) => Some(listener),
+            Err(e) => {
+                tracing::warn!(error = ?e, "could not LISTEN; polling only");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(error = ?e, "could not open a LISTEN connection; polling only");
+            None
+        }
+    };
+    tracing::info!(worker_id, "dispatcher started");
+
+    while !*shutdown.borrow() {
+        // A fresh clock per batch keeps every lease counted from when it was taken.
+        let mut report = DeliveryReport::default();
+        while !*shutdown.borrow() {
+            let now = Utc::now();
+            let batch = deliver_batch(
+                &pool,
+                &channels,
+                renderer.as_ref(),
+                &config,
+                &worker_id,
+                now,
+            );
+            match batch.await {
+                Ok(batch) if batch.claimed > 0 => report.add(batch),
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = ?e, "delivery pass failed");
+                    break;
+                }
+            }
+        }
+        if report.claimed > 0 {
+            tracing::info!(?report, "delivery pass");
+        }
+        let wait = match outbox::next_due_at(&pool).await {
+            Ok(Some(next)) => (next - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(poll),
+            Ok(None) => poll,
+            Err(e) => {
+                tracing::error!(error = ?e, "could not read the next due time");
+                poll
+            }
+        };
+        if wait.is_zero() {
+            continue;
+        }
+        let notified = async {
+            match listener.as_mut() {
+                Some(listener) => listener.recv().await.map(|_| ()),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            received = notified => {
+                if let Err(e) = received {
+                    tracing::warn!(error = ?e, "lost the LISTEN connection; polling until it is back");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            _ = tokio::time::sleep(wait) => {}
+        }
+        // One pass handles everything due, so earlier notifications add nothing.
+        if let Some(listener) = listener.as_mut() {
+            while listener.next_buffered().is_some() {}
+        }
+    }
+    tracing::info!(worker_id, "dispatcher stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn row() -> SendRow {
+        SendRow {
+            id: TouchId(1),
+            account_id: AccountId(7),
+            touch_key: "nps-90".into(),
+            kind: "nps".into(),
+            category: "survey".into(),
+            template: "nps".into(),
+            due_at: Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
+            account_name: "Acme".into(),
+            account_lifecycle: "active".into(),
+            account_locale: "en".into(),
+            account_time_zone: "Asia/Almaty".into(),
+            renewal_date: NaiveDate::from_ymd_opt(2026, 3, 31),
+            csm_name: Some("Dana".into()),
+            contact_id: Some(ContactId(3)),
+            contact_name: Some("Aigerim".into()),
+            contact_channel: Some("whatsapp".into()),
+            contact_address: Some("+77010000000".into()),
+            contact_locale: Some("ru".into()),
+            contact_removed: false,
+            contact_unreachable: false,
+            contact_opted_out: false,
+            staff_id: None,
+            staff_name: None,
+            staff_telegram_user_id: None,
+            staff_locale: None,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        // 20:00 UTC is already the next day in Almaty (UTC+5).
+        Utc.with_ymd_and_hms(2026, 3, 1, 20, 0, 0).unwrap()
+    }
+
+    fn skip_reason(row: &SendRow) -> String {
+        match prepare(row, now()) {
+            Prepared::Skip(reason) => reason,
+            other => panic!("expected a skip, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_client_touch_goes_to_the_contact_in_their_own_locale() {
+        let Prepared::Send(touch) = prepare(&row(), now()) else {
+            panic!("expected a send");
+        };
+        assert_eq!(touch.to.channel, ChannelKind::Whatsapp);
+        assert_eq!(touch.to.address, "+77010000000");
+        assert_eq!(touch.locale, "ru");
+        assert_eq!(touch.recipient_name, "Aigerim");
+        assert_eq!(touch.idempotency_key, "touch:7:nps-90");
+    }
+
+    #[test]
+    fn days_to_renewal_count_from_the_accounts_local_date() {
+        let Prepared::Send(touch) = prepare(&row(), now()) else {
+            panic!("expected a send");
+        };
+        assert_eq!(touch.days_to_renewal, Some(29));
+    }
+
+    #[test]
+    fn without_a_contact_locale_the_accounts_locale_is_used() {
+        let mut r = row();
+        r.contact_locale = None;
+        let Prepared::Send(touch) = prepare(&r, now()) else {
+            panic!("expected a send");
+        };
+        assert_eq!(touch.locale, "en");
+    }
+
+    #[test]
+    fn changes_since_planning_skip_the_touch_with_a_reason() {
+        let mut r = row();
+        r.contact_opted_out = true;
+        assert_eq!(skip_reason(&r), "contact opted out of survey messages");
+        let mut r = row();
+        r.contact_unreachable = true;
+        assert_eq!(skip_reason(&r), "contact unreachable");
+        let mut r = row();
+        r.contact_removed = true;
+        assert_eq!(skip_reason(&r), "contact removed");
+        let mut r = row();
+        r.account_lifecycle = "paused".into();
+        assert_eq!(skip_reason(&r), "account is paused");
+    }
+
+    #[test]
+    fn a_staff_reminder_goes_to_the_csms_telegram_or_is_skipped_without_one() {
+        let mut r = row();
+        r.contact_id = None;
+        r.staff_id = Some(crate::domain::StaffId(2));
+        r.staff_name = Some("Dana".into());
+        r.kind = "renewal_task".into();
+        r.category = "service".into();
+        assert_eq!(skip_reason(&r), "CSM has no Telegram id");
+        r.staff_telegram_user_id = Some(4242);
+        let Prepared::Send(touch) = prepare(&r, now()) else {
+            panic!("expected a send");
+        };
+        assert_eq!(touch.to.channel, ChannelKind::Telegram);
+        assert_eq!(touch.to.address, "4242");
+        assert_eq!(touch.contact_name, None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_jitter_only_shortens_it() {
+        let base = Duration::from_secs(30);
+        let max = Duration::from_secs(300);
+        assert_eq!(backoff(1, base, max, 0.0), Duration::from_secs(30));
+        assert_eq!(backoff(2, base, max, 0.0), Duration::from_secs(60));
+        assert_eq!(backoff(3, base, max, 0.0), Duration::from_secs(120));
+        assert_eq!(backoff(9, base, max, 0.0), max);
+        assert_eq!(backoff(1, base, max, 1.0), Duration::from_secs(24));
+        // Even with the most unlucky jitter, the next wait is longer.
+        assert!(backoff(2, base, max, 1.0) > backoff(1, base, max, 0.0));
+    }
+
+    #[test]
+    fn backoff_is_never_zero() {
+        assert_eq!(
+            backoff(1, Duration::ZERO, Duration::ZERO, 0.5),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn the_config_reads_from_toml_with_defaults_for_what_is_missing() {
+        let config: DispatcherConfig =
+            toml::from_str("workers = 2\n[rate_limits.telegram]\noverall_per_second = 10\n")
+                .unwrap();
+        assert_eq!(config.workers, 2);
+        assert_eq!(config.rate_limits.telegram.overall_per_second, Some(10));
+        assert_eq!(config.rate_limits.telegram.per_chat_every_seconds, None);
+        assert_eq!(
+            config.max_attempts,
+            DispatcherConfig::default().max_attempts
+        );
+    }
+}

@@ -1,0 +1,536 @@
+//! The `touches` table used as a durable outbox: small statements that move one touch through
+//! planned → claimed → sending → sent (or skipped / failed / unknown).
+//!
+//! Every change made on behalf of a worker is fenced by the touch's `attempt`: a claim bumps
+//! it, and a later update only applies while the row still has that attempt and the expected
+//! status. A worker whose lease was rescued and handed to someone else therefore cannot
+//! overwrite the newer outcome; it gets `LeaseLost` and drops its result.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use serde_json::json;
+use sqlx::PgExecutor;
+
+use crate::domain::{AccountId, ChannelKind, ContactId, StaffId, TouchId};
+
+/// The key a channel deduplicates on: one per touch, the same for every retry of it.
+pub fn idempotency_key(account_id: AccountId, touch_key: &str) -> String {
+    format!("touch:{account_id}:{touch_key}")
+}
+
+/// A worker's hold on one touch; `attempt` is the fencing token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub id: TouchId,
+    pub attempt: i32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(
+        "touch {} is no longer held by this worker (attempt {}): its lease expired and the touch \
+         was rescued, so this result was dropped",
+        .0.id, .0.attempt
+    )]
+    LeaseLost(Lease),
+    #[error("could not update the outbox in PostgreSQL")]
+    Database(#[from] sqlx::Error),
+}
+
+fn fenced(rows: u64, lease: Lease) -> Result<(), OutboxError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(OutboxError::LeaseLost(lease))
+    }
+}
+
+/// Leases up to `batch_size` due touches to `worker_id` until `now + lease`. Rows locked by a
+/// concurrent claim are skipped, so two workers never get the same touch.
+pub async fn claim_due(
+    db: impl PgExecutor<'_>,
+    worker_id: &str,
+    now: DateTime<Utc>,
+    lease: TimeDelta,
+    batch_size: i64,
+) -> Result<Vec<Lease>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"
+        with due as (
+            select id from touches
+            where status = 'planned'
+              and due_at <= $1
+              and (next_attempt_at is null or next_attempt_at <= $1)
+            order by due_at, id
+            limit $2
+            for update skip locked
+        )
+        update touches t
+           set status = 'claimed', attempt = t.attempt + 1,
+               lease_owner = $3, lease_until = $4, updated_at = $1
+          from due
+         where t.id = due.id
+        returning t.id, t.attempt
+        "#,
+        now,
+        batch_size,
+        worker_id,
+        now + lease,
+    )
+    .fetch_all(db)
+    .await?;
+    let mut leases: Vec<Lease> = rows
+        .into_iter()
+        .map(|r| Lease {
+            id: TouchId(r.id),
+            attempt: r.attempt,
+        })
+        .collect();
+    leases.sort_by_key(|l| l.id);
+    Ok(leases)
+}
+
+/// Records that the message is about to be handed to the channel. Commit this before sending:
+/// from here on, a crash leaves the outcome unknown rather than "not sent".
+pub async fn mark_sending(
+    db: impl PgExecutor<'_>,
+    lease: Lease,
+    now: DateTime<Utc>,
+    lease_for: TimeDelta,
+) -> Result<(), OutboxError> {
+    let done = sqlx::query!(
+        "update touches set status = 'sending', lease_until = $3, updated_at = $4
+          where id = $1 and attempt = $2 and status = 'claimed'",
+        lease.id.0,
+        lease.attempt,
+        now + lease_for,
+        now,
+    )
+    .execute(db)
+    .await?;
+    fenced(done.rows_affected(), lease)
+}
+
+pub async fn complete(
+    db: impl PgExecutor<'_>,
+    lease: Lease,
+    provider_message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
+    let done = sqlx::query!(
+        "update touches
+            set status = 'sent', sent_at = $4, provider_message_id = $3, status_reason = null,
+                last_error = null, lease_owner = null, lease_until = null, updated_at = $4
+          where id = $1 and attempt = $2 and status = 'sending'",
+        lease.id.0,
+        lease.attempt,
+        provider_message_id,
+        now,
+    )
+    .execute(db)
+    .await?;
+    fenced(done.rows_affected(), lease)
+}
+
+/// Puts the touch back in the queue, to be claimed again from `next_attempt_at`.
+pub async fn retry_later(
+    db: impl PgExecutor<'_>,
+    lease: Lease,
+    next_attempt_at: DateTime<Utc>,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
+    let done = sqlx::query!(
+        "update touches
+            set status = 'planned', next_attempt_at = $3, last_error = $4,
+                lease_owner = null, lease_until = null, updated_at = $5
+          where id = $1 and attempt = $2 and status in ('claimed', 'sending')",
+        lease.id.0,
+        lease.attempt,
+        next_attempt_at,
+        error,
+        now,
+    )
+    .execute(db)
+    .await?;
+    fenced(done.rows_affected(), lease)
+}
+
+/// Ends the touch as failed; it is not retried unless an operator requeues it.
+pub async fn fail_permanently(
+    db: impl PgExecutor<'_>,
+    lease: Lease,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
+    let done = sqlx::query!(
+        "update touches
+            set status = 'failed', status_reason = $3, last_error = $3,
+                lease_owner = null, lease_until = null, updated_at = $4
+          where id = $1 and attempt = $2 and status in ('claimed', 'sending')",
+        lease.id.0,
+        lease.attempt,
+        reason,
+        now,
+    )
+    .execute(db)
+    .await?;
+    fenced(done.rows_affected(), lease)
+}
+
+/// Ends the touch without sending it, because sending it no longer makes sense.
+pub async fn skip(
+    db: impl PgExecutor<'_>,
+    lease: Lease,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
+    let done = sqlx::query!(
+        "update touches
+            set status = 'skipped', status_reason = $3,
+                lease_owner = null, lease_until = null, updated_at = $4
+          where id = $1 and attempt = $2 and status in ('claimed', 'sending')",
+        lease.id.0,
+        lease.attempt,
+        reason,
+        now,
+    )
+    .execute(db)
+    .await?;
+    fenced(done.rows_affected(), lease)
+}
+
+/// Marks a contact as unreachable (keeping the first reason if already marked) and records
+/// a `contact_unreachable` signal once per contact and reason.
+pub async fn mark_contact_unreachable(
+    conn: &mut sqlx::PgConnection,
+    account_id: AccountId,
+    contact_id: ContactId,
+    touch_id: TouchId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update contacts
+            set unreachable_at = coalesce(unreachable_at, $2),
+                unreachable_reason = coalesce(unreachable_reason, $3)
+          where id = $1",
+        contact_id.0,
+        now,
+        reason,
+    )
+    .execute(&mut *conn)
+    .await?;
+    let details = json!({ "reason": reason, "touch_id": touch_id.0 });
+    sqlx::query!(
+        "insert into signals
+            (account_id, contact_id, kind, details, occurred_at, source, idempotency_key)
+         values ($1, $2, 'contact_unreachable', $3, $4, 'dispatcher', $5)
+         on conflict (idempotency_key) do nothing",
+        account_id.0,
+        contact_id.0,
+        details,
+        now,
+        format!("contact_unreachable:{contact_id}:{reason}"),
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Everything the send-time checks and a template need about one touch, as stored.
+#[derive(Debug, Clone)]
+pub struct SendRow {
+    pub id: TouchId,
+    pub account_id: AccountId,
+    pub touch_key: String,
+    pub kind: String,
+    pub category: String,
+    pub template: String,
+    pub due_at: DateTime<Utc>,
+    pub account_name: String,
+    pub account_lifecycle: String,
+    pub account_locale: String,
+    pub account_time_zone: String,
+    pub renewal_date: Option<NaiveDate>,
+    pub csm_name: Option<String>,
+    pub contact_id: Option<ContactId>,
+    pub contact_name: Option<String>,
+    pub contact_channel: Option<String>,
+    pub contact_address: Option<String>,
+    pub contact_locale: Option<String>,
+    pub contact_removed: bool,
+    pub contact_unreachable: bool,
+    pub contact_opted_out: bool,
+    pub staff_id: Option<StaffId>,
+    pub staff_name: Option<String>,
+    pub staff_telegram_user_id: Option<i64>,
+    pub staff_locale: Option<String>,
+}
+
+pub async fn load_for_send(
+    db: impl PgExecutor<'_>,
+    id: TouchId,
+) -> Result<Option<SendRow>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"
+        select t.id, t.account_id, t.touch_key, t.kind, t.category, t.template, t.due_at,
+               a.name as account_name, a.lifecycle as account_lifecycle,
+               a.locale as account_locale, a.time_zone as account_time_zone, a.renewal_date,
+               csm.name as "csm_name?",
+               t.contact_id, c.name as "contact_name?", c.channel as "contact_channel?",
+               c.address as "contact_address?", c.locale as "contact_locale?",
+               (c.removed_at is not null) as "contact_removed!",
+               (c.unreachable_at is not null) as "contact_unreachable!",
+               exists (select 1 from contact_consents cc
+                        where cc.contact_id = t.contact_id and cc.category = t.category
+                          and cc.opted_out) as "contact_opted_out!",
+               t.staff_id, s.name as "staff_name?", s.telegram_user_id as "staff_telegram_user_id?",
+               s.locale as "staff_locale?"
+          from touches t
+          join accounts a on a.id = t.account_id
+          left join staff csm on csm.id = a.csm_id
+          left join contacts c on c.id = t.contact_id
+          left join staff s on s.id = t.staff_id
+         where t.id = $1
+        "#,
+        id.0,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| SendRow {
+        id: TouchId(r.id),
+        account_id: AccountId(r.account_id),
+        touch_key: r.touch_key,
+        kind: r.kind,
+        category: r.category,
+        template: r.template,
+        due_at: r.due_at,
+        account_name: r.account_name,
+        account_lifecycle: r.account_lifecycle,
+        account_locale: r.account_locale,
+        account_time_zone: r.account_time_zone,
+        renewal_date: r.renewal_date,
+        csm_name: r.csm_name,
+        contact_id: r.contact_id.map(ContactId),
+        contact_name: r.contact_name,
+        contact_channel: r.contact_channel,
+        contact_address: r.contact_address,
+        contact_locale: r.contact_locale,
+        contact_removed: r.contact_removed,
+        contact_unreachable: r.contact_unreachable,
+        contact_opted_out: r.contact_opted_out,
+        staff_id: r.staff_id.map(StaffId),
+        staff_name: r.staff_name,
+        staff_telegram_user_id: r.staff_telegram_user_id,
+        staff_locale: r.staff_locale,
+    }))
+}
+
+/// What the lease rescue did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rescued {
+    /// Claimed but never handed to a channel: safely back in the queue.
+    pub requeued: u64,
+    /// Handed to a channel by a worker that then vanished: now 'unknown', to be reconciled.
+    pub unknown: u64,
+}
+
+/// Takes touches back from workers whose lease expired at `now`.
+pub async fn rescue_expired_leases(
+    conn: &mut sqlx::PgConnection,
+    now: DateTime<Utc>,
+) -> Result<Rescued, sqlx::Error> {
+    let requeued = sqlx::query!(
+        "update touches
+            set status = 'planned', lease_owner = null, lease_until = null, updated_at = $1,
+                last_error = 'the worker holding this touch stopped before sending it'
+          where status = 'claimed' and lease_until <= $1",
+        now,
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    // The worker that was sending is kept in lease_owner: it is where to look in the logs.
+    let unknown = sqlx::query!(
+        "update touches
+            set status = 'unknown', lease_until = null, updated_at = $1,
+                status_reason = 'the worker stopped while handing this message to the channel; \
+                                 asking the channel whether it arrived'
+          where status = 'sending' and lease_until <= $1",
+        now,
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(Rescued { requeued, unknown })
+}
+
+/// A touch whose send may or may not have happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownTouch {
+    pub id: TouchId,
+    pub account_id: AccountId,
+    pub touch_key: String,
+    pub idempotency_key: String,
+    /// The recipient's channel; `None` when the recipient is gone.
+    pub channel: Option<ChannelKind>,
+    pub attempt: i32,
+    pub lease_owner: Option<String>,
+    pub status_reason: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn list_unknown(db: impl PgExecutor<'_>) -> Result<Vec<UnknownTouch>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"
+        select t.id, t.account_id, t.touch_key, t.attempt, t.lease_owner, t.status_reason,
+               t.updated_at,
+               case when t.staff_id is not null then 'telegram' else c.channel end as "channel?"
+          from touches t
+          left join contacts c on c.id = t.contact_id
+         where t.status = 'unknown'
+         order by t.id
+        "#
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| UnknownTouch {
+            id: TouchId(r.id),
+            account_id: AccountId(r.account_id),
+            idempotency_key: idempotency_key(AccountId(r.account_id), &r.touch_key),
+            touch_key: r.touch_key,
+            channel: r.channel.and_then(|c| c.parse().ok()),
+            attempt: r.attempt,
+            lease_owner: r.lease_owner,
+            status_reason: r.status_reason,
+            updated_at: r.updated_at,
+        })
+        .collect())
+}
+
+/// The channel confirmed the message arrived. `sent_at` is when we learned it, the real
+/// moment being unknowable. Returns false if the touch is no longer 'unknown'.
+pub async fn resolve_unknown_as_sent(
+    db: impl PgExecutor<'_>,
+    id: TouchId,
+    provider_message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        "update touches
+            set status = 'sent', sent_at = $3, provider_message_id = $2,
+                status_reason = 'confirmed by the channel after a worker stopped mid-send',
+                lease_owner = null, updated_at = $3
+          where id = $1 and status = 'unknown'",
+        id.0,
+        provider_message_id,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Puts an 'unknown' touch back in the queue, due at once. Used when the channel said the
+/// message never arrived, and by an operator who checked by hand.
+pub async fn requeue_unknown(
+    db: impl PgExecutor<'_>,
+    id: TouchId,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        "update touches
+            set status = 'planned', next_attempt_at = $3, last_error = $2, status_reason = null,
+                lease_owner = null, lease_until = null, updated_at = $3
+          where id = $1 and status = 'unknown'",
+        id.0,
+        why,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Explains why an 'unknown' touch stays that way (only writes when the text changes).
+pub async fn explain_unknown(
+    db: impl PgExecutor<'_>,
+    id: TouchId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update touches set status_reason = $2, updated_at = $3
+          where id = $1 and status = 'unknown' and status_reason is distinct from $2",
+        id.0,
+        reason,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequeueError {
+    #[error("there is no touch with id {0}")]
+    NotFound(TouchId),
+    #[error("touch {id} is '{status}'; only 'unknown' or 'failed' touches can be requeued by hand")]
+    NotRequeueable { id: TouchId, status: String },
+    #[error("could not requeue the touch in PostgreSQL")]
+    Database(#[from] sqlx::Error),
+}
+
+/// An operator's decision to try an 'unknown' or 'failed' touch again, due at once.
+pub async fn requeue(
+    conn: &mut sqlx::PgConnection,
+    id: TouchId,
+    now: DateTime<Utc>,
+) -> Result<(), RequeueError> {
+    let done = sqlx::query!(
+        "update touches
+            set status = 'planned', next_attempt_at = $2, status_reason = 'requeued by an operator',
+                lease_owner = null, lease_until = null, updated_at = $2
+          where id = $1 and status in ('unknown', 'failed')",
+        id.0,
+        now,
+    )
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(());
+    }
+    let status = sqlx::query_scalar!("select status from touches where id = $1", id.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match status {
+        None => Err(RequeueError::NotFound(id)),
+        Some(status) => Err(RequeueError::NotRequeueable { id, status }),
+    }
+}
+
+/// When the earliest planned touch becomes claimable (possibly already past).
+pub async fn next_due_at(db: impl PgExecutor<'_>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select min(greatest(due_at, coalesce(next_attempt_at, due_at)))
+           from touches where status = 'planned'"
+    )
+    .fetch_one(db)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_idempotency_key_names_the_account_and_the_touch() {
+        assert_eq!(
+            idempotency_key(AccountId(7), "nps-90"),
+            "touch:7:nps-90".to_string()
+        );
+    }
+}
