@@ -37,7 +37,12 @@ impl Ctx {
 
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve));
+    init_logging(match cli.command {
+        Command::Serve => "info",
+        // The demo tells its own story; warnings about simulated failures would only repeat it.
+        Command::Demo(_) => "error",
+        _ => "warn",
+    });
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -75,14 +80,32 @@ fn is_user_error(e: &anyhow::Error) -> bool {
     e.downcast_ref::<ConfigError>().is_some()
 }
 
-fn init_logging(serving: bool) {
+fn init_logging(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let default = if serving { "info" } else { "warn" };
-    let filter = EnvFilter::try_from_env("TOUCHBOT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter =
+        EnvFilter::try_from_env("TOUCHBOT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Every template the calendar names must exist in every locale: found at start, not when a
+/// touch is due months later.
+pub fn check_templates(
+    settings: &Settings,
+    messages: &crate::messages::Messages,
+) -> anyhow::Result<()> {
+    let keys: Vec<&str> = settings
+        .calendar
+        .rules
+        .iter()
+        .map(|r| r.template.as_str())
+        .collect();
+    messages
+        .check_templates(&keys)
+        .context("the calendar names a message template that does not exist")?;
+    Ok(())
 }
 
 pub fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {

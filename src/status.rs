@@ -173,7 +173,9 @@ pub async fn portfolio(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<Port
     let nps_90d = nps_between(pool, now - chrono::Duration::days(90), now).await?;
     let renewals_within_120d = accounts
         .iter()
-        .filter(|a| a.lifecycle == "active" && a.days_to_renewal.is_some_and(|d| (0..=120).contains(&d)))
+        .filter(|a| {
+            a.lifecycle == "active" && a.days_to_renewal.is_some_and(|d| (0..=120).contains(&d))
+        })
         .count() as i64;
     Ok(Portfolio {
         at: now,
@@ -185,7 +187,11 @@ pub async fn portfolio(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<Port
 
 pub fn render_portfolio(p: &Portfolio) -> String {
     let mut out = String::new();
-    let active = p.accounts.iter().filter(|a| a.lifecycle == "active").count();
+    let active = p
+        .accounts
+        .iter()
+        .filter(|a| a.lifecycle == "active")
+        .count();
     out.push_str(&format!(
         "Portfolio on {}: {} accounts ({} active), {} renewals in the next 120 days\n",
         p.at.format("%Y-%m-%d"),
@@ -211,7 +217,9 @@ pub fn render_portfolio(p: &Portfolio) -> String {
                 a.reply_rate()
                     .map(|r| format!("{:.0}% of {}", r * 100.0, a.touches_sent))
                     .unwrap_or_else(|| "-".into()),
-                a.last_nps.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                a.last_nps
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 match (a.renewal_date, a.days_to_renewal) {
                     (Some(d), Some(n)) if n >= 0 => format!("{d} (in {n} d)"),
                     (Some(d), _) => format!("{d} (passed)"),
@@ -222,7 +230,15 @@ pub fn render_portfolio(p: &Portfolio) -> String {
         })
         .collect();
     out.push_str(&crate::cli::table(
-        &["account", "segment", "CSM", "replies", "last NPS", "renewal", "attention"],
+        &[
+            "account",
+            "segment",
+            "CSM",
+            "replies",
+            "last NPS",
+            "renewal",
+            "attention",
+        ],
         rows,
     ));
     out.push('\n');
@@ -254,7 +270,10 @@ fn attention(a: &AccountStatus) -> String {
 
 pub fn render_account(a: &AccountStatus) -> String {
     let mut out = format!("{} ({}, {})\n", a.name, a.segment, a.lifecycle);
-    out.push_str(&format!("  CSM:            {}\n", a.csm.as_deref().unwrap_or("(none)")));
+    out.push_str(&format!(
+        "  CSM:            {}\n",
+        a.csm.as_deref().unwrap_or("(none)")
+    ));
     out.push_str(&format!(
         "  renewal:        {}\n",
         match (a.renewal_date, a.days_to_renewal) {

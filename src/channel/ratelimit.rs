@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::ChannelKind;
 
-/// The pace of one channel. `None` means no limit of that kind.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// The pace of one channel. `None` means no limit of that kind; in the configuration file a
+/// limit of 0 says the same.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChannelLimit {
     /// Messages per second across all chats.
     pub overall_per_second: Option<u32>,
@@ -42,13 +42,77 @@ impl ChannelLimit {
     }
 }
 
-/// Limits per channel, as read from the `[dispatcher.rate_limits]` table.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// One channel's limits as written in the file: a key left out keeps that channel's default.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
+struct LimitText {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overall_per_second: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    per_chat_every_seconds: Option<f64>,
+}
+
+impl LimitText {
+    fn over(self, default: &ChannelLimit) -> ChannelLimit {
+        ChannelLimit {
+            overall_per_second: match self.overall_per_second {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => default.overall_per_second,
+            },
+            per_chat_every_seconds: match self.per_chat_every_seconds {
+                Some(s) if s <= 0.0 => None,
+                Some(s) => Some(s),
+                None => default.per_chat_every_seconds,
+            },
+        }
+    }
+
+    fn of(limit: &ChannelLimit) -> LimitText {
+        LimitText {
+            overall_per_second: Some(limit.overall_per_second.unwrap_or(0)),
+            per_chat_every_seconds: Some(limit.per_chat_every_seconds.unwrap_or(0.0)),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+struct RateLimitsText {
+    telegram: LimitText,
+    whatsapp: LimitText,
+    simulated: LimitText,
+}
+
+/// Limits per channel, as read from the `[dispatcher.rate_limits]` table.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RateLimits {
     pub telegram: ChannelLimit,
     pub whatsapp: ChannelLimit,
     pub simulated: ChannelLimit,
+}
+
+impl<'de> Deserialize<'de> for RateLimits {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = RateLimitsText::deserialize(d)?;
+        let defaults = RateLimits::default();
+        Ok(RateLimits {
+            telegram: text.telegram.over(&defaults.telegram),
+            whatsapp: text.whatsapp.over(&defaults.whatsapp),
+            simulated: text.simulated.over(&defaults.simulated),
+        })
+    }
+}
+
+impl Serialize for RateLimits {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        RateLimitsText {
+            telegram: LimitText::of(&self.telegram),
+            whatsapp: LimitText::of(&self.whatsapp),
+            simulated: LimitText::of(&self.simulated),
+        }
+        .serialize(s)
+    }
 }
 
 impl Default for RateLimits {
@@ -196,5 +260,21 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(100));
         throttle.wait_turn("chat-1").await;
         assert!(started.elapsed() >= Duration::from_millis(150));
+    }
+
+    #[test]
+    fn setting_one_limit_of_a_channel_keeps_its_other_default() {
+        let limits: RateLimits = toml::from_str("[telegram]\noverall_per_second = 10\n").unwrap();
+        assert_eq!(limits.telegram.overall_per_second, Some(10));
+        assert_eq!(limits.telegram.per_chat_every_seconds, Some(1.0));
+        assert_eq!(limits.whatsapp, RateLimits::default().whatsapp);
+    }
+
+    #[test]
+    fn a_limit_of_zero_means_no_limit() {
+        let limits: RateLimits =
+            toml::from_str("[whatsapp]\nper_chat_every_seconds = 0\n").unwrap();
+        assert_eq!(limits.whatsapp.per_chat_every_seconds, None);
+        assert_eq!(limits.whatsapp.overall_per_second, Some(80));
     }
 }

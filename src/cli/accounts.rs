@@ -119,7 +119,9 @@ pub async fn run(ctx: &Ctx, cmd: AccountCommand) -> anyhow::Result<()> {
             if as_json {
                 println!("{}", json(&list)?);
             } else if list.is_empty() {
-                println!("No accounts yet. Add one with 'touchbot account add' or 'touchbot import'.");
+                println!(
+                    "No accounts yet. Add one with 'touchbot account add' or 'touchbot import'."
+                );
             } else {
                 let rows = list
                     .iter()

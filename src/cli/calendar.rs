@@ -27,9 +27,7 @@ pub async fn run(ctx: &Ctx, cmd: CalendarCommand) -> anyhow::Result<()> {
             json: as_json,
         } => {
             let a = accounts::find(&ctx.pool, &account).await?;
-            // Show the calendar as it stands now, not as it was last stored.
-            ctx.replan(a.id).await?;
-            let rows = preview(&ctx.pool, a.id).await?;
+            let rows = preview(&ctx.pool, &ctx.settings.calendar, a.id, ctx.now).await?;
             if as_json {
                 println!("{}", json(&rows)?);
             } else {

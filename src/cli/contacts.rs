@@ -5,8 +5,8 @@ use clap::Subcommand;
 use super::table::{json, opt, table};
 use crate::app::Ctx;
 use crate::domain::{ChannelKind, ContactId, ContactRole};
-use crate::storage::contacts::{self, Contact};
 use crate::storage::accounts;
+use crate::storage::contacts::{self, Contact};
 
 #[derive(Debug, Subcommand)]
 pub enum ContactCommand {
@@ -80,7 +80,15 @@ pub fn contacts_table(people: &[Contact]) -> String {
         })
         .collect();
     table(
-        &["id", "name", "role", "channel", "address", "time zone", "state"],
+        &[
+            "id",
+            "name",
+            "role",
+            "channel",
+            "address",
+            "time zone",
+            "state",
+        ],
         rows,
     )
 }
@@ -143,4 +151,3 @@ pub async fn run(ctx: &Ctx, cmd: ContactCommand) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

@@ -103,7 +103,10 @@ pub async fn import_file(ctx: &Ctx, path: &std::path::Path) -> anyhow::Result<Im
 
 async fn import_row(ctx: &Ctx, row: CsvRow) -> Result<(), String> {
     // Everything is parsed before anything is written, so a refused row leaves no trace.
-    let segment: Segment = row.segment.parse().map_err(|e: crate::domain::ParseError| e.0)?;
+    let segment: Segment = row
+        .segment
+        .parse()
+        .map_err(|e: crate::domain::ParseError| e.0)?;
     let arr_cents = match blank(&row.arr) {
         Some(a) => parse_arr(a)?,
         None => 0,

@@ -27,10 +27,7 @@ const ENV_PREFIX: &str = "TOUCHBOT_";
 const ENV_NOT_KEYS: &[&str] = &["TOUCHBOT_CONFIG", "TOUCHBOT_LOG"];
 
 /// Loads defaults ← the file (if any) ← the environment, then checks the result.
-pub fn load(
-    file: Option<&Path>,
-    env: &BTreeMap<String, String>,
-) -> Result<Settings, ConfigError> {
+pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Settings, ConfigError> {
     let (text, shown) = match file {
         Some(path) => {
             let shown = path.display().to_string();
@@ -196,7 +193,7 @@ pub fn render_default() -> String {
          # sets database.url.\n\n",
     );
     out.push_str(DEFAULT_HEAD);
-    out.push('\n');
+    out.push_str("\n[calendar]\n");
     out.push_str(crate::outbound::calendar::DEFAULT_TOML);
     out
 }
@@ -285,9 +282,12 @@ mod tests {
 
     #[test]
     fn a_badly_typed_environment_variable_is_named() {
-        let err = load(None, &env(&[("TOUCHBOT_DATABASE__MAX_CONNECTIONS", "many")]))
-            .unwrap_err()
-            .to_string();
+        let err = load(
+            None,
+            &env(&[("TOUCHBOT_DATABASE__MAX_CONNECTIONS", "many")]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("TOUCHBOT_DATABASE__MAX_CONNECTIONS"), "{err}");
     }
 

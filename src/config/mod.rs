@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::outbound::calendar::CalendarConfig;
 use crate::outbound::dispatcher::DispatcherConfig;
+use crate::outbound::scheduler::SchedulerConfig;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -18,6 +19,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub server: ServerSettings,
     pub dispatcher: DispatcherConfig,
+    pub scheduler: SchedulerConfig,
     pub calendar: CalendarConfig,
 }
 
@@ -39,10 +41,7 @@ impl Default for DatabaseSettings {
     }
 }
 
-fn skip_secret<S: serde::Serializer>(
-    _: &Option<SecretString>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
+fn skip_secret<S: serde::Serializer>(_: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_none()
 }
 

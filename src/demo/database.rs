@@ -200,4 +200,3 @@ fn free_port() -> anyhow::Result<u16> {
         .local_addr()?
         .port())
 }
-

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use futures::StreamExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
@@ -26,7 +26,7 @@ use crate::domain::{AccountId, ChannelKind, ContactId, MessageCategory, TouchId,
 /// The PostgreSQL channel the `touches` trigger notifies when work is added or rescheduled.
 pub const NOTIFY_CHANNEL: &str = "touchbot_outbox";
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DispatcherConfig {
     /// Touches handled at the same time by one dispatcher process.
@@ -800,7 +800,8 @@ mod tests {
                 .unwrap();
         assert_eq!(config.workers, 2);
         assert_eq!(config.rate_limits.telegram.overall_per_second, Some(10));
-        assert_eq!(config.rate_limits.telegram.per_chat_every_seconds, None);
+        // The other Telegram limit keeps its default rather than silently becoming unlimited.
+        assert_eq!(config.rate_limits.telegram.per_chat_every_seconds, Some(1.0));
         assert_eq!(
             config.max_attempts,
             DispatcherConfig::default().max_attempts

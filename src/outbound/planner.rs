@@ -6,10 +6,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use crate::domain::{AccountId, AccountLifecycle, MessageCategory, TouchKind};
+use crate::domain::{AccountId, AccountLifecycle, TouchKind};
 use crate::outbound::calendar::{
-    self, AccountInput, CalendarConfig, ContactInput, Decision, PlannedTouch, Recipient,
-    SentTouch,
+    self, AccountInput, CalendarConfig, ContactInput, Decision, PlannedTouch, Recipient, SentTouch,
 };
 use crate::storage::{accounts, contacts};
 
@@ -71,7 +70,10 @@ pub async fn load_input(
     .map(|r| {
         Ok(SentTouch {
             touch_key: r.touch_key,
-            kind: r.kind.parse::<TouchKind>().map_err(|e| anyhow::anyhow!(e.0))?,
+            kind: r
+                .kind
+                .parse::<TouchKind>()
+                .map_err(|e| anyhow::anyhow!(e.0))?,
             contact_id: r.contact_id.map(crate::domain::ContactId),
             sent_at: r.sent_at,
         })
@@ -138,7 +140,7 @@ async fn store_plan(
         keys.push(t.touch_key.clone());
         rules.push(t.rule.clone());
         kinds.push(t.kind.as_str().to_string());
-        categories.push(category_of(t.kind).as_str().to_string());
+        categories.push(t.kind.category().as_str().to_string());
         templates.push(t.template.clone());
         let (c, s) = match t.recipient {
             Recipient::Contact(c) => (Some(c.0), None),
@@ -167,9 +169,12 @@ async fn store_plan(
 
     let mut tx = pool.begin().await?;
     // Serialises concurrent re-plans of one account (a CLI change racing the nightly job).
-    sqlx::query!("select id from accounts where id = $1 for update", account.0)
-        .fetch_one(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "select id from accounts where id = $1 for update",
+        account.0
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     sqlx::query!(
         r#"insert into touches (account_id, touch_key, rule, kind, category, template,
                                 contact_id, staff_id, due_at, status, status_reason, notes,
@@ -188,7 +193,10 @@ async fn store_plan(
                staff_id = excluded.staff_id, due_at = excluded.due_at,
                status = excluded.status, status_reason = excluded.status_reason,
                notes = excluded.notes, updated_at = excluded.updated_at
-           where touches.status in ('planned', 'skipped', 'cancelled')
+           -- Only what is still ahead is re-planned: a touch skipped or cancelled when its
+           -- time came keeps the reason it had then.
+           where (touches.status = 'planned'
+                  or (touches.status in ('skipped', 'cancelled') and touches.due_at > $13))
              and (touches.due_at, touches.status, coalesce(touches.status_reason, ''),
                   touches.contact_id, touches.staff_id, touches.notes, touches.template)
                  is distinct from
@@ -224,16 +232,8 @@ async fn store_plan(
     .rows_affected();
     tx.commit().await?;
     Ok(ReplanReport {
-        planned: statuses
-            .iter()
-            .zip(&due)
-            .filter(|(s, _)| s.as_str() == "planned")
-            .count(),
+        planned: statuses.iter().filter(|s| s.as_str() == "planned").count(),
         skipped: statuses.iter().filter(|s| s.as_str() == "skipped").count(),
         cancelled: cancelled as usize,
     })
-}
-
-fn category_of(kind: TouchKind) -> MessageCategory {
-    kind.category()
 }

@@ -35,7 +35,7 @@ where
     Arc::new(move |now| Box::pin(f(now)))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SchedulerConfig {
     /// Cron with a seconds field, in UTC.

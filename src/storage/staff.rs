@@ -51,7 +51,9 @@ impl TryFrom<Row> for Staff {
 pub async fn add(pool: &PgPool, new: &NewStaff) -> Result<Staff, StoreError> {
     let name = new.name.trim();
     if name.is_empty() {
-        return Err(StoreError::Invalid("the staff member's name is empty".into()));
+        return Err(StoreError::Invalid(
+            "the staff member's name is empty".into(),
+        ));
     }
     let locale = parse_locale(&new.locale)?;
     let row = sqlx::query_as!(

@@ -383,7 +383,7 @@ fn default_rules() -> Vec<RuleConfig> {
         rule("checkin-week-3", Checkin, "checkin-week-3").on_day(21),
         rule("checkin-week-4", Checkin, "checkin-week-4").on_day(28),
         rule("checkpoint-30", Task, "task-checkpoint-30").on_day(30),
-        rule("results-review-90", Task, "task-results-review-90").on_day(90),
+        rule("results-review-90", Task, "task-review-90").on_day(90),
         rule("nps-30", Nps, "nps").on_day(30),
         rule("nps-90", Nps, "nps").on_day(90),
         rule("nps-180", Nps, "nps").on_day(180),

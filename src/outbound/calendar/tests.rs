@@ -153,7 +153,7 @@ fn the_default_calendar_of_a_mid_market_account_started_on_a_monday_matches_the_
         // into the NPS the champion gets that day.
         "2027-05-31 Mon 10:00 checkin-biweekly#1 checkin c2 skip: merged into nps-90",
         "2027-05-31 Mon 10:00 nps-90 nps c2 send",
-        "2027-05-31 Mon 10:00 results-review-90 task-results-review-90 s7 send",
+        "2027-05-31 Mon 10:00 results-review-90 task-review-90 s7 send",
         "2027-06-14 Mon 10:00 checkin-biweekly#2 checkin c2 send",
         "2027-06-28 Mon 10:00 checkin-biweekly#3 checkin c2 send",
         "2027-07-12 Mon 10:00 checkin-biweekly#4 checkin c2 send",

@@ -1,0 +1,147 @@
+//! `touchbot serve`: the dispatcher, the periodic jobs and a health endpoint, started in a way
+//! tests can drive (any port, an explicit shutdown) and stopped cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::Ctx;
+use crate::channel::Channels;
+use crate::config::Settings;
+use crate::messages::Messages;
+use crate::outbound::dispatcher::{Render, run_dispatcher};
+use crate::outbound::planner;
+use crate::outbound::render::TemplateRenderer;
+use crate::outbound::scheduler::{Scheduler, job_fn, start_scheduler};
+
+/// A running service.
+pub struct Service {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    workers: Vec<JoinHandle<anyhow::Result<()>>>,
+    http: JoinHandle<std::io::Result<()>>,
+    scheduler: Scheduler,
+}
+
+impl Service {
+    /// Where the health endpoint answers.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops taking work, lets in-flight sends finish, and stops the jobs.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        for w in self.workers {
+            w.await.context("a dispatcher worker panicked")??;
+        }
+        self.scheduler.shutdown().await?;
+        self.http.await.context("the HTTP server panicked")??;
+        Ok(())
+    }
+}
+
+/// Starts everything on `listener` with the given channels.
+pub async fn start(
+    settings: &Settings,
+    pool: PgPool,
+    channels: Channels,
+    listener: TcpListener,
+) -> anyhow::Result<Service> {
+    let messages = Arc::new(Messages::load().context("the message templates are broken")?);
+    crate::app::check_templates(settings, &messages)?;
+    let renderer: Arc<dyn Render> = Arc::new(TemplateRenderer::new(messages));
+    let channels = Arc::new(channels);
+    let (shutdown, watch_rx) = watch::channel(false);
+
+    // One loop per process; it sends `dispatcher.workers` touches at a time.
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "touchbot".into());
+    let workers = vec![tokio::spawn(run_dispatcher(
+        pool.clone(),
+        channels.clone(),
+        renderer.clone(),
+        settings.dispatcher.clone(),
+        format!("{host}-{}", std::process::id()),
+        watch_rx.clone(),
+    ))];
+
+    let calendar = settings.calendar.clone();
+    let replan_pool = pool.clone();
+    let replan = job_fn(move |now| {
+        let pool = replan_pool.clone();
+        let calendar = calendar.clone();
+        async move {
+            let report = planner::replan_all(&pool, &calendar, now).await?;
+            tracing::info!(?report, "nightly re-plan");
+            Ok(())
+        }
+    });
+    let scheduler = start_scheduler(
+        pool.clone(),
+        channels.clone(),
+        &settings.scheduler,
+        Some(replan),
+    )
+    .await?;
+
+    let addr = listener.local_addr()?;
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(pool);
+    let mut http_stop = watch_rx.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "touchbot is serving");
+    Ok(Service {
+        addr,
+        shutdown,
+        workers,
+        http,
+        scheduler,
+    })
+}
+
+/// 200 when the database answers, 503 otherwise: for load balancers and orchestrators.
+async fn healthz(State(pool): State<PgPool>) -> (StatusCode, &'static str) {
+    match sqlx::query_scalar!("select 1 as \"one!\"")
+        .fetch_one(&pool)
+        .await
+    {
+        Ok(_) => (StatusCode::OK, "ok"),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+pub async fn serve_until_ctrl_c(ctx: Ctx) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", ctx.settings.server.host, ctx.settings.server.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (server.host / server.port)"))?;
+    // The chat adapters register themselves here as they arrive; until then touches wait in
+    // the outbox, with the reason recorded, and nothing is lost.
+    let channels = Channels::new(ctx.settings.dispatcher.rate_limits.clone());
+    tracing::warn!("no chat channel is configured yet: due touches stay queued in the outbox");
+    let service = start(&ctx.settings, ctx.pool.clone(), channels, listener).await?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot listen for Ctrl-C")?;
+    tracing::info!("shutting down");
+    service.stop().await
+}
