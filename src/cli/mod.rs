@@ -63,9 +63,12 @@ pub struct DemoArgs {
     /// Days of simulated time to run.
     #[arg(long, default_value_t = 365)]
     pub days: u32,
-    /// Print every touch and reply, not only the notable ones.
+    /// Also print each message's first line and the bot's answers.
     #[arg(long)]
     pub verbose: bool,
+    /// The database the demo (re)creates on the server; tests give each run its own.
+    #[arg(long, default_value = "touchbot_demo", hide = true)]
+    pub database_name: String,
 }
 
 #[derive(Debug, Subcommand)]

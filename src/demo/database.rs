@@ -9,15 +9,13 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use secrecy::ExposeSecret;
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection, PgConnection};
+use sqlx::{Connection, PgConnection};
 
 use crate::config::Settings;
 
-pub const DEMO_DB: &str = "touchbot_demo";
-
 /// A database the demo can use; a private server is stopped when this is dropped.
 pub struct DemoDatabase {
-    pub url: String,
+    pub options: PgConnectOptions,
     pub shown: String,
     private: Option<PrivateServer>,
 }
@@ -28,7 +26,15 @@ impl DemoDatabase {
     }
 }
 
-pub async fn prepare(settings: &Settings) -> anyhow::Result<DemoDatabase> {
+pub async fn prepare(settings: &Settings, name: &str) -> anyhow::Result<DemoDatabase> {
+    if name.is_empty()
+        || name.len() > 60
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        bail!("the demo database name may only hold a-z, 0-9 and _ (at most 60 characters)");
+    }
     let candidates: Vec<PgConnectOptions> = match &settings.database.url {
         Some(url) => vec![
             url.expose_secret()
@@ -46,14 +52,14 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<DemoDatabase> {
             .collect(),
     };
     for server in &candidates {
-        if let Ok(db) = recreate(server).await {
+        if let Ok(db) = recreate(server, name).await {
             return Ok(db);
         }
     }
     if settings.database.url.is_some() {
         bail!(
             "cannot reach the PostgreSQL server in DATABASE_URL, or that role may not create databases; \
-             the demo needs to create a database named {DEMO_DB}"
+             the demo needs to create a database named {name}"
         );
     }
     let private = PrivateServer::start()?;
@@ -61,36 +67,35 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<DemoDatabase> {
         .host(&private.socket_dir.display().to_string())
         .port(private.port)
         .username("touchbot");
-    let mut db = recreate(&server)
+    let mut db = recreate(&server, name)
         .await
         .context("the private PostgreSQL started but does not accept connections")?;
     db.private = Some(private);
     Ok(db)
 }
 
-async fn recreate(server: &PgConnectOptions) -> anyhow::Result<DemoDatabase> {
+async fn recreate(server: &PgConnectOptions, name: &str) -> anyhow::Result<DemoDatabase> {
     let admin = server.clone().database("postgres");
     let mut conn = PgConnection::connect_with(&admin).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {DEMO_DB} with (force)"
+        "drop database if exists {name} with (force)"
     )))
     .execute(&mut conn)
     .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {DEMO_DB}")))
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
         .execute(&mut conn)
         .await?;
     conn.close().await?;
-    let target = server.clone().database(DEMO_DB);
-    let url = target.to_url_lossy().to_string();
+    let target = server.clone().database(name);
     let shown = format!(
         "{}@{}:{}/{}",
         target.get_username(),
         target.get_host(),
         target.get_port(),
-        DEMO_DB
+        name
     );
     Ok(DemoDatabase {
-        url,
+        options: target,
         shown,
         private: None,
     })

@@ -42,7 +42,7 @@ struct Pending {
 }
 
 pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
-    let db = database::prepare(&settings).await?;
+    let db = database::prepare(&settings, &args.database_name).await?;
     println!(
         "touchbot demo: a year of customer success in accelerated time.\nDatabase: {}{}\n",
         db.shown,
@@ -52,7 +52,11 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
             ""
         }
     );
-    let pool = crate::db::connect(&db.url, 5).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .connect_with(db.options.clone())
+        .await
+        .context("could not connect to the demo database")?;
     crate::db::migrate(&pool).await?;
     let messages = Arc::new(Messages::load().context("the message templates are broken")?);
     crate::app::check_templates(&settings, &messages)?;
