@@ -130,20 +130,6 @@ impl Vars {
 
 /// "March 1, 2027" / "1 марта 2027 г.": a long date reads better in chat than an ISO one.
 fn format_date(date: NaiveDate, language: &str) -> String {
-    const EN: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
     // Genitive case: "1 марта", not "1 март".
     const RU: [&str; 12] = [
         "января",
@@ -162,7 +148,7 @@ fn format_date(date: NaiveDate, language: &str) -> String {
     let month = date.month0() as usize;
     match language {
         "ru" => format!("{} {} {} г.", date.day(), RU[month], date.year()),
-        _ => format!("{} {}, {}", EN[month], date.day(), date.year()),
+        _ => format!("{} {}", date.format("%B"), date.format("%-d, %Y")),
     }
 }
 
