@@ -5,6 +5,7 @@ mod args;
 mod calendar;
 mod contacts;
 mod import;
+mod outbox;
 mod staff;
 mod table;
 
@@ -56,6 +57,9 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Portfolio status, or one account's.
     Status(StatusArgs),
+    /// Touches whose sending needs a decision: list them, send again, or confirm by hand.
+    #[command(subcommand)]
+    Outbox(outbox::OutboxCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -91,4 +95,5 @@ pub use accounts::run as run_account;
 pub use calendar::run as run_calendar;
 pub use contacts::run as run_contact;
 pub use import::run as run_import;
+pub use outbox::run as run_outbox;
 pub use staff::run as run_staff;
