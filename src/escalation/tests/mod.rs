@@ -1,0 +1,2 @@
+//! Unit tests of the escalation core, one file per part, named as the sentences a CSM would
+//! agree with.
