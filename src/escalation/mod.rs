@@ -205,7 +205,8 @@ impl Magnitude {
 pub struct Trigger {
     pub reason: Reason,
     pub severity: Severity,
-    /// What a CSM reads in the post, e.g. `NPS 3 from Maria: "reports keep timing out"`.
+    /// What a CSM reads in the post, e.g. `NPS 3 from Maria: "reports keep timing out"`. It
+    /// carries names and the client's words: post it, but keep it out of logs.
     pub evidence: String,
     /// Compared with the magnitude last alerted to spot a state that got worse.
     pub magnitude: Magnitude,
