@@ -801,7 +801,10 @@ mod tests {
         assert_eq!(config.workers, 2);
         assert_eq!(config.rate_limits.telegram.overall_per_second, Some(10));
         // The other Telegram limit keeps its default rather than silently becoming unlimited.
-        assert_eq!(config.rate_limits.telegram.per_chat_every_seconds, Some(1.0));
+        assert_eq!(
+            config.rate_limits.telegram.per_chat_every_seconds,
+            Some(1.0)
+        );
         assert_eq!(
             config.max_attempts,
             DispatcherConfig::default().max_attempts
