@@ -3,14 +3,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
 use super::{parse_arr, parse_date};
 use crate::app::Ctx;
 use crate::domain::{ChannelKind, ContactRole, Segment};
-use crate::storage::{accounts, contacts, staff};
+use crate::storage::{StoreError, accounts, contacts, staff};
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
@@ -71,25 +70,64 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The columns a file must have; the others may be left out.
+const REQUIRED: &[&str] = &["name", "segment", "start"];
+
 pub async fn import_file(ctx: &Ctx, path: &std::path::Path) -> anyhow::Result<ImportReport> {
+    // A path or header the user got wrong is their mistake to fix (exit code 2), not a fault.
+    let text = std::fs::read(path)
+        .map_err(|e| StoreError::Invalid(format!("cannot open {}: {e}", path.display())))?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    let rows: Vec<_> = reader.deserialize::<CsvRow>().collect();
-    let bar = ProgressBar::new(rows.len() as u64);
+        .from_reader(text.as_slice());
+    let headers = reader
+        .headers()
+        .map_err(|e| StoreError::Invalid(format!("cannot read the header row: {e}")))?
+        .clone();
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|c| !headers.iter().any(|h| h == *c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(StoreError::Invalid(format!(
+            "{} has no column {}; the header row needs at least: {}",
+            path.display(),
+            missing.join(", "),
+            REQUIRED.join(", ")
+        ))
+        .into());
+    }
+    let records: Vec<_> = reader.records().collect();
+    let bar = ProgressBar::new(records.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows {msg}")
             .expect("the progress template is valid"),
     );
     let mut report = ImportReport::default();
-    for (i, row) in rows.into_iter().enumerate() {
-        // Line 1 is the header.
-        let line = i as u64 + 2;
-        let outcome = match row {
-            Ok(row) => import_row(ctx, row).await,
-            Err(e) => Err(format!("cannot read the row: {e}")),
+    for (i, record) in records.into_iter().enumerate() {
+        // The reader skips blank lines, so the line comes from the record, not its index
+        // (the header is line 1).
+        let fallback = i as u64 + 2;
+        let (line, outcome) = match record {
+            Ok(mut record) => {
+                let line = record.position().map_or(fallback, |p| line_of(&text, p));
+                // A short row is read as if its missing values were empty, so it is refused
+                // for the value it lacks rather than for its shape.
+                while record.len() < headers.len() {
+                    record.push_field("");
+                }
+                let outcome = match record.deserialize::<CsvRow>(Some(&headers)) {
+                    Ok(row) => import_row(ctx, row).await,
+                    Err(e) => Err(format!("cannot read the row: {e}")),
+                };
+                (line, outcome)
+            }
+            Err(e) => (
+                e.position().map_or(fallback, |p| p.line()),
+                Err(format!("cannot read the row: {e}")),
+            ),
         };
         match outcome {
             Ok(()) => report.imported += 1,
@@ -101,8 +139,31 @@ pub async fn import_file(ctx: &Ctx, path: &std::path::Path) -> anyhow::Result<Im
     Ok(report)
 }
 
+/// The line a record starts on. Its position is where the reader began looking for it,
+/// which is before any blank lines it skipped.
+fn line_of(text: &[u8], pos: &csv::Position) -> u64 {
+    let skipped = text
+        .get(pos.byte() as usize..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|b| matches!(b, b'\n' | b'\r'))
+        .filter(|b| **b == b'\n')
+        .count();
+    pos.line() + skipped as u64
+}
+
 async fn import_row(ctx: &Ctx, row: CsvRow) -> Result<(), String> {
     // Everything is parsed before anything is written, so a refused row leaves no trace.
+    if row.segment.trim().is_empty() {
+        return Err(format!(
+            "the segment is empty; use one of: {}",
+            Segment::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     let segment: Segment = row
         .segment
         .parse()
@@ -111,6 +172,9 @@ async fn import_row(ctx: &Ctx, row: CsvRow) -> Result<(), String> {
         Some(a) => parse_arr(a)?,
         None => 0,
     };
+    if row.start.trim().is_empty() {
+        return Err("the start date is empty; write the contract start as YYYY-MM-DD".into());
+    }
     let contract_start = parse_date(&row.start)?;
     let go_live = blank(&row.go_live).map(parse_date).transpose()?;
     let renewal_date = blank(&row.renewal).map(parse_date).transpose()?;

@@ -94,6 +94,6 @@ pub struct StatusArgs {
 pub use accounts::run as run_account;
 pub use calendar::run as run_calendar;
 pub use contacts::run as run_contact;
-pub use import::run as run_import;
+pub use import::{ImportReport, import_file, run as run_import};
 pub use outbox::run as run_outbox;
 pub use staff::run as run_staff;

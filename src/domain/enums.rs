@@ -32,8 +32,9 @@ macro_rules! string_enum {
                 let norm = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
                 $(if norm == $text $(|| norm == $alias)* { return Ok($name::$variant); })+
                 let choices: Vec<&str> = vec![$($text),+];
+                let article = if $what.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
                 Err(ParseError(format!(
-                    "'{}' is not a {}; use one of: {}",
+                    "'{}' is not {article} {}; use one of: {}",
                     s.trim(), $what, choices.join(", ")
                 )))
             }

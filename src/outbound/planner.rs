@@ -17,7 +17,7 @@ pub struct ReplanReport {
     /// Touches waiting to be sent.
     pub planned: usize,
     pub skipped: usize,
-    /// Planned touches the calendar no longer wants (dates or contacts changed).
+    /// Touches still ahead that the calendar no longer wants (dates or contacts changed).
     pub cancelled: usize,
 }
 
@@ -222,7 +222,10 @@ async fn store_plan(
         r#"update touches set status = 'cancelled',
                   status_reason = 'no longer in the calendar (dates, contacts or settings changed)',
                   updated_at = $3
-           where account_id = $1 and status = 'planned' and touch_key <> all($2::text[])"#,
+           where account_id = $1 and touch_key <> all($2::text[])
+             -- A touch skipped ahead of time (no recipient yet) for a key the calendar has
+             -- dropped (an old renewal date) goes too, or it would surface later as history.
+             and (status = 'planned' or (status = 'skipped' and due_at > $3))"#,
         account.0,
         &keys,
         now

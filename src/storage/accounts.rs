@@ -228,7 +228,8 @@ pub async fn find(pool: &PgPool, key: &str) -> Result<Account, StoreError> {
             hint: "'touchbot account list' shows them all",
         }),
         1 => Ok(accounts.remove(0)),
-        _ if accounts[0].name.eq_ignore_ascii_case(key) => Ok(accounts.remove(0)),
+        // Lower-cased as PostgreSQL does, so a Cyrillic name typed in another case still wins.
+        _ if accounts[0].name.to_lowercase() == key.to_lowercase() => Ok(accounts.remove(0)),
         _ => Err(StoreError::Ambiguous {
             what: "account",
             name: key.to_string(),

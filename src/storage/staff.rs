@@ -108,7 +108,7 @@ pub async fn find(pool: &PgPool, key: &str) -> Result<Staff, StoreError> {
         .collect::<Result<_, _>>()?;
     let exact = found
         .first()
-        .is_some_and(|s| Some(s.id.0) == id || s.name.eq_ignore_ascii_case(key));
+        .is_some_and(|s| Some(s.id.0) == id || s.name.to_lowercase() == key.to_lowercase());
     match found.len() {
         0 => Err(StoreError::NotFound {
             what: "staff member",
