@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod health;
 pub mod inbound;
 pub mod messages;
 pub mod outbound;
