@@ -67,7 +67,7 @@ impl Assessment {
                 .iter()
                 .map(|a| f64::from(a.points))
                 .sum::<f64>();
-        Some(adjusted.round().clamp(0.0, 100.0) as u8)
+        Some(round_score(adjusted))
     }
 
     /// Penalties first, then parts from the worst up: the first reason explains the score.
@@ -85,6 +85,12 @@ impl Assessment {
             .chain(bonuses.iter().map(|a| a.reason.clone()))
             .collect()
     }
+}
+
+/// Rounds to a whole score 0-100. Float noise is removed first, so that 87.5 computed as
+/// 87.49999999999999 still rounds up, as a person checking by hand would expect.
+pub(crate) fn round_score(value: f64) -> u8 {
+    ((value * 1e6).round() / 1e6).round().clamp(0.0, 100.0) as u8
 }
 
 /// `value / full`, as a score 0-100 that reaches 100 at `full`.

@@ -177,10 +177,11 @@ fn payments(input: &HealthInput, config: &HealthConfig) -> Verdict {
     Some(if late == 0 {
         (
             config.rules.payments_on_time,
-            format!(
-                "all {} of the last 6 months on time",
-                count(on_time, "payment", "payments")
-            ),
+            if on_time == 1 {
+                "the one payment of the last 6 months on time".to_string()
+            } else {
+                format!("all {on_time} payments of the last 6 months on time")
+            },
         )
     } else {
         (

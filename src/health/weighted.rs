@@ -74,7 +74,7 @@ pub(crate) fn score(input: &HealthInput, config: &HealthConfig) -> HealthScore {
         });
     }
 
-    let score = (known_weight > 0.0).then(|| total.round().clamp(0.0, 100.0) as u8);
+    let score = (known_weight > 0.0).then(|| components::round_score(total));
     HealthScore {
         score,
         category: score.map(|s| config.bands.category(s)),
