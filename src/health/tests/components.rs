@@ -387,7 +387,7 @@ fn a_bonus_never_lifts_a_component_above_100() {
     assert_eq!(value_of(&input, "engagement"), Some(100));
     assert!(
         explanation_of(&input, "engagement")
-            .ends_with("answered 3 NPS surveys in the last 90 days")
+            .contains("; answered 3 NPS surveys in the last 90 days")
     );
 }
 
