@@ -4,7 +4,8 @@
 //! - outbound: `outbound::scheduler` → `outbound::calendar` → `outbound::outbox` →
 //!   `outbound::dispatcher` → `channel`
 //! - inbound: `channel` → `inbound::parser` → `inbound` (storage of replies) → health →
-//!   escalation (the health and escalation stages arrive with their own issue).
+//!   escalation. `health` and `escalation` are pure cores so far (scoring and red-signal
+//!   rules); storing scores and posting escalations to the CS team come next.
 
 pub mod app;
 pub mod channel;
@@ -14,6 +15,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod escalation;
+pub mod health;
 pub mod inbound;
 pub mod messages;
 pub mod outbound;
