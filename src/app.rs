@@ -114,9 +114,9 @@ pub fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
 }
 
 async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
-    let url = settings.database.url.as_ref().context(
+    let url = settings.database.url.as_ref().ok_or(ConfigError::Missing(
         "no database configured: set DATABASE_URL (for example postgres://postgres@127.0.0.1:5432/touchbot)",
-    )?;
+    ))?;
     crate::db::connect(url.expose_secret(), settings.database.max_connections).await
 }
 

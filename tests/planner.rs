@@ -4,13 +4,13 @@
 mod fixtures;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use fixtures::{account, contact, count, csm, date, new_account, now};
+use fixtures::{account, contact, count, csm, date, new_account, new_contact, now};
 use sqlx::PgPool;
-use touchbot::domain::{AccountId, AccountLifecycle, ContactRole, Segment};
+use touchbot::domain::{AccountId, AccountLifecycle, ChannelKind, ContactRole, Segment};
 use touchbot::outbound::calendar::{CalendarConfig, ClockTime};
 use touchbot::outbound::planner::{self, ReplanReport};
 use touchbot::outbound::preview::{PreviewRow, preview};
-use touchbot::storage::accounts;
+use touchbot::storage::{accounts, contacts};
 
 /// One stored touch, as the tests compare them.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -577,4 +577,37 @@ async fn the_preview_writes_nothing_and_shows_an_edited_configuration(pool: PgPo
     let nps_180 = before.iter().find(|t| t.touch_key == "nps-180").unwrap();
     assert_eq!(nps_180.status, "planned");
     assert_eq!(nps_180.due_at.format("%H:%M").to_string(), "10:00");
+}
+
+#[sqlx::test]
+async fn a_telegram_contact_who_has_not_joined_yet_is_passed_over(pool: PgPool) {
+    let a = account(&pool, new_account("Larkspur", date(2026, 3, 2))).await;
+    let mut waiting = new_contact(a, "Ivan", ContactRole::Champion, "");
+    waiting.channel = ChannelKind::Telegram;
+    waiting.address = None;
+    let ivan = contacts::add(&pool, &waiting, now()).await.unwrap().id;
+    let dana = contact(
+        &pool,
+        a,
+        "Dana",
+        ContactRole::DecisionMaker,
+        "+77011230001",
+        now(),
+    )
+    .await;
+    replan(&pool, a, now()).await;
+    let rows = stored(&pool, a).await;
+    // Check-ins prefer the champion, but he has no chat yet: they go to Dana meanwhile.
+    let week1 = rows
+        .iter()
+        .find(|r| r.touch_key == "checkin-week-1")
+        .unwrap();
+    assert_eq!(week1.contact_id, Some(dana.0));
+    assert_eq!(week1.status, "planned");
+    assert!(
+        rows.iter()
+            .filter(|r| r.contact_id == Some(ivan.0))
+            .all(|r| r.status != "planned"),
+        "nothing is planned for a contact the bot cannot reach yet"
+    );
 }

@@ -19,6 +19,8 @@ pub enum ConfigError {
     Env { var: String, message: String },
     #[error("the configuration is not valid:\n{}", .issues.join("\n"))]
     Invalid { issues: Vec<String> },
+    #[error("{0}")]
+    Missing(&'static str),
 }
 
 /// Prefix of the environment variables that override configuration keys.

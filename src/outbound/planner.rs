@@ -31,7 +31,8 @@ pub async fn load_input(
     };
     let people = contacts::list(pool, id).await?;
     let reachable = sqlx::query_scalar!(
-        "select id from contacts where account_id = $1 and unreachable_at is null",
+        // A Telegram contact who has not joined yet has no chat to send to either.
+        "select id from contacts where account_id = $1 and unreachable_at is null and address is not null",
         id.0
     )
     .fetch_all(pool)
