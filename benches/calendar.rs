@@ -47,7 +47,7 @@ fn account(i: usize) -> AccountInput {
     let segment = Segment::ALL[i % Segment::ALL.len()];
     let zone = ZONES[i % ZONES.len()];
     let day_zero = date(2026, 1, 5) + Days::new((i % 60) as u64);
-    let renewal = (i % 5 != 0).then(|| day_zero + Days::new(365));
+    let renewal = (!i.is_multiple_of(5)).then(|| day_zero + Days::new(365));
     let roles = [
         ContactRole::DecisionMaker,
         ContactRole::Champion,
@@ -60,14 +60,14 @@ fn account(i: usize) -> AccountInput {
             id: ContactId((i * 3 + k) as i64 + 1),
             role,
             // Every third account has a contact abroad.
-            time_zone: (i % 3 == 0 && k == 2).then(|| ZONES[(i + 1) % ZONES.len()]),
+            time_zone: (i.is_multiple_of(3) && k == 2).then(|| ZONES[(i + 1) % ZONES.len()]),
             added_on: day_zero,
-            opted_out: if i % 7 == 0 && k == 1 {
+            opted_out: if i.is_multiple_of(7) && k == 1 {
                 vec![MessageCategory::Survey]
             } else {
                 Vec::new()
             },
-            reachable: !(i % 11 == 0 && k == 0),
+            reachable: !(i.is_multiple_of(11) && k == 0),
         })
         .collect();
     AccountInput {
@@ -76,7 +76,7 @@ fn account(i: usize) -> AccountInput {
         day_zero,
         renewal_date: renewal,
         time_zone: zone,
-        csm: (i % 13 != 0).then_some(StaffId(1 + (i % 20) as i64)),
+        csm: (!i.is_multiple_of(13)).then_some(StaffId(1 + (i % 20) as i64)),
         contacts,
     }
 }
