@@ -5,6 +5,7 @@ pub mod callback;
 mod outcome;
 pub mod parser;
 pub mod record;
+pub mod signals;
 
 pub use callback::{Callback, CallbackAnswer, CallbackError, parse_callback};
 pub use outcome::{Answer, Handled, InboundOutcome, NpsCategory};
