@@ -17,7 +17,7 @@ use super::{
 use crate::domain::AccountId;
 
 /// The latest stored score of one account, for tables and cards.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LatestHealth {
     pub score: Option<u8>,
     pub category: Option<Category>,
