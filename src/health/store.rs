@@ -154,7 +154,7 @@ pub async fn build_inputs(
            cross join lateral (select exists (select 1 from contact_consents k
                                               where k.contact_id = c.id and k.opted_out
                                                 and k.changed_at <= $1) as opted) o
-           where (c.removed_at is null or c.removed_at > $1) and c.created_at <= $1
+           where (c.removed_at is null or c.removed_at > $1)
              and ($2::bigint is null or c.account_id = $2)
            group by c.account_id"#,
         now,
