@@ -128,6 +128,51 @@ async fn three_unanswered_check_ins_of_four_show_in_the_engagement_explanation(p
 }
 
 #[sqlx::test]
+async fn a_check_in_still_inside_its_reply_window_does_not_count_as_unanswered(pool: PgPool) {
+    let a = account(&pool, new_account("Acme", date(2025, 6, 1))).await;
+    let c = contact(&pool, a, "Dana", "champion").await;
+    let old = sent_touch(
+        &pool,
+        a,
+        c,
+        "checkin-1",
+        "checkin",
+        now() - Duration::days(20),
+    )
+    .await;
+    reply_to(&pool, a, c, old, now() - Duration::days(19)).await;
+    sent_touch(
+        &pool,
+        a,
+        c,
+        "checkin-2",
+        "checkin",
+        now() - Duration::days(1),
+    )
+    .await;
+
+    let s = score_of(&pool, a, now()).await;
+    let engagement = component(&s, "engagement");
+    assert!(
+        engagement
+            .explanation
+            .contains("the last check-in answered"),
+        "{}",
+        engagement.explanation
+    );
+
+    let s = score_of(&pool, a, now() + Duration::days(8)).await;
+    let engagement = component(&s, "engagement");
+    assert!(
+        engagement
+            .explanation
+            .contains("1 of the last 2 check-ins unanswered"),
+        "{}",
+        engagement.explanation
+    );
+}
+
+#[sqlx::test]
 async fn a_critical_ticket_open_for_8_days_pulls_support_down(pool: PgPool) {
     let a = account(&pool, new_account("Acme", date(2025, 6, 1))).await;
     let mut opened = raw("ticket_opened", now() - Duration::days(8));

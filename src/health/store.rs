@@ -65,6 +65,9 @@ pub async fn build_inputs(
         return Ok(inputs);
     }
 
+    // A touch still inside its reply window is not yet unanswered: it counts once answered
+    // or once the window has passed, so a check-in sent this morning costs nothing.
+    let answer_due = now - crate::inbound::REPLY_WINDOW;
     let touches = sqlx::query!(
         r#"select t.account_id, count(*) as "sent!",
                   count(*) filter (where exists (select 1 from replies r
@@ -73,9 +76,12 @@ pub async fn build_inputs(
            where t.status = 'sent' and t.contact_id is not null
              and t.sent_at > $1::timestamptz - interval '90 days' and t.sent_at <= $1
              and ($2::bigint is null or t.account_id = $2)
+             and (t.sent_at <= $3 or exists (select 1 from replies r
+                                            where r.touch_id = t.id and r.received_at <= $1))
            group by t.account_id"#,
         now,
-        only
+        only,
+        answer_due
     )
     .fetch_all(pool)
     .await?;
@@ -96,12 +102,15 @@ pub async fn build_inputs(
                from touches t
                where t.status = 'sent' and t.contact_id is not null and t.kind = 'checkin'
                  and t.sent_at <= $1 and ($2::bigint is null or t.account_id = $2)
+                 and (t.sent_at <= $4 or exists (select 1 from replies r
+                                                where r.touch_id = t.id and r.received_at <= $1))
            ) x
            where rn <= $3
            order by account_id, rn"#,
         now,
         only,
-        i64::from(config.engagement.checkins_considered)
+        i64::from(config.engagement.checkins_considered),
+        answer_due
     )
     .fetch_all(pool)
     .await?;
