@@ -143,8 +143,8 @@ pub async fn build_inputs(
             });
         }
     }
-    // Never surveyed is not the same as never answered: with no NPS touch sent, the count
-    // of answers stays unknown.
+    // No NPS answer counts as zero only for an account we have been talking to; with no
+    // touch sent in 90 days the count stays unknown.
     for input in inputs.values_mut() {
         if input.engagement.nps_answers_90d.is_none() && input.engagement.touches_sent_90d.is_some()
         {
