@@ -157,6 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => cli::run_import(&ctx, a).await?,
         Command::Status(a) => crate::status::run(&ctx, a).await?,
         Command::Outbox(c) => cli::run_outbox(&ctx, c).await?,
+        Command::Signal(c) => cli::run_signal(&ctx, c).await?,
         Command::Config(_) | Command::Demo(_) => unreachable!("handled above"),
     }
     Ok(())

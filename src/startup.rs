@@ -75,13 +75,20 @@ pub async fn start(
     ))];
 
     let calendar = settings.calendar.clone();
+    let health = settings.health.clone();
     let replan_pool = pool.clone();
     let replan = job_fn(move |now| {
         let pool = replan_pool.clone();
         let calendar = calendar.clone();
+        let health = health.clone();
         async move {
             let report = planner::replan_all(&pool, &calendar, now).await?;
             tracing::info!(?report, "nightly re-plan");
+            // Scores drift with time alone (tickets age, answers fall out of the window), so
+            // every account is re-scored nightly even when nothing new arrived.
+            let scored =
+                crate::health::store::recompute(&pool, &health, now, "nightly", None).await?;
+            tracing::info!(accounts = scored.len(), "nightly health scores");
             Ok(())
         }
     });

@@ -1,6 +1,6 @@
 //! What a manager asks first: how is the portfolio doing, and how is this account doing.
 //! Figures come from one set-based query per question, so the answer stays fast for large
-//! portfolios. (Health scores join this view with their own issue.)
+//! portfolios. Health shows the latest stored score; it is computed by `health::store`.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -8,6 +8,9 @@ use sqlx::PgPool;
 
 use crate::app::Ctx;
 use crate::cli::StatusArgs;
+use crate::domain::AccountId;
+use crate::health::Category;
+use crate::health::store::{LatestHealth, latest_scores};
 use crate::storage::accounts;
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +36,8 @@ pub struct AccountStatus {
     pub contacts: i64,
     pub unreachable_contacts: i64,
     pub opted_out_contacts: i64,
+    /// The latest health score; `None` until the account has been scored once.
+    pub health: Option<LatestHealth>,
 }
 
 impl AccountStatus {
@@ -116,9 +121,11 @@ pub async fn account_statuses(
     )
     .fetch_all(pool)
     .await?;
+    let mut health = latest_scores(pool, now).await?;
     Ok(rows
         .into_iter()
         .map(|r| AccountStatus {
+            health: health.remove(&AccountId(r.id)),
             id: r.id,
             name: r.name,
             segment: r.segment,
@@ -206,6 +213,7 @@ pub fn render_portfolio(p: &Portfolio) -> String {
         ),
         None => "NPS, last 90 days: no answers yet\n".to_string(),
     });
+    out.push_str(&health_line(&p.accounts));
     let rows = p
         .accounts
         .iter()
@@ -214,6 +222,7 @@ pub fn render_portfolio(p: &Portfolio) -> String {
                 a.name.clone(),
                 a.segment.clone(),
                 a.csm.clone().unwrap_or_else(|| "-".into()),
+                health_cell(a.health.as_ref()),
                 a.reply_rate()
                     .map(|r| format!("{:.0}% of {}", r * 100.0, a.touches_sent))
                     .unwrap_or_else(|| "-".into()),
@@ -234,6 +243,7 @@ pub fn render_portfolio(p: &Portfolio) -> String {
             "account",
             "segment",
             "CSM",
+            "health",
             "replies",
             "last NPS",
             "renewal",
@@ -243,6 +253,50 @@ pub fn render_portfolio(p: &Portfolio) -> String {
     ));
     out.push('\n');
     out
+}
+
+/// "72 yellow ↓8": the score, its category and its move over 30 days.
+fn health_cell(h: Option<&LatestHealth>) -> String {
+    let Some(h) = h else {
+        return "-".into();
+    };
+    match (h.score, h.category) {
+        (Some(s), Some(c)) => {
+            let arrow = match h.change_30d {
+                Some(d) if d > 0 => format!(" ↑{d}"),
+                Some(d) if d < 0 => format!(" ↓{}", -d),
+                _ => String::new(),
+            };
+            format!("{s} {c}{arrow}")
+        }
+        _ => "no data".into(),
+    }
+}
+
+/// Accounts per category and the average score, over the accounts that have one.
+fn health_line(accounts: &[AccountStatus]) -> String {
+    let scored: Vec<&LatestHealth> = accounts
+        .iter()
+        .filter_map(|a| a.health.as_ref())
+        .filter(|h| h.score.is_some())
+        .collect();
+    if scored.is_empty() {
+        return "Health: no account scored yet\n".to_string();
+    }
+    let average = scored
+        .iter()
+        .filter_map(|h| h.score)
+        .map(f64::from)
+        .sum::<f64>()
+        / scored.len() as f64;
+    let counts: Vec<String> = Category::ALL
+        .iter()
+        .map(|c| {
+            let n = scored.iter().filter(|h| h.category == Some(*c)).count();
+            format!("{n} {c}")
+        })
+        .collect();
+    format!("Health: {}; average {average:.0}\n", counts.join(", "))
 }
 
 /// The things a manager should look at, in a few words.
@@ -307,6 +361,30 @@ pub fn render_account(a: &AccountStatus) -> String {
     let note = attention(a);
     if !note.is_empty() {
         out.push_str(&format!("  attention:      {note}\n"));
+    }
+    out.push_str(&health_block(a.health.as_ref()));
+    out
+}
+
+/// The score with every component and what it rests on, and what the score could not see.
+fn health_block(h: Option<&LatestHealth>) -> String {
+    let Some(h) = h else {
+        return "  health:         not scored yet (scores are computed nightly and on new signals)\n"
+            .into();
+    };
+    let mut out = format!(
+        "  health:         {} (computed {})\n",
+        match h.score {
+            Some(_) => health_cell(Some(h)),
+            None => "not enough data".into(),
+        },
+        h.computed_at.format("%Y-%m-%d %H:%M UTC")
+    );
+    for c in &h.components {
+        out.push_str(&format!("    - {}\n", c.explanation));
+    }
+    if !h.missing.is_empty() {
+        out.push_str(&format!("  missing data:   {}\n", h.missing.join(", ")));
     }
     out
 }

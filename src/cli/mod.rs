@@ -6,6 +6,7 @@ mod calendar;
 mod contacts;
 mod import;
 mod outbox;
+mod signals;
 mod staff;
 mod table;
 
@@ -60,6 +61,9 @@ pub enum Command {
     /// Touches whose sending needs a decision: list them, send again, or confirm by hand.
     #[command(subcommand)]
     Outbox(outbox::OutboxCommand),
+    /// Outside facts about an account (usage, tickets, payments, goals, people).
+    #[command(subcommand)]
+    Signal(signals::SignalCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -96,4 +100,5 @@ pub use calendar::run as run_calendar;
 pub use contacts::run as run_contact;
 pub use import::{ImportReport, import_file, run as run_import};
 pub use outbox::run as run_outbox;
+pub use signals::run as run_signal;
 pub use staff::run as run_staff;

@@ -197,6 +197,8 @@ pub fn render_default() -> String {
     out.push_str(DEFAULT_HEAD);
     out.push_str("\n[calendar]\n");
     out.push_str(crate::outbound::calendar::DEFAULT_TOML);
+    out.push_str("\n[health]\n");
+    out.push_str(crate::health::DEFAULT_TOML);
     out
 }
 

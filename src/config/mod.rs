@@ -9,6 +9,7 @@ pub use load::{ConfigError, load, render_default};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::health::HealthConfig;
 use crate::outbound::calendar::CalendarConfig;
 use crate::outbound::dispatcher::DispatcherConfig;
 use crate::outbound::scheduler::SchedulerConfig;
@@ -21,6 +22,7 @@ pub struct Settings {
     pub dispatcher: DispatcherConfig,
     pub scheduler: SchedulerConfig,
     pub calendar: CalendarConfig,
+    pub health: HealthConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -75,6 +77,7 @@ impl Settings {
         if let Err(issues) = self.calendar.validate() {
             out.extend(issues.into_iter().map(|i| (i.path, i.message)));
         }
+        out.extend(self.health.validate());
         out
     }
 }

@@ -22,6 +22,8 @@ mod trend;
 mod validate;
 mod weighted;
 
+pub mod store;
+
 #[cfg(test)]
 mod tests;
 

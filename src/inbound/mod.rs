@@ -5,6 +5,8 @@ pub mod callback;
 mod outcome;
 pub mod parser;
 pub mod record;
+pub mod signal_store;
+pub mod signals;
 
 pub use callback::{Callback, CallbackAnswer, CallbackError, parse_callback};
 pub use outcome::{Answer, Handled, InboundOutcome, NpsCategory};

@@ -1,0 +1,168 @@
+//! `touchbot signal …`: feeding outside facts about an account, which re-scores its health.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::Subcommand;
+
+use super::table::{json, opt, table};
+use crate::app::Ctx;
+use crate::health::store as health_store;
+use crate::inbound::signal_store;
+use crate::inbound::signals::{RawSignal, parse_signal};
+use crate::storage::{StoreError, accounts};
+
+#[derive(Debug, Subcommand)]
+pub enum SignalCommand {
+    /// Record a fact about an account and re-score its health.
+    Add {
+        /// Account id or name.
+        #[arg(long)]
+        account: String,
+        /// What happened: active_users, licences, login_days_30, feature_adoption,
+        /// ticket_opened, ticket_closed, payment_on_time, payment_late, goal_set, goal_met,
+        /// sponsor_present, sponsor_left, champion_changed, competitor_mentioned.
+        #[arg(long)]
+        kind: String,
+        /// The figure, for the usage kinds.
+        #[arg(long, allow_negative_numbers = true)]
+        value: Option<f64>,
+        /// The ticket's id, for ticket_opened and ticket_closed.
+        #[arg(long)]
+        ticket: Option<String>,
+        /// low, normal, high or critical, for ticket_opened.
+        #[arg(long)]
+        severity: Option<String>,
+        /// The client's rating 1-5 of a closed ticket.
+        #[arg(long)]
+        csat: Option<f64>,
+        /// The competitor's name, for competitor_mentioned.
+        #[arg(long)]
+        competitor: Option<String>,
+        /// When it happened: YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DD (midnight UTC); default now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Your own key for this fact; feeding the same key again changes nothing.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// List an account's signals, newest first.
+    List {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Reads `--at`: a UTC instant, or a date meaning its midnight UTC.
+fn parse_at(raw: &str) -> Result<DateTime<Utc>, StoreError> {
+    let t = raw.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(t) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    Err(StoreError::Invalid(format!(
+        "'{t}' is not a time; write YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DD"
+    )))
+}
+
+pub async fn run(ctx: &Ctx, cmd: SignalCommand) -> anyhow::Result<()> {
+    match cmd {
+        SignalCommand::Add {
+            account,
+            kind,
+            value,
+            ticket,
+            severity,
+            csat,
+            competitor,
+            at,
+            key,
+        } => {
+            let occurred_at = match at {
+                Some(raw) => parse_at(&raw)?,
+                None => ctx.now,
+            };
+            if occurred_at > ctx.now {
+                return Err(StoreError::Invalid(format!(
+                    "{} is in the future; record a signal once it has happened",
+                    occurred_at.format("%Y-%m-%d %H:%M UTC")
+                ))
+                .into());
+            }
+            let a = accounts::find(&ctx.pool, &account).await?;
+            let raw = RawSignal {
+                kind,
+                value,
+                ticket,
+                severity,
+                csat,
+                competitor,
+                occurred_at,
+                key,
+            };
+            let signal = parse_signal(a.id, &raw).map_err(|e| StoreError::Invalid(e.0))?;
+            let Some(id) = signal_store::store(&ctx.pool, &signal, "cli").await? else {
+                println!(
+                    "This signal is already recorded for {} (key '{}'); nothing changed.",
+                    a.name, signal.idempotency_key
+                );
+                return Ok(());
+            };
+            println!("Recorded {} for {} (signal {id}).", signal.kind, a.name);
+            let scored = health_store::recompute(
+                &ctx.pool,
+                &ctx.settings.health,
+                ctx.now,
+                "signal",
+                Some(a.id),
+            )
+            .await?;
+            match scored.first() {
+                Some((_, s)) => println!("Health: {}", s.summary()),
+                None => println!(
+                    "Health is not scored for {}: the account is churned.",
+                    a.name
+                ),
+            }
+        }
+        SignalCommand::List {
+            account,
+            json: as_json,
+        } => {
+            let a = accounts::find(&ctx.pool, &account).await?;
+            let signals = signal_store::list(&ctx.pool, a.id).await?;
+            if as_json {
+                println!("{}", json(&signals)?);
+            } else if signals.is_empty() {
+                println!(
+                    "  (no signals for {} yet: add one with 'touchbot signal add')",
+                    a.name
+                );
+            } else {
+                let rows = signals
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.id.to_string(),
+                            s.occurred_at.format("%Y-%m-%d %H:%M").to_string(),
+                            s.kind.clone(),
+                            opt(&s.value),
+                            s.details.to_string(),
+                            s.source.clone(),
+                        ]
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    table(
+                        &["id", "at (UTC)", "kind", "value", "details", "source"],
+                        rows
+                    )
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! Storing the signals an integrator feeds. The idempotency key is unique, so feeding the
+//! same signal again changes nothing.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::signals::Signal;
+use crate::domain::AccountId;
+
+/// One stored signal, as `signal list` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredSignal {
+    pub id: i64,
+    pub kind: String,
+    pub value: Option<f64>,
+    pub details: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+    pub source: String,
+    pub idempotency_key: String,
+}
+
+/// Stores a checked signal; `None` when one with the same idempotency key is already stored.
+pub async fn store(pool: &PgPool, signal: &Signal, source: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar!(
+        "insert into signals (account_id, kind, value, details, occurred_at, source, idempotency_key)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (idempotency_key) do nothing
+         returning id",
+        signal.account.0,
+        signal.kind.as_str(),
+        signal.value,
+        signal.details,
+        signal.occurred_at,
+        source,
+        signal.idempotency_key,
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// An account's signals, newest first.
+pub async fn list(pool: &PgPool, account: AccountId) -> sqlx::Result<Vec<StoredSignal>> {
+    sqlx::query_as!(
+        StoredSignal,
+        "select id, kind, value, details, occurred_at, source, idempotency_key from signals
+         where account_id = $1 order by occurred_at desc, id desc",
+        account.0
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,370 @@
+//! Health scores against a real PostgreSQL: the facts gathered from stored touches, replies
+//! and signals, the history of computations, the `signal` command and the status view.
+
+mod fixtures;
+
+use std::process::Command;
+
+use chrono::{DateTime, Duration, Utc};
+use fixtures::{account, count, date, new_account, now};
+use sqlx::PgPool;
+use touchbot::domain::AccountId;
+use touchbot::health::store::{history, latest_scores, recompute};
+use touchbot::health::{HealthConfig, HealthScore};
+use touchbot::inbound::signal_store;
+use touchbot::inbound::signals::{RawSignal, parse_signal};
+
+async fn contact(pool: &PgPool, account: AccountId, name: &str, role: &str) -> i64 {
+    sqlx::query_scalar(
+        "insert into contacts (account_id, name, role, channel, address)
+         values ($1, $2, $3, 'simulated', $2) returning id",
+    )
+    .bind(account.0)
+    .bind(name)
+    .bind(role)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// A client touch the dispatcher delivered at `at`.
+async fn sent_touch(
+    pool: &PgPool,
+    account: AccountId,
+    contact: i64,
+    key: &str,
+    kind: &str,
+    at: DateTime<Utc>,
+) -> i64 {
+    sqlx::query_scalar(
+        "insert into touches (account_id, touch_key, rule, kind, category, template, contact_id,
+                              due_at, status, sent_at)
+         values ($1, $2, $2, $3, 'checkin', 'checkin', $4, $5, 'sent', $5) returning id",
+    )
+    .bind(account.0)
+    .bind(key)
+    .bind(kind)
+    .bind(contact)
+    .bind(at)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn reply_to(pool: &PgPool, account: AccountId, contact: i64, touch: i64, at: DateTime<Utc>) {
+    sqlx::query(
+        "insert into replies (account_id, contact_id, touch_id, channel, provider_message_id,
+                              received_at, body, kind)
+         values ($1, $2, $3, 'simulated', gen_random_uuid()::text, $4, 'all good', 'checkin')",
+    )
+    .bind(account.0)
+    .bind(contact)
+    .bind(touch)
+    .bind(at)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// Stores a signal as `signal add` would; `true` when it was new.
+async fn signal(pool: &PgPool, account: AccountId, raw: RawSignal) -> bool {
+    let s = parse_signal(account, &raw).unwrap();
+    signal_store::store(pool, &s, "test")
+        .await
+        .unwrap()
+        .is_some()
+}
+
+fn raw(kind: &str, at: DateTime<Utc>) -> RawSignal {
+    RawSignal {
+        kind: kind.into(),
+        occurred_at: at,
+        ..RawSignal::default()
+    }
+}
+
+async fn score_of(pool: &PgPool, account: AccountId, at: DateTime<Utc>) -> HealthScore {
+    let mut scored = recompute(pool, &HealthConfig::default(), at, "test", Some(account))
+        .await
+        .unwrap();
+    assert_eq!(scored.len(), 1);
+    scored.remove(0).1
+}
+
+fn component<'a>(s: &'a HealthScore, name: &str) -> &'a touchbot::health::ComponentScore {
+    s.components
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no {name} component in {s:?}"))
+}
+
+#[sqlx::test]
+async fn three_unanswered_check_ins_of_four_show_in_the_engagement_explanation(pool: PgPool) {
+    let a = account(&pool, new_account("Acme", date(2025, 6, 1))).await;
+    let c = contact(&pool, a, "Dana", "champion").await;
+    for (i, days) in [70, 50, 30, 10].into_iter().enumerate() {
+        let at = now() - Duration::days(days);
+        let t = sent_touch(&pool, a, c, &format!("checkin-{i}"), "checkin", at).await;
+        if days == 50 {
+            reply_to(&pool, a, c, t, at + Duration::hours(2)).await;
+        }
+    }
+
+    let s = score_of(&pool, a, now()).await;
+
+    let engagement = component(&s, "engagement");
+    assert!(
+        engagement
+            .explanation
+            .contains("3 of the last 4 check-ins unanswered"),
+        "{}",
+        engagement.explanation
+    );
+    assert!(
+        engagement.explanation.contains("1 of 4 touches answered"),
+        "{}",
+        engagement.explanation
+    );
+}
+
+#[sqlx::test]
+async fn a_check_in_still_inside_its_reply_window_does_not_count_as_unanswered(pool: PgPool) {
+    let a = account(&pool, new_account("Acme", date(2025, 6, 1))).await;
+    let c = contact(&pool, a, "Dana", "champion").await;
+    let old = sent_touch(
+        &pool,
+        a,
+        c,
+        "checkin-1",
+        "checkin",
+        now() - Duration::days(20),
+    )
+    .await;
+    reply_to(&pool, a, c, old, now() - Duration::days(19)).await;
+    sent_touch(
+        &pool,
+        a,
+        c,
+        "checkin-2",
+        "checkin",
+        now() - Duration::days(1),
+    )
+    .await;
+
+    let s = score_of(&pool, a, now()).await;
+    let engagement = component(&s, "engagement");
+    assert!(
+        engagement
+            .explanation
+            .contains("the last check-in answered"),
+        "{}",
+        engagement.explanation
+    );
+
+    let s = score_of(&pool, a, now() + Duration::days(8)).await;
+    let engagement = component(&s, "engagement");
+    assert!(
+        engagement
+            .explanation
+            .contains("1 of the last 2 check-ins unanswered"),
+        "{}",
+        engagement.explanation
+    );
+}
+
+#[sqlx::test]
+async fn a_critical_ticket_open_for_8_days_pulls_support_down(pool: PgPool) {
+    let a = account(&pool, new_account("Acme", date(2025, 6, 1))).await;
+    let mut opened = raw("ticket_opened", now() - Duration::days(8));
+    opened.ticket = Some("T-1".into());
+    opened.severity = Some("critical".into());
+    assert!(signal(&pool, a, opened).await);
+
+    let open = score_of(&pool, a, now()).await;
+    let support_open = component(&open, "support");
+    assert!(
+        support_open
+            .explanation
+            .contains("critical ticket open for 8 days"),
+        "{}",
+        support_open.explanation
+    );
+
+    let mut closed = raw("ticket_closed", now() - Duration::hours(1));
+    closed.ticket = Some("T-1".into());
+    assert!(signal(&pool, a, closed).await);
+    let after = score_of(&pool, a, now()).await;
+    let support_closed = component(&after, "support");
+
+    assert!(
+        support_open.value.unwrap() < support_closed.value.unwrap(),
+        "open {support_open:?}, closed {support_closed:?}"
+    );
+}
+
+#[sqlx::test]
+async fn with_no_usage_signals_usage_is_listed_as_missing_rather_than_scored_zero(pool: PgPool) {
+    let a = account(&pool, new_account("Acme", date(2025, 6, 1))).await;
+    contact(&pool, a, "Dana", "champion").await;
+
+    let s = score_of(&pool, a, now()).await;
+
+    assert!(s.missing.contains(&"usage".to_string()), "{s:?}");
+    assert_eq!(component(&s, "usage").value, None);
+
+    let mut users = raw("active_users", now() - Duration::days(1));
+    users.value = Some(8.0);
+    signal(&pool, a, users).await;
+    let mut seats = raw("licences", now() - Duration::days(1));
+    seats.value = Some(10.0);
+    signal(&pool, a, seats).await;
+    let s = score_of(&pool, a, now()).await;
+    assert!(!s.missing.contains(&"usage".to_string()), "{s:?}");
+    assert!(component(&s, "usage").value.is_some());
+}
+
+#[sqlx::test]
+async fn a_signal_fed_again_with_the_same_key_changes_nothing(pool: PgPool) {
+    let a = account(&pool, new_account("Acme", date(2025, 6, 1))).await;
+    let mut paid = raw("payment_late", now() - Duration::days(3));
+    paid.key = Some("invoice-2026-02".into());
+
+    assert!(signal(&pool, a, paid.clone()).await);
+    paid.occurred_at = now() - Duration::days(2);
+    assert!(!signal(&pool, a, paid).await);
+    let mut derived = raw("goal_met", now() - Duration::days(1));
+    assert!(signal(&pool, a, derived.clone()).await);
+    derived.key = None;
+    assert!(!signal(&pool, a, derived).await);
+
+    assert_eq!(count(&pool, "signals").await, 2);
+}
+
+#[sqlx::test]
+async fn the_history_keeps_every_computation_and_the_latest_shows_the_30_day_change(pool: PgPool) {
+    let a = account(&pool, new_account("Acme", date(2025, 6, 1))).await;
+    let b = account(&pool, new_account("Bolt", date(2025, 6, 1))).await;
+    contact(&pool, a, "Dana", "champion").await;
+    contact(&pool, b, "Eli", "user").await;
+    let config = HealthConfig::default();
+    let first = now() - Duration::days(40);
+    for at in [first, now() - Duration::days(20), now()] {
+        let scored = recompute(&pool, &config, at, "nightly", None)
+            .await
+            .unwrap();
+        assert_eq!(scored.len(), 2, "every account is scored in one run");
+    }
+    let mut late = raw("payment_late", now() - Duration::days(1));
+    late.key = Some("inv-1".into());
+    signal(&pool, a, late).await;
+    let after = score_of(&pool, a, now() + Duration::minutes(1)).await;
+
+    assert_eq!(count(&pool, "health_scores").await, 7);
+    let points = history(&pool, a, first).await.unwrap();
+    assert_eq!(points.len(), 4);
+    assert_eq!(points.last().unwrap().score, after.score.unwrap());
+
+    let latest = latest_scores(&pool, now() + Duration::minutes(1))
+        .await
+        .unwrap();
+    let la = &latest[&a];
+    assert_eq!(la.score, after.score);
+    assert_eq!(
+        la.change_30d,
+        Some(i32::from(after.score.unwrap()) - i32::from(points[0].score))
+    );
+    assert!(latest.contains_key(&b));
+}
+
+/// The program, pointed at the test's database.
+fn touchbot(pool: &PgPool, args: &[&str]) -> (i32, String, String) {
+    let db = pool.connect_options().get_database().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_touchbot"))
+        .args(args)
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:5432/{db}"),
+        )
+        .env_remove("TOUCHBOT_CONFIG")
+        .env_remove("TOUCHBOT_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[sqlx::test]
+async fn signal_add_prints_the_new_score_and_status_shows_health_and_missing_data(pool: PgPool) {
+    let a = account(&pool, new_account("Acme", date(2025, 6, 1))).await;
+    contact(&pool, a, "Dana", "champion").await;
+    contact(&pool, a, "Finn", "decision_maker").await;
+
+    let (code, out, err) = touchbot(
+        &pool,
+        &[
+            "signal",
+            "add",
+            "--account",
+            "Acme",
+            "--kind",
+            "ticket_opened",
+            "--ticket",
+            "T-7",
+            "--severity",
+            "critical",
+            "--at",
+            "2026-01-10",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Recorded ticket_opened for Acme"), "{out}");
+    let health = out
+        .lines()
+        .find(|l| l.starts_with("Health: "))
+        .unwrap_or_else(|| panic!("no health line in {out}"));
+    assert!(
+        health.contains("red") || health.contains("yellow") || health.contains("green"),
+        "{health}"
+    );
+
+    let (code, out, _) = touchbot(&pool, &["status", "Acme"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("critical ticket open"), "{out}");
+    assert!(out.contains("missing data:"), "{out}");
+    assert!(out.contains("usage"), "{out}");
+
+    let (code, out, _) = touchbot(&pool, &["status"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("health"), "{out}");
+    assert!(out.contains("Health: "), "{out}");
+    assert!(out.contains("average"), "{out}");
+
+    let (code, out, _) = touchbot(&pool, &["signal", "list", "--account", "Acme"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("T-7"), "{out}");
+}
+
+#[sqlx::test]
+async fn a_bad_signal_kind_exits_2_and_lists_the_kinds(pool: PgPool) {
+    account(&pool, new_account("Acme", date(2025, 6, 1))).await;
+
+    let (code, _, err) = touchbot(
+        &pool,
+        &["signal", "add", "--account", "Acme", "--kind", "logins"],
+    );
+
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("'logins' is not a signal kind"), "{err}");
+    assert!(err.contains("login_days_30"), "{err}");
+    assert!(err.contains("competitor_mentioned"), "{err}");
+
+    let (code, _, err) = touchbot(
+        &pool,
+        &["signal", "add", "--account", "Nobody", "--kind", "goal_met"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(count(&pool, "signals").await, 0);
+}
