@@ -30,12 +30,19 @@ use touchbot::outbound::planner::replan_all;
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
+/// `cargo bench` passes `--bench`; under `cargo test` the benchmark only checks that it still
+/// runs, on a size small enough not to slow the test suite.
+fn benchmarking() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
 fn env_usize(name: &str, default: usize) -> usize {
     match std::env::var(name) {
         Ok(v) => v
             .parse()
             .unwrap_or_else(|_| panic!("{name} must be a whole number, not {v:?}")),
-        Err(_) => default,
+        Err(_) if benchmarking() => default,
+        Err(_) => default.clamp(1, 20),
     }
 }
 

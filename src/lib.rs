@@ -3,9 +3,9 @@
 //! Two paths run through the crate, and the folders follow them:
 //! - outbound: `outbound::scheduler` → `outbound::calendar` → `outbound::outbox` →
 //!   `outbound::dispatcher` → `channel`
-//! - inbound: `channel` → `inbound::parser` → `inbound` (storage of replies) → health →
-//!   escalation. `health` and `escalation` are pure cores so far (scoring and red-signal
-//!   rules); storing scores and posting escalations to the CS team come next.
+//! - inbound: `channel` → `inbound::parser` → `inbound::record` (storage of replies) and
+//!   `inbound::signals` (facts from outside) → `health` (scores and their history) →
+//!   `escalation` (red-signal rules, a pure core not yet wired to storage).
 
 pub mod app;
 pub mod channel;

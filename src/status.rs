@@ -22,7 +22,7 @@ pub struct AccountStatus {
     pub lifecycle: String,
     pub renewal_date: Option<NaiveDate>,
     pub days_to_renewal: Option<i64>,
-    /// Client-facing touches delivered.
+    /// Client-facing touches delivered that ask for an answer (surveys, check-ins, QBRs).
     pub touches_sent: i64,
     /// Of those, how many got an answer.
     pub touches_answered: i64,
@@ -89,8 +89,12 @@ pub async fn account_statuses(
            from accounts a
            left join staff s on s.id = a.csm_id
            cross join lateral (
-               select count(*) filter (where status = 'sent' and contact_id is not null) as sent,
+               -- The reply rate counts the touches that ask something (a welcome or a renewal
+               -- notice is read, not answered).
+               select count(*) filter (where status = 'sent' and contact_id is not null
+                                       and kind in ('nps', 'csat', 'checkin', 'qbr')) as sent,
                       count(*) filter (where status = 'sent' and contact_id is not null
+                                       and kind in ('nps', 'csat', 'checkin', 'qbr')
                                        and exists (select 1 from replies r where r.touch_id = touches.id)) as answered,
                       count(*) filter (where status = 'skipped') as skipped,
                       count(*) filter (where status = 'failed') as failed,

@@ -214,6 +214,22 @@ async fn the_reply_rate_counts_answered_client_touches(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
+    // A welcome or a renewal notice asks nothing, so it cannot go unanswered.
+    for (key, kind) in [("w", "welcome"), ("r", "renewal")] {
+        sqlx::query(
+            "insert into touches (account_id, touch_key, rule, kind, category, template,
+                                  contact_id, due_at, status, sent_at)
+             values ($1, $2, $3, $3, 'service', $3, $4, $5, 'sent', $5)",
+        )
+        .bind(a.0)
+        .bind(key)
+        .bind(kind)
+        .bind(dana)
+        .bind(day(15))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
 
     let s = account_statuses(&pool, now(), Some(a.0))
         .await

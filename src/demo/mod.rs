@@ -6,6 +6,7 @@ mod database;
 mod personas;
 mod scenario;
 mod timeline;
+mod usage;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
@@ -106,6 +107,7 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
 
     let mut now = start;
     let mut next_replan = start + Duration::days(1);
+    let mut month = 0;
     loop {
         let next_touch = next_due(&pool).await?;
         let next_reply = sim.pending.peek().map(|Reverse(p)| p.at);
@@ -124,7 +126,7 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
                 break;
             }
             sim.pending.pop();
-            sim.receive(&cast, &messages, p).await?;
+            sim.receive(&cast, &messages, &settings.health, p).await?;
         }
         if now >= next_replan {
             // The nightly job: rescue stuck sends, then re-plan with what changed.
@@ -139,6 +141,11 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
                 );
             }
             planner::replan_all(&pool, &settings.calendar, now).await?;
+            if now >= start + Duration::days(30 * i64::from(month)) {
+                usage::feed_month(&pool, &cast.accounts, month, now).await?;
+                month += 1;
+            }
+            crate::health::store::recompute(&pool, &settings.health, now, "nightly", None).await?;
             next_replan = now + Duration::days(1);
         }
 
@@ -182,6 +189,18 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     summary(&pool, start, end, sent_twice, sim.duplicates_ignored).await?;
     let portfolio = crate::status::portfolio(&pool, end).await?;
     println!("{}", crate::status::render_portfolio(&portfolio));
+    // The account a manager would open first: the lowest health, with its reasons.
+    if let Some(worst) = portfolio
+        .accounts
+        .iter()
+        .filter(|a| a.health.as_ref().and_then(|h| h.score).is_some())
+        .min_by_key(|a| a.health.as_ref().and_then(|h| h.score))
+    {
+        println!(
+            "The account to look at first:\n{}",
+            crate::status::render_account(worst)
+        );
+    }
     if !db.is_private() {
         println!(
             "The demo's data stays in the database {} until the next run.",
@@ -302,6 +321,7 @@ impl Simulation<'_> {
         &mut self,
         cast: &scenario::Cast,
         messages: &Messages,
+        health: &crate::health::HealthConfig,
         p: Pending,
     ) -> anyhow::Result<()> {
         self.inbound_seq += 1;
@@ -333,6 +353,9 @@ impl Simulation<'_> {
         let InboundOutcome::Handled(handled) = outcome else {
             return Ok(());
         };
+        // An answer is an input to the account's health: re-score it at once.
+        crate::health::store::recompute(self.pool, health, p.at, "reply", Some(handled.account_id))
+            .await?;
         self.timeline
             .reply(p.at, account, name, &p.text, &handled.answer);
         for key in handled.send_back() {

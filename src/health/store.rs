@@ -73,7 +73,10 @@ pub async fn build_inputs(
                   count(*) filter (where exists (select 1 from replies r
                                    where r.touch_id = t.id and r.received_at <= $1)) as "answered!"
            from touches t
+           -- Only touches that ask something can go unanswered; a welcome or a renewal
+           -- notice is read, not answered.
            where t.status = 'sent' and t.contact_id is not null
+             and t.kind in ('nps', 'csat', 'checkin', 'qbr')
              and t.sent_at > $1::timestamptz - interval '90 days' and t.sent_at <= $1
              and ($2::bigint is null or t.account_id = $2)
              and (t.sent_at <= $3 or exists (select 1 from replies r
