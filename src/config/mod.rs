@@ -6,13 +6,38 @@ mod load;
 
 pub use load::{ConfigError, load, render_default};
 
+use std::collections::BTreeMap;
+
 use secrecy::SecretString;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::health::HealthConfig;
 use crate::outbound::calendar::CalendarConfig;
 use crate::outbound::dispatcher::DispatcherConfig;
 use crate::outbound::scheduler::SchedulerConfig;
+
+/// A section's text could not be read; the message names the problem and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("the [{section}] settings could not be read: {message}")]
+pub struct SectionParseError {
+    pub section: &'static str,
+    pub message: String,
+}
+
+/// Parses the body of the `[section]` table given on its own, such as a module's commented
+/// `DEFAULT_TOML`, whose sub-tables carry their full name (`[calendar.send_window]`).
+pub fn parse_section<T: DeserializeOwned>(
+    section: &'static str,
+    body: &str,
+) -> Result<T, SectionParseError> {
+    let text = format!("[{section}]\n{body}");
+    let error = |message: String| SectionParseError { section, message };
+    toml::from_str::<BTreeMap<String, T>>(&text)
+        .map_err(|e| error(e.to_string()))?
+        .remove(section)
+        .ok_or_else(|| error(format!("the [{section}] table is missing")))
+}
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]

@@ -304,22 +304,12 @@ impl Default for SlaConfig {
 }
 
 /// The settings could not be read; the message names the problem and the fix.
-#[derive(Debug, thiserror::Error)]
-#[error("the [escalation] settings could not be read: {0}")]
-pub struct ConfigParseError(pub String);
+pub type ConfigParseError = crate::config::SectionParseError;
 
 impl EscalationConfig {
     /// Parses the body of an `[escalation]` section given on its own, such as [`DEFAULT_TOML`].
     pub fn from_section_body(body: &str) -> Result<EscalationConfig, ConfigParseError> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Wrapper {
-            escalation: EscalationConfig,
-        }
-        let text = format!("[escalation]\n{body}");
-        toml::from_str::<Wrapper>(&text)
-            .map(|w| w.escalation)
-            .map_err(|e| ConfigParseError(e.to_string()))
+        crate::config::parse_section("escalation", body)
     }
 
     /// Every value that parses but makes no sense, as (path, what to do), so a user can fix

@@ -309,22 +309,12 @@ impl Default for RulePoints {
 }
 
 /// The settings could not be read; the message names the problem and the fix.
-#[derive(Debug, thiserror::Error)]
-#[error("the [health] settings could not be read: {0}")]
-pub struct ConfigParseError(pub String);
+pub type ConfigParseError = crate::config::SectionParseError;
 
 impl HealthConfig {
     /// Parses the body of a `[health]` section given on its own, such as [`DEFAULT_TOML`].
     pub fn from_section_body(body: &str) -> Result<HealthConfig, ConfigParseError> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Wrapper {
-            health: HealthConfig,
-        }
-        let text = format!("[health]\n{body}");
-        toml::from_str::<Wrapper>(&text)
-            .map(|w| w.health)
-            .map_err(|e| ConfigParseError(e.to_string()))
+        crate::config::parse_section("health", body)
     }
 
     /// The component weights for an account this many days past day 0.

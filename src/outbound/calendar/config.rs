@@ -229,22 +229,12 @@ impl From<ClockTime> for String {
 }
 
 /// The settings could not be read; the message names the problem and the fix.
-#[derive(Debug, thiserror::Error)]
-#[error("the [calendar] settings could not be read: {0}")]
-pub struct ConfigParseError(pub String);
+pub type ConfigParseError = crate::config::SectionParseError;
 
 impl CalendarConfig {
     /// Parses the body of a `[calendar]` section given on its own, such as [`DEFAULT_TOML`].
     pub fn from_section_body(body: &str) -> Result<CalendarConfig, ConfigParseError> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Wrapper {
-            calendar: CalendarConfig,
-        }
-        let text = format!("[calendar]\n{body}");
-        toml::from_str::<Wrapper>(&text)
-            .map(|w| w.calendar)
-            .map_err(|e| ConfigParseError(e.to_string()))
+        crate::config::parse_section("calendar", body)
     }
 
     pub fn priority_rank(&self, kind: TouchKind) -> usize {
