@@ -485,3 +485,26 @@ async fn pausing_an_account_and_removing_a_contact_stop_their_planned_touches(po
     let preview = bot.ok(&["calendar", "preview", "--account", "northwind"]);
     assert!(preview.contains("(nothing planned)"), "{preview}");
 }
+
+#[sqlx::test]
+async fn clearing_the_renewal_date_cancels_the_renewal_touches(pool: PgPool) {
+    let bot = Touchbot::new(&pool);
+    northwind(&bot);
+    let before = bot.ok(&["calendar", "preview", "--account", "north"]);
+    assert!(before.contains("renewal-7"), "{before}");
+    bot.ok(&["account", "update", "northwind", "--clear-renewal"]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&bot.ok(&["account", "show", "northwind", "--json"])).unwrap();
+    assert!(shown["account"]["renewal_date"].is_null(), "{shown}");
+    let after = bot.ok(&["calendar", "preview", "--account", "north"]);
+    assert!(!after.contains("renewal-7"), "{after}");
+    let refused = bot.refused(&[
+        "account",
+        "update",
+        "northwind",
+        "--clear-renewal",
+        "--renewal",
+        "2030-01-01",
+    ]);
+    assert!(refused.contains("cannot be used with"), "{refused}");
+}

@@ -74,10 +74,17 @@ pub struct UpdateFields {
     pub arr: Option<i64>,
     #[arg(long, value_parser = parse_date)]
     pub start: Option<NaiveDate>,
-    #[arg(long, value_parser = parse_date)]
+    #[arg(long, value_parser = parse_date, conflicts_with = "clear_go_live")]
     pub go_live: Option<NaiveDate>,
-    #[arg(long, value_parser = parse_date)]
+    /// Forget the go-live date: day 0 becomes the contract start again.
+    #[arg(long)]
+    pub clear_go_live: bool,
+    #[arg(long, value_parser = parse_date, conflicts_with = "clear_renewal")]
     pub renewal: Option<NaiveDate>,
+    /// Forget the renewal date: its renewal touches are cancelled.
+    #[arg(long)]
+    pub clear_renewal: bool,
+    /// The owning CSM (staff id or name), or `none`.
     #[arg(long)]
     pub csm: Option<String>,
     #[arg(long = "tz")]
@@ -190,8 +197,16 @@ pub async fn run(ctx: &Ctx, cmd: AccountCommand) -> anyhow::Result<()> {
                 segment: f.segment,
                 arr_cents: f.arr,
                 contract_start: f.start,
-                go_live: f.go_live.map(Some),
-                renewal_date: f.renewal.map(Some),
+                go_live: if f.clear_go_live {
+                    Some(None)
+                } else {
+                    f.go_live.map(Some)
+                },
+                renewal_date: if f.clear_renewal {
+                    Some(None)
+                } else {
+                    f.renewal.map(Some)
+                },
                 csm_id,
                 time_zone: f.time_zone,
                 locale: f.locale,
