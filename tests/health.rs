@@ -368,3 +368,41 @@ async fn a_bad_signal_kind_exits_2_and_lists_the_kinds(pool: PgPool) {
     assert_eq!(code, 2, "{err}");
     assert_eq!(count(&pool, "signals").await, 0);
 }
+
+#[sqlx::test]
+async fn an_answer_from_a_contact_rescores_the_account_once_even_if_delivered_twice(pool: PgPool) {
+    use touchbot::domain::ChannelKind;
+    use touchbot::inbound::{InboundContent, InboundMessage, InboundOutcome, receive};
+
+    let a = account(&pool, new_account("Northwind", date(2025, 3, 1))).await;
+    let dana = contact(&pool, a, "dana", "champion").await;
+    let asked = now() - Duration::hours(3);
+    sent_touch(&pool, a, dana, "nps-30", "nps", asked).await;
+    let message = InboundMessage {
+        channel: ChannelKind::Simulated,
+        address: "dana".into(),
+        provider_message_id: "sim-1".into(),
+        content: InboundContent::Text("9, great support".into()),
+        received_at: now(),
+    };
+    let config = HealthConfig::default();
+
+    let first = receive(&pool, &config, &message, now()).await.unwrap();
+    assert!(matches!(first, InboundOutcome::Handled(ref h) if !h.duplicate));
+    let scored = history(&pool, a, now() - Duration::days(1)).await.unwrap();
+    assert_eq!(scored.len(), 1, "the answer re-scored the account");
+    let latest = latest_scores(&pool, now()).await.unwrap();
+    let summary = &latest[&a].summary;
+    assert!(summary.contains("last NPS 9 (promoter)"), "{summary}");
+
+    let again = receive(&pool, &config, &message, now()).await.unwrap();
+    assert!(matches!(again, InboundOutcome::Handled(ref h) if h.duplicate));
+    assert_eq!(
+        history(&pool, a, now() - Duration::days(1))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "a repeated delivery changes nothing, not even the score history"
+    );
+}

@@ -24,7 +24,7 @@ use crate::channel::simulated::SimulatedChannel;
 use crate::cli::DemoArgs;
 use crate::config::Settings;
 use crate::domain::{ChannelKind, TouchKind};
-use crate::inbound::{InboundContent, InboundMessage, InboundOutcome, record_reply};
+use crate::inbound::{InboundContent, InboundMessage, InboundOutcome, receive};
 use crate::messages::Messages;
 use crate::outbound::dispatcher::{self, DispatcherConfig};
 use crate::outbound::planner;
@@ -332,10 +332,10 @@ impl Simulation<'_> {
             content: InboundContent::Text(p.text.clone()),
             received_at: p.at,
         };
-        let outcome = record_reply(self.pool, &inbound).await?;
+        let outcome = receive(self.pool, health, &inbound, p.at).await?;
         if self.inbound_seq == 1 {
             // Platforms deliver at least once: show that a repeat changes nothing.
-            if let InboundOutcome::Handled(h) = record_reply(self.pool, &inbound).await?
+            if let InboundOutcome::Handled(h) = receive(self.pool, health, &inbound, p.at).await?
                 && h.duplicate
             {
                 self.duplicates_ignored += 1;
@@ -353,9 +353,6 @@ impl Simulation<'_> {
         let InboundOutcome::Handled(handled) = outcome else {
             return Ok(());
         };
-        // An answer is an input to the account's health: re-score it at once.
-        crate::health::store::recompute(self.pool, health, p.at, "reply", Some(handled.account_id))
-            .await?;
         self.timeline
             .reply(p.at, account, name, &p.text, &handled.answer);
         for key in handled.send_back() {

@@ -1,9 +1,11 @@
 //! Everything a contact sends back: read it (`parser`, `callback`), decide what it answers and
-//! store it (`record`), and tell the caller what to say in return (`outcome`).
+//! store it (`record`), and tell the caller what to say in return (`outcome`). Channels call
+//! `receive`, which also re-scores the account's health.
 
 pub mod callback;
 mod outcome;
 pub mod parser;
+mod receive;
 pub mod record;
 pub mod signal_store;
 pub mod signals;
@@ -11,6 +13,7 @@ pub mod signals;
 pub use callback::{Callback, CallbackAnswer, CallbackError, parse_callback};
 pub use outcome::{Answer, Handled, InboundOutcome, NpsCategory};
 pub use parser::{CheckinAnswer, Expecting, ParsedReply, Scale, parse_reply};
+pub use receive::receive;
 pub use record::{
     COMMENT_WINDOW, InboundContent, InboundError, InboundMessage, REPLY_WINDOW, record_reply,
 };
