@@ -125,7 +125,7 @@ pub async fn account_statuses(
     )
     .fetch_all(pool)
     .await?;
-    let mut health = latest_scores(pool, now).await?;
+    let mut health = latest_scores(pool, now, only.map(AccountId)).await?;
     Ok(rows
         .into_iter()
         .map(|r| AccountStatus {

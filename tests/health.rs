@@ -264,7 +264,7 @@ async fn the_history_keeps_every_computation_and_the_latest_shows_the_30_day_cha
     assert_eq!(points.len(), 4);
     assert_eq!(points.last().unwrap().score, after.score.unwrap());
 
-    let latest = latest_scores(&pool, now() + Duration::minutes(1))
+    let latest = latest_scores(&pool, now() + Duration::minutes(1), None)
         .await
         .unwrap();
     let la = &latest[&a];
@@ -391,7 +391,7 @@ async fn an_answer_from_a_contact_rescores_the_account_once_even_if_delivered_tw
     assert!(matches!(first, InboundOutcome::Handled(ref h) if !h.duplicate));
     let scored = history(&pool, a, now() - Duration::days(1)).await.unwrap();
     assert_eq!(scored.len(), 1, "the answer re-scored the account");
-    let latest = latest_scores(&pool, now()).await.unwrap();
+    let latest = latest_scores(&pool, now(), None).await.unwrap();
     let summary = &latest[&a].summary;
     assert!(summary.contains("last NPS 9 (promoter)"), "{summary}");
 

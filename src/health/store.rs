@@ -398,21 +398,28 @@ pub async fn history(
 pub async fn latest_scores(
     pool: &PgPool,
     now: DateTime<Utc>,
+    only: Option<AccountId>,
 ) -> anyhow::Result<HashMap<AccountId, LatestHealth>> {
+    let only = only.map(|a| a.0);
     let latest = sqlx::query!(
         r#"select distinct on (account_id) account_id, computed_at, score, category,
                   missing, summary, components
-           from health_scores where computed_at <= $1
+           from health_scores
+           where computed_at <= $1 and ($2::int8 is null or account_id = $2)
            order by account_id, computed_at desc, id desc"#,
-        now
+        now,
+        only
     )
     .fetch_all(pool)
     .await?;
     let before = sqlx::query!(
         r#"select distinct on (account_id) account_id, score as "score!"
-           from health_scores where computed_at <= $1 and score is not null
+           from health_scores
+           where computed_at <= $1 and score is not null
+             and ($2::int8 is null or account_id = $2)
            order by account_id, computed_at desc, id desc"#,
-        now - TimeDelta::days(30)
+        now - TimeDelta::days(30),
+        only
     )
     .fetch_all(pool)
     .await?;
