@@ -199,6 +199,8 @@ pub fn render_default() -> String {
     out.push_str(crate::outbound::calendar::DEFAULT_TOML);
     out.push_str("\n[health]\n");
     out.push_str(crate::health::DEFAULT_TOML);
+    out.push_str("\n[escalation]\n");
+    out.push_str(crate::escalation::DEFAULT_TOML);
     out
 }
 

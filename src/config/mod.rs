@@ -12,8 +12,9 @@ use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::escalation::EscalationConfig;
 use crate::health::HealthConfig;
-use crate::outbound::calendar::CalendarConfig;
+use crate::outbound::calendar::{CalendarConfig, ClockTime};
 use crate::outbound::dispatcher::DispatcherConfig;
 use crate::outbound::scheduler::SchedulerConfig;
 
@@ -48,6 +49,29 @@ pub struct Settings {
     pub scheduler: SchedulerConfig,
     pub calendar: CalendarConfig,
     pub health: HealthConfig,
+    pub escalation: EscalationConfig,
+    pub digest: DigestSettings,
+}
+
+/// When the digests go out, read in the team's zone (`escalation.sla.time_zone`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DigestSettings {
+    /// The daily digest of non-critical escalations, per CSM.
+    pub daily_at: ClockTime,
+    /// The weekly team metrics, to each CSM and to the managers.
+    pub weekly_day: chrono::Weekday,
+    pub weekly_at: ClockTime,
+}
+
+impl Default for DigestSettings {
+    fn default() -> Self {
+        DigestSettings {
+            daily_at: ClockTime::hm(9, 0),
+            weekly_day: chrono::Weekday::Mon,
+            weekly_at: ClockTime::hm(9, 30),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -103,6 +127,7 @@ impl Settings {
             out.extend(issues.into_iter().map(|i| (i.path, i.message)));
         }
         out.extend(self.health.validate());
+        out.extend(self.escalation.validate());
         out
     }
 }

@@ -22,3 +22,5 @@ id_type!(AccountId);
 id_type!(ContactId);
 id_type!(StaffId);
 id_type!(TouchId);
+id_type!(EscalationId);
+id_type!(PostId);

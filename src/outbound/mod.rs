@@ -10,3 +10,4 @@ pub mod planner;
 pub mod preview;
 pub mod render;
 pub mod scheduler;
+pub mod staff_posts;

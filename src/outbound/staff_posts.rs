@@ -1,0 +1,209 @@
+//! The queue of messages to staff: escalation cards, ladder steps, SLA breaches and digests.
+//! A post's text is written when it is queued, so a card shows the evidence of its moment; the
+//! staff dispatcher delivers it with the same guarantees as a touch (never twice, never lost).
+//!
+//! This file is the queueing side. Every post carries an idempotency key naming what it is
+//! and who gets it, so the job that decides a post can run twice without posting twice.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::PgExecutor;
+
+use crate::channel::Button;
+use crate::domain::{AccountId, EscalationId, PostId, StaffId};
+
+/// What a post is, as stored in `staff_posts.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PostKind {
+    /// A new escalation's card.
+    Escalation,
+    /// An open escalation that got worse.
+    Realert,
+    /// An open escalation whose signal went away: a suggestion to resolve it.
+    Cleared,
+    /// The ladder climbed: the CS manager or the VP is brought in.
+    Ladder,
+    /// Nobody answered within the first-response SLA.
+    SlaBreach,
+    /// A detractor answered again with a better score.
+    Recovered,
+    /// The daily digest of non-critical posts for one person.
+    Digest,
+    /// The weekly team metrics.
+    Weekly,
+}
+
+impl PostKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostKind::Escalation => "escalation",
+            PostKind::Realert => "realert",
+            PostKind::Cleared => "cleared",
+            PostKind::Ladder => "ladder",
+            PostKind::SlaBreach => "sla_breach",
+            PostKind::Recovered => "recovered",
+            PostKind::Digest => "digest",
+            PostKind::Weekly => "weekly",
+        }
+    }
+}
+
+/// Who reads a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Recipient {
+    /// The team's CSM chat (`team_chat`).
+    TeamChat,
+    /// A staff member, in a private chat with the bot.
+    Staff(StaffId),
+}
+
+impl Recipient {
+    /// A short stable name for idempotency keys: `team` or `staff-3`.
+    pub fn key(self) -> String {
+        match self {
+            Recipient::TeamChat => "team".to_string(),
+            Recipient::Staff(id) => format!("staff-{id}"),
+        }
+    }
+
+    fn staff_id(self) -> Option<i64> {
+        match self {
+            Recipient::TeamChat => None,
+            Recipient::Staff(id) => Some(id.0),
+        }
+    }
+}
+
+/// When a post reaches its reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostDelivery {
+    /// Posted once due.
+    Now,
+    /// Waits for the recipient's daily digest.
+    Digest,
+}
+
+impl PostDelivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostDelivery::Now => "now",
+            PostDelivery::Digest => "digest",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPost {
+    pub idempotency_key: String,
+    pub kind: PostKind,
+    pub escalation_id: Option<EscalationId>,
+    pub account_id: Option<AccountId>,
+    pub recipient: Recipient,
+    pub delivery: PostDelivery,
+    pub body: String,
+    pub buttons: Vec<Vec<Button>>,
+    pub due_at: DateTime<Utc>,
+}
+
+/// Buttons as stored: rows of `{"label", "data"}`.
+pub fn buttons_to_json(rows: &[Vec<Button>]) -> Value {
+    Value::Array(
+        rows.iter()
+            .map(|row| {
+                Value::Array(
+                    row.iter()
+                        .map(|b| json!({"label": b.label, "data": b.data}))
+                        .collect(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Buttons read back; anything malformed is dropped rather than failing the post.
+pub fn buttons_from_json(value: &Value) -> Vec<Vec<Button>> {
+    let Some(rows) = value.as_array() else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter_map(|row| row.as_array())
+        .map(|row| {
+            row.iter()
+                .filter_map(|b| {
+                    Some(Button {
+                        label: b.get("label")?.as_str()?.to_string(),
+                        data: b.get("data")?.as_str()?.to_string(),
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|row| !row.is_empty())
+        .collect()
+}
+
+/// Queues a post. Returns its id, or `None` when a post with the same key was already queued
+/// (then nothing changes: the first text stands).
+pub async fn enqueue(
+    db: impl PgExecutor<'_>,
+    post: &NewPost,
+    now: DateTime<Utc>,
+) -> Result<Option<PostId>, sqlx::Error> {
+    let id = sqlx::query_scalar!(
+        r#"insert into staff_posts (idempotency_key, kind, escalation_id, account_id, staff_id,
+                                    delivery, body, buttons, due_at, created_at, updated_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+           on conflict (idempotency_key) do nothing
+           returning id"#,
+        post.idempotency_key,
+        post.kind.as_str(),
+        post.escalation_id.map(|e| e.0),
+        post.account_id.map(|a| a.0),
+        post.recipient.staff_id(),
+        post.delivery.as_str(),
+        post.body,
+        buttons_to_json(&post.buttons),
+        post.due_at,
+        now,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(id.map(PostId))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buttons_survive_the_round_trip_through_json() {
+        let rows = vec![
+            vec![
+                Button {
+                    label: "Take".into(),
+                    data: "esc:1:take".into(),
+                },
+                Button {
+                    label: "Resolve".into(),
+                    data: "esc:1:resolve".into(),
+                },
+            ],
+            vec![Button {
+                label: "Snooze".into(),
+                data: "esc:1:snooze".into(),
+            }],
+        ];
+        assert_eq!(buttons_from_json(&buttons_to_json(&rows)), rows);
+    }
+
+    #[test]
+    fn malformed_stored_buttons_are_dropped_not_fatal() {
+        let value = json!([[{"label": "ok", "data": "d"}, {"label": 3}], "junk", []]);
+        assert_eq!(
+            buttons_from_json(&value),
+            vec![vec![Button {
+                label: "ok".into(),
+                data: "d".into()
+            }]]
+        );
+    }
+}
