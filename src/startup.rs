@@ -17,11 +17,12 @@ use tokio::task::JoinHandle;
 use crate::app::Ctx;
 use crate::channel::Channels;
 use crate::config::Settings;
+use crate::inbound::{Judge, reassess};
 use crate::messages::Messages;
 use crate::outbound::dispatcher::{Render, run_dispatcher};
 use crate::outbound::planner;
 use crate::outbound::render::TemplateRenderer;
-use crate::outbound::scheduler::{Scheduler, job_fn, start_scheduler};
+use crate::outbound::scheduler::{Scheduled, Scheduler, job_fn, start_scheduler};
 
 /// A running service.
 pub struct Service {
@@ -74,29 +75,14 @@ pub async fn start(
         watch_rx.clone(),
     ))];
 
-    let calendar = settings.calendar.clone();
-    let health = settings.health.clone();
-    let replan_pool = pool.clone();
-    let replan = job_fn(move |now| {
-        let pool = replan_pool.clone();
-        let calendar = calendar.clone();
-        let health = health.clone();
-        async move {
-            let report = planner::replan_all(&pool, &calendar, now).await?;
-            tracing::info!(?report, "nightly re-plan");
-            // Scores drift with time alone (tickets age, answers fall out of the window), so
-            // every account is re-scored nightly even when nothing new arrived.
-            let scored =
-                crate::health::store::recompute(&pool, &health, now, "nightly", None).await?;
-            tracing::info!(accounts = scored.len(), "nightly health scores");
-            Ok(())
-        }
-    });
     let scheduler = start_scheduler(
         pool.clone(),
         channels.clone(),
         &settings.scheduler,
-        Some(replan),
+        vec![
+            nightly_job(&pool, settings),
+            escalation_job(&pool, settings),
+        ],
     )
     .await?;
 
@@ -120,6 +106,57 @@ pub async fn start(
         http,
         scheduler,
     })
+}
+
+/// The nightly pass: re-plans every calendar, then re-scores every account and runs the
+/// escalation rules, because time alone changes things (tickets age, clients fall silent,
+/// renewals come closer).
+fn nightly_job(pool: &PgPool, settings: &Settings) -> Scheduled {
+    let pool = pool.clone();
+    let cron = settings.scheduler.replan_cron.clone();
+    let settings = Arc::new(settings.clone());
+    let job = job_fn(move |now| {
+        let pool = pool.clone();
+        let settings = settings.clone();
+        async move {
+            let report = planner::replan_all(&pool, &settings.calendar, now).await?;
+            tracing::info!(?report, "nightly re-plan");
+            let judged = reassess(&pool, Judge::from(&*settings), now, "nightly", None).await?;
+            tracing::info!(
+                accounts = judged.scores.len(),
+                escalations = ?judged.escalations,
+                "nightly health scores and escalations"
+            );
+            Ok(())
+        }
+    });
+    Scheduled {
+        name: "nightly",
+        cron,
+        job,
+    }
+}
+
+/// Every few minutes: the escalation ladder and the first-response SLA.
+fn escalation_job(pool: &PgPool, settings: &Settings) -> Scheduled {
+    let pool = pool.clone();
+    let config = Arc::new(settings.escalation.clone());
+    let job = job_fn(move |now| {
+        let pool = pool.clone();
+        let config = config.clone();
+        async move {
+            let report = crate::escalation::tick::tick(&pool, &config, now).await?;
+            if report != Default::default() {
+                tracing::info!(?report, "escalation ladder and SLA");
+            }
+            Ok(())
+        }
+    });
+    Scheduled {
+        name: "escalation-tick",
+        cron: settings.scheduler.escalation_cron.clone(),
+        job,
+    }
 }
 
 /// 200 when the database answers, 503 otherwise: for load balancers and orchestrators.

@@ -508,3 +508,74 @@ async fn clearing_the_renewal_date_cancels_the_renewal_touches(pool: PgPool) {
     ]);
     assert!(refused.contains("cannot be used with"), "{refused}");
 }
+
+#[sqlx::test]
+async fn a_recorded_departure_escalates_and_is_taken_and_resolved_on_the_command_line(
+    pool: PgPool,
+) {
+    let bot = Touchbot::new(&pool);
+    northwind(&bot);
+
+    let out = bot.ok(&[
+        "signal",
+        "add",
+        "--account",
+        "north",
+        "--kind",
+        "sponsor_left",
+    ]);
+    // The departure, and the health it drags into the red.
+    assert!(out.contains("Escalations: 2 opened"), "{out}");
+    let list = bot.ok(&["escalation", "list"]);
+    assert!(list.contains("Executive sponsor left"), "{list}");
+    assert!(list.contains("Aigerim Sadykova"), "{list}");
+    assert!(list.contains("day 1"), "{list}");
+
+    let out = bot.ok(&["escalation", "ack", "2", "--by", "aigerim"]);
+    assert!(out.contains("taken by Aigerim Sadykova"), "{out}");
+    let err = bot.refused(&[
+        "escalation",
+        "resolve",
+        "2",
+        "--by",
+        "aigerim",
+        "--outcome",
+        "churned",
+    ]);
+    assert!(err.contains("say why the account churned"), "{err}");
+    let err = bot.refused(&[
+        "escalation",
+        "resolve",
+        "7",
+        "--by",
+        "aigerim",
+        "--outcome",
+        "saved",
+    ]);
+    assert!(err.contains("no escalation #7"), "{err}");
+    let out = bot.ok(&[
+        "escalation",
+        "resolve",
+        "2",
+        "--by",
+        "aigerim",
+        "--outcome",
+        "churned:competitor:RivalSoft",
+    ]);
+    assert!(
+        out.contains("resolved by Aigerim Sadykova as churned:competitor:RivalSoft"),
+        "{out}"
+    );
+    assert!(out.contains("Northwind is now marked churned"), "{out}");
+
+    // The churned account's other escalation (its red health) is closed with it.
+    let open = bot.ok(&["escalation", "list"]);
+    assert!(open.contains("no open escalations"), "{open}");
+    let shown = bot.ok(&["escalation", "show", "2"]);
+    for kind in ["opened", "acknowledged", "resolved"] {
+        assert!(
+            shown.contains(kind),
+            "{kind} missing from the history:\n{shown}"
+        );
+    }
+}

@@ -385,9 +385,10 @@ async fn an_answer_from_a_contact_rescores_the_account_once_even_if_delivered_tw
         content: InboundContent::Text("9, great support".into()),
         received_at: now(),
     };
-    let config = HealthConfig::default();
+    let settings = touchbot::config::Settings::default();
+    let judge = touchbot::inbound::Judge::from(&settings);
 
-    let first = receive(&pool, &config, &message, now()).await.unwrap();
+    let first = receive(&pool, judge, &message, now()).await.unwrap();
     assert!(matches!(first, InboundOutcome::Handled(ref h) if !h.duplicate));
     let scored = history(&pool, a, now() - Duration::days(1)).await.unwrap();
     assert_eq!(scored.len(), 1, "the answer re-scored the account");
@@ -395,7 +396,7 @@ async fn an_answer_from_a_contact_rescores_the_account_once_even_if_delivered_tw
     let summary = &latest[&a].summary;
     assert!(summary.contains("last NPS 9 (promoter)"), "{summary}");
 
-    let again = receive(&pool, &config, &message, now()).await.unwrap();
+    let again = receive(&pool, judge, &message, now()).await.unwrap();
     assert!(matches!(again, InboundOutcome::Handled(ref h) if h.duplicate));
     assert_eq!(
         history(&pool, a, now() - Duration::days(1))

@@ -4,6 +4,7 @@ mod accounts;
 mod args;
 mod calendar;
 mod contacts;
+mod escalations;
 mod import;
 mod outbox;
 mod signals;
@@ -64,6 +65,9 @@ pub enum Command {
     /// Outside facts about an account (usage, tickets, payments, goals, people).
     #[command(subcommand)]
     Signal(signals::SignalCommand),
+    /// Red signals being worked: list, take, mark contacted, snooze, resolve.
+    #[command(subcommand)]
+    Escalation(escalations::EscalationCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,6 +102,7 @@ pub struct StatusArgs {
 pub use accounts::run as run_account;
 pub use calendar::run as run_calendar;
 pub use contacts::run as run_contact;
+pub use escalations::run as run_escalation;
 pub use import::{ImportReport, import_file, run as run_import};
 pub use outbox::run as run_outbox;
 pub use signals::run as run_signal;

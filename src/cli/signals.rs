@@ -5,9 +5,9 @@ use clap::Subcommand;
 
 use super::table::{json, opt, table};
 use crate::app::Ctx;
-use crate::health::store as health_store;
 use crate::inbound::signal_store;
 use crate::inbound::signals::{RawSignal, parse_signal};
+use crate::inbound::{Judge, reassess};
 use crate::storage::{StoreError, accounts};
 
 #[derive(Debug, Subcommand)]
@@ -111,20 +111,27 @@ pub async fn run(ctx: &Ctx, cmd: SignalCommand) -> anyhow::Result<()> {
                 return Ok(());
             };
             println!("Recorded {} for {} (signal {id}).", signal.kind, a.name);
-            let scored = health_store::recompute(
+            let judged = reassess(
                 &ctx.pool,
-                &ctx.settings.health,
+                Judge::from(&ctx.settings),
                 ctx.now,
                 "signal",
                 Some(a.id),
             )
             .await?;
-            match scored.first() {
+            match judged.scores.first() {
                 Some((_, s)) => println!("Health: {}", s.summary()),
                 None => println!(
                     "Health is not scored for {}: the account is churned.",
                     a.name
                 ),
+            }
+            let e = judged.escalations;
+            if e.opened + e.realerted > 0 {
+                println!(
+                    "Escalations: {} opened, {} worse; `touchbot escalation list --account {}` shows them.",
+                    e.opened, e.realerted, a.id
+                );
             }
         }
         SignalCommand::List {

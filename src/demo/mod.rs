@@ -24,7 +24,7 @@ use crate::channel::simulated::SimulatedChannel;
 use crate::cli::DemoArgs;
 use crate::config::Settings;
 use crate::domain::{ChannelKind, TouchKind};
-use crate::inbound::{InboundContent, InboundMessage, InboundOutcome, receive};
+use crate::inbound::{InboundContent, InboundMessage, InboundOutcome, Judge, reassess, receive};
 use crate::messages::Messages;
 use crate::outbound::dispatcher::{self, DispatcherConfig};
 use crate::outbound::planner;
@@ -126,7 +126,8 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
                 break;
             }
             sim.pending.pop();
-            sim.receive(&cast, &messages, &settings.health, p).await?;
+            sim.receive(&cast, &messages, Judge::from(&settings), p)
+                .await?;
         }
         if now >= next_replan {
             // The nightly job: rescue stuck sends, then re-plan with what changed.
@@ -145,7 +146,8 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
                 usage::feed_month(&pool, &cast.accounts, month, now).await?;
                 month += 1;
             }
-            crate::health::store::recompute(&pool, &settings.health, now, "nightly", None).await?;
+            reassess(&pool, Judge::from(&settings), now, "nightly", None).await?;
+            crate::escalation::tick::tick(&pool, &settings.escalation, now).await?;
             next_replan = now + Duration::days(1);
         }
 
@@ -321,7 +323,7 @@ impl Simulation<'_> {
         &mut self,
         cast: &scenario::Cast,
         messages: &Messages,
-        health: &crate::health::HealthConfig,
+        judge: Judge<'_>,
         p: Pending,
     ) -> anyhow::Result<()> {
         self.inbound_seq += 1;
@@ -332,10 +334,10 @@ impl Simulation<'_> {
             content: InboundContent::Text(p.text.clone()),
             received_at: p.at,
         };
-        let outcome = receive(self.pool, health, &inbound, p.at).await?;
+        let outcome = receive(self.pool, judge, &inbound, p.at).await?;
         if self.inbound_seq == 1 {
             // Platforms deliver at least once: show that a repeat changes nothing.
-            if let InboundOutcome::Handled(h) = receive(self.pool, health, &inbound, p.at).await?
+            if let InboundOutcome::Handled(h) = receive(self.pool, judge, &inbound, p.at).await?
                 && h.duplicate
             {
                 self.duplicates_ignored += 1;

@@ -13,16 +13,25 @@
 //! 4. [`sla::sla_deadline`] and [`sla::sla_breached`] measure the first response in working hours.
 //! 5. [`lifecycle`] holds the states and the outcome recorded on resolve.
 //!
-//! Nothing here reads the clock, the database or the network: `now` and every fact come in as
-//! arguments, so the demo's accelerated clock and the tests drive it the same way.
+//! Those modules read no clock, database or network: `now` and every fact come in as
+//! arguments, so the demo's accelerated clock and the tests drive them the same way. The edge
+//! that does I/O: [`state`] reads the facts, [`engine::run`] stores decisions and queues posts
+//! (texts in [`card`]), [`tick::tick`] climbs the ladder and watches the SLA, and [`actions`]
+//! is what a person does (take, contacted, snooze, resolve).
 
+pub mod actions;
+pub mod card;
 pub mod config;
 pub mod dedup;
+pub mod engine;
 pub mod input;
 pub mod ladder;
 pub mod lifecycle;
 pub mod rules;
 pub mod sla;
+pub mod state;
+pub mod store;
+pub mod tick;
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ pub mod signals;
 pub use callback::{Callback, CallbackAnswer, CallbackError, parse_callback};
 pub use outcome::{Answer, Handled, InboundOutcome, NpsCategory};
 pub use parser::{CheckinAnswer, Expecting, ParsedReply, Scale, parse_reply};
-pub use receive::receive;
+pub use receive::{Judge, Reassessed, reassess, receive};
 pub use record::{
     COMMENT_WINDOW, InboundContent, InboundError, InboundMessage, REPLY_WINDOW, record_reply,
 };

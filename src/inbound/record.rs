@@ -210,6 +210,8 @@ struct NewReply<'a> {
     kind: &'static str,
     score: Option<u8>,
     comment: Option<&'a str>,
+    /// A check-in answer's choice.
+    choice: Option<&'static str>,
 }
 
 async fn handle(
@@ -376,6 +378,7 @@ async fn store_parsed(
                 kind: "nps",
                 score: Some(*score),
                 comment: comment.as_deref(),
+                choice: None,
             },
             Answer::Nps {
                 score: *score,
@@ -388,6 +391,7 @@ async fn store_parsed(
                 kind: "csat",
                 score: Some(*score),
                 comment: comment.as_deref(),
+                choice: None,
             },
             Answer::Csat { score: *score },
         ),
@@ -397,6 +401,7 @@ async fn store_parsed(
                 kind: "checkin",
                 score: None,
                 comment: None,
+                choice: Some(choice.as_str()),
             },
             Answer::Checkin { choice: *choice },
         ),
@@ -418,6 +423,7 @@ async fn store_parsed(
                     kind: "unclear",
                     score: None,
                     comment: None,
+                    choice: None,
                 },
                 Answer::Unclear,
             ),
@@ -430,6 +436,7 @@ async fn store_parsed(
                 kind: "free_text",
                 score: None,
                 comment: None,
+                choice: None,
             },
             Answer::FreeText,
         ),
@@ -449,6 +456,7 @@ fn unlinked(kind: &'static str) -> NewReply<'static> {
         kind,
         score: None,
         comment: None,
+        choice: None,
     }
 }
 
@@ -461,8 +469,8 @@ async fn insert_reply(
 ) -> Result<i64, sqlx::Error> {
     let inserted = sqlx::query_scalar!(
         "insert into replies (account_id, contact_id, touch_id, channel, provider_message_id,
-                              received_at, body, kind, score, comment)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                              received_at, body, kind, score, comment, choice)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          on conflict (channel, provider_message_id) do nothing
          returning id",
         contact.account_id.0,
@@ -475,6 +483,7 @@ async fn insert_reply(
         reply.kind,
         reply.score.map(i16::from),
         reply.comment,
+        reply.choice,
     )
     .fetch_optional(&mut *conn)
     .await?;

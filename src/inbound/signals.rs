@@ -26,6 +26,8 @@ pub enum SignalKind {
     SponsorLeft,
     ChampionChanged,
     CompetitorMentioned,
+    /// The CSM moved the renewal deal forward (a call held, a quote sent, terms agreed).
+    RenewalProgress,
 }
 
 impl SignalKind {
@@ -44,6 +46,7 @@ impl SignalKind {
         SignalKind::SponsorLeft,
         SignalKind::ChampionChanged,
         SignalKind::CompetitorMentioned,
+        SignalKind::RenewalProgress,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +65,7 @@ impl SignalKind {
             SignalKind::SponsorLeft => "sponsor_left",
             SignalKind::ChampionChanged => "champion_changed",
             SignalKind::CompetitorMentioned => "competitor_mentioned",
+            SignalKind::RenewalProgress => "renewal_progress",
         }
     }
 

@@ -41,6 +41,8 @@ pub struct SchedulerConfig {
     /// Cron with a seconds field, in UTC.
     pub rescue_cron: String,
     pub replan_cron: String,
+    /// The escalation ladder and the first-response SLA are checked on this timetable.
+    pub escalation_cron: String,
     /// Instances sharing this name elect one leader among them.
     pub leader_lock: String,
 }
@@ -50,6 +52,7 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             rescue_cron: "0 * * * * *".into(),
             replan_cron: "0 30 1 * * *".into(),
+            escalation_cron: "0 */5 * * * *".into(),
             leader_lock: "touchbot-scheduler".into(),
         }
     }
@@ -212,13 +215,20 @@ fn cron_job(cron: &str, job: Arc<GuardedJob>) -> anyhow::Result<Job> {
     .with_context(|| format!("'{cron}' is not a valid cron expression (it needs a seconds field)"))
 }
 
-/// Starts the periodic jobs: rescue and reconcile of the outbox, and `replan` if given (the
-/// planner's nightly pass; it lives elsewhere and is handed in here).
+/// A job handed in by the caller, with the cron it runs on.
+pub struct Scheduled {
+    pub name: &'static str,
+    pub cron: String,
+    pub job: JobFn,
+}
+
+/// Starts the periodic jobs: rescue and reconcile of the outbox, and the jobs handed in (the
+/// nightly re-plan, the escalation ladder…; they live elsewhere).
 pub async fn start_scheduler(
     pool: PgPool,
     channels: Arc<Channels>,
     config: &SchedulerConfig,
-    replan: Option<JobFn>,
+    jobs: Vec<Scheduled>,
 ) -> anyhow::Result<Scheduler> {
     let leadership = Arc::new(Leadership::new(&pool, &config.leader_lock));
     let inner = JobScheduler::new()
@@ -236,9 +246,9 @@ pub async fn start_scheduler(
     let rescue = Arc::new(GuardedJob::new("outbox-rescue", leadership.clone(), rescue));
     inner.add(cron_job(&config.rescue_cron, rescue)?).await?;
 
-    if let Some(replan) = replan {
-        let replan = Arc::new(GuardedJob::new("replan", leadership.clone(), replan));
-        inner.add(cron_job(&config.replan_cron, replan)?).await?;
+    for Scheduled { name, cron, job } in jobs {
+        let job = Arc::new(GuardedJob::new(name, leadership.clone(), job));
+        inner.add(cron_job(&cron, job)?).await?;
     }
     inner
         .start()
@@ -266,6 +276,7 @@ mod tests {
         let config = SchedulerConfig::default();
         assert!(cron_job(&config.rescue_cron, job()).is_ok());
         assert!(cron_job(&config.replan_cron, job()).is_ok());
+        assert!(cron_job(&config.escalation_cron, job()).is_ok());
     }
 
     #[tokio::test]
