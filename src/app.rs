@@ -101,7 +101,12 @@ pub fn check_templates(
         .rules
         .iter()
         .map(|r| r.template.as_str())
-        .chain(calendar.csat.enabled.then_some(calendar.csat.template.as_str()))
+        .chain(
+            calendar
+                .csat
+                .enabled
+                .then_some(calendar.csat.template.as_str()),
+        )
         .collect();
     messages
         .check_templates(&keys)

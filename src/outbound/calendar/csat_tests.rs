@@ -128,7 +128,12 @@ fn a_ticket_closed_in_the_evening_is_surveyed_when_the_contacts_window_next_open
 #[test]
 fn a_survey_on_a_day_the_contact_already_had_a_touch_moves_to_the_next_working_day() {
     let acc = account(vec![closed("T-1", utc(2027, 3, 2, 12, 30), Some(3))]);
-    let history = [sent("checkin#4", TouchKind::Checkin, 3, utc(2027, 3, 2, 10, 0))];
+    let history = [sent(
+        "checkin#4",
+        TouchKind::Checkin,
+        3,
+        utc(2027, 3, 2, 10, 0),
+    )];
     let plan = plan(&acc, &history, &no_rules(), utc(2027, 3, 2, 12, 31));
     let csat = only_csat(&plan);
     assert!(csat.is_send());
@@ -269,7 +274,12 @@ fn a_raiser_who_opted_out_of_surveys_is_not_replaced_by_another_contact() {
 #[test]
 fn a_survey_already_sent_is_not_planned_again() {
     let acc = account(vec![closed("T-1", utc(2027, 3, 2, 12, 30), Some(3))]);
-    let history = [sent("csat@T-1", TouchKind::Csat, 3, utc(2027, 3, 2, 13, 30))];
+    let history = [sent(
+        "csat@T-1",
+        TouchKind::Csat,
+        3,
+        utc(2027, 3, 2, 13, 30),
+    )];
     let plan = plan(&acc, &history, &no_rules(), utc(2027, 3, 2, 14, 0));
     assert!(csats(&plan).is_empty(), "{plan:#?}");
 }

@@ -56,8 +56,8 @@ mod csat_tests;
 mod tests;
 
 pub use config::{
-    Anchor, CalendarConfig, ClockTime, ConfigParseError, DEFAULT_TOML, FatigueConfig, QuietMove,
-    CsatConfig, RecipientChoice, RecipientConfig, RuleConfig, SendWindow,
+    Anchor, CalendarConfig, ClockTime, ConfigParseError, CsatConfig, DEFAULT_TOML, FatigueConfig,
+    QuietMove, RecipientChoice, RecipientConfig, RuleConfig, SendWindow,
 };
 pub use planner::plan;
 pub use validate::ConfigIssue;

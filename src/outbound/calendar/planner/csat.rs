@@ -52,8 +52,10 @@ impl<'a> Planner<'a> {
             {
                 continue;
             }
-            let not_before = ticket.closed_at + Duration::minutes(i64::from(settings.delay_minutes));
-            let (recipient, notes, skip) = self.csat_recipient(ticket, not_before, history, rotations);
+            let not_before =
+                ticket.closed_at + Duration::minutes(i64::from(settings.delay_minutes));
+            let (recipient, notes, skip) =
+                self.csat_recipient(ticket, not_before, history, rotations);
             let tz = self.zone_of(recipient);
             let last = local_of(tz, ticket.closed_at + within).date();
             let timing = Timing {
