@@ -85,6 +85,7 @@ fn account(i: usize) -> AccountInput {
         time_zone: zone,
         csm: (!i.is_multiple_of(13)).then_some(StaffId(1 + (i % 20) as i64)),
         contacts,
+        closed_tickets: Vec::new(),
     }
 }
 

@@ -96,11 +96,17 @@ pub fn check_templates(
     settings: &Settings,
     messages: &crate::messages::Messages,
 ) -> anyhow::Result<()> {
-    let keys: Vec<&str> = settings
-        .calendar
+    let calendar = &settings.calendar;
+    let keys: Vec<&str> = calendar
         .rules
         .iter()
         .map(|r| r.template.as_str())
+        .chain(
+            calendar
+                .csat
+                .enabled
+                .then_some(calendar.csat.template.as_str()),
+        )
         .collect();
     messages
         .check_templates(&keys)

@@ -1,4 +1,6 @@
 //! `touchbot signal …`: feeding outside facts about an account, which re-scores its health.
+//! A ticket's opening or closing also re-plans the account: a closed ticket brings a CSAT
+//! survey, and one opened again takes it back.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
@@ -6,20 +8,22 @@ use clap::Subcommand;
 use super::table::{json, opt, table};
 use crate::app::Ctx;
 use crate::inbound::signal_store;
-use crate::inbound::signals::{RawSignal, parse_signal};
+use crate::inbound::signals::{RawSignal, SignalKind, parse_signal};
 use crate::inbound::{Judge, reassess};
-use crate::storage::{StoreError, accounts};
+use crate::storage::{StoreError, accounts, contacts};
 
 #[derive(Debug, Subcommand)]
 pub enum SignalCommand {
-    /// Record a fact about an account and re-score its health.
+    /// Record a fact about an account and re-score its health (a ticket's opening or closing
+    /// also re-plans its touches: a closed ticket brings a CSAT survey).
     Add {
         /// Account id or name.
         #[arg(long)]
         account: String,
         /// What happened: active_users, licences, login_days_30, feature_adoption,
         /// ticket_opened, ticket_closed, payment_on_time, payment_late, goal_set, goal_met,
-        /// sponsor_present, sponsor_left, champion_changed, competitor_mentioned.
+        /// sponsor_present, sponsor_left, champion_changed, competitor_mentioned,
+        /// renewal_progress (the CSM moved the renewal deal forward).
         #[arg(long)]
         kind: String,
         /// The figure, for the usage kinds.
@@ -31,9 +35,14 @@ pub enum SignalCommand {
         /// low, normal, high or critical, for ticket_opened.
         #[arg(long)]
         severity: Option<String>,
-        /// The client's rating 1-5 of a closed ticket.
+        /// The client's rating 1-5 of a closed ticket, when the helpdesk collected one (then
+        /// touchbot does not ask).
         #[arg(long)]
         csat: Option<f64>,
+        /// The contact (id or name) who raised the ticket, for ticket_opened and
+        /// ticket_closed: the CSAT survey asks them.
+        #[arg(long)]
+        contact: Option<String>,
         /// The competitor's name, for competitor_mentioned.
         #[arg(long)]
         competitor: Option<String>,
@@ -77,6 +86,7 @@ pub async fn run(ctx: &Ctx, cmd: SignalCommand) -> anyhow::Result<()> {
             severity,
             csat,
             competitor,
+            contact,
             at,
             key,
         } => {
@@ -92,6 +102,10 @@ pub async fn run(ctx: &Ctx, cmd: SignalCommand) -> anyhow::Result<()> {
                 .into());
             }
             let a = accounts::find(&ctx.pool, &account).await?;
+            let contact = match contact {
+                Some(key) => Some(contacts::find(&ctx.pool, a.id, &key).await?.id),
+                None => None,
+            };
             let raw = RawSignal {
                 kind,
                 value,
@@ -99,6 +113,7 @@ pub async fn run(ctx: &Ctx, cmd: SignalCommand) -> anyhow::Result<()> {
                 severity,
                 csat,
                 competitor,
+                contact,
                 occurred_at,
                 key,
             };
@@ -111,6 +126,13 @@ pub async fn run(ctx: &Ctx, cmd: SignalCommand) -> anyhow::Result<()> {
                 return Ok(());
             };
             println!("Recorded {} for {} (signal {id}).", signal.kind, a.name);
+            if matches!(
+                signal.kind,
+                SignalKind::TicketOpened | SignalKind::TicketClosed
+            ) {
+                let planned = ctx.replan(a.id).await?;
+                println!("{planned} touches planned ahead for {}.", a.name);
+            }
             let judged = reassess(
                 &ctx.pool,
                 Judge::from(&ctx.settings),
@@ -155,6 +177,7 @@ pub async fn run(ctx: &Ctx, cmd: SignalCommand) -> anyhow::Result<()> {
                             s.id.to_string(),
                             s.occurred_at.format("%Y-%m-%d %H:%M").to_string(),
                             s.kind.clone(),
+                            opt(&s.contact_id),
                             opt(&s.value),
                             s.details.to_string(),
                             s.source.clone(),
@@ -164,7 +187,9 @@ pub async fn run(ctx: &Ctx, cmd: SignalCommand) -> anyhow::Result<()> {
                 println!(
                     "{}",
                     table(
-                        &["id", "at (UTC)", "kind", "value", "details", "source"],
+                        &[
+                            "id", "at (UTC)", "kind", "contact", "value", "details", "source"
+                        ],
                         rows
                     )
                 );

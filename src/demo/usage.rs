@@ -61,6 +61,7 @@ fn raw(kind: &str, value: Option<f64>, at: DateTime<Utc>) -> RawSignal {
         severity: None,
         csat: None,
         competitor: None,
+        contact: None,
         occurred_at: at,
         key: None,
     }

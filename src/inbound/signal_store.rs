@@ -13,6 +13,7 @@ use crate::domain::AccountId;
 pub struct StoredSignal {
     pub id: i64,
     pub kind: String,
+    pub contact_id: Option<i64>,
     pub value: Option<f64>,
     pub details: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
@@ -23,11 +24,13 @@ pub struct StoredSignal {
 /// Stores a checked signal; `None` when one with the same idempotency key is already stored.
 pub async fn store(pool: &PgPool, signal: &Signal, source: &str) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar!(
-        "insert into signals (account_id, kind, value, details, occurred_at, source, idempotency_key)
-         values ($1, $2, $3, $4, $5, $6, $7)
+        "insert into signals (account_id, contact_id, kind, value, details, occurred_at, source,
+                              idempotency_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (idempotency_key) do nothing
          returning id",
         signal.account.0,
+        signal.contact.map(|c| c.0),
         signal.kind.as_str(),
         signal.value,
         signal.details,
@@ -43,7 +46,8 @@ pub async fn store(pool: &PgPool, signal: &Signal, source: &str) -> sqlx::Result
 pub async fn list(pool: &PgPool, account: AccountId) -> sqlx::Result<Vec<StoredSignal>> {
     sqlx::query_as!(
         StoredSignal,
-        "select id, kind, value, details, occurred_at, source, idempotency_key from signals
+        "select id, kind, contact_id, value, details, occurred_at, source, idempotency_key
+         from signals
          where account_id = $1 order by occurred_at desc, id desc",
         account.0
     )

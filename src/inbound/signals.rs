@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::domain::AccountId;
+use crate::domain::{AccountId, ContactId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SignalKind {
@@ -79,6 +79,11 @@ impl SignalKind {
             SignalKind::FeatureAdoption => Some((0.0, 1.0, "a share from 0 to 1, such as 0.4")),
             _ => None,
         }
+    }
+
+    /// Kinds that may say which of the client's contacts they concern.
+    pub fn names_a_contact(self) -> bool {
+        matches!(self, SignalKind::TicketOpened | SignalKind::TicketClosed)
     }
 
     fn whole_value(self) -> bool {
@@ -180,6 +185,9 @@ pub struct RawSignal {
     pub severity: Option<String>,
     pub csat: Option<f64>,
     pub competitor: Option<String>,
+    /// The client's contact the fact is about: who raised or closed a ticket. Resolved to
+    /// a contact of the account by the caller.
+    pub contact: Option<ContactId>,
     pub occurred_at: DateTime<Utc>,
     pub key: Option<String>,
 }
@@ -190,6 +198,7 @@ pub struct Signal {
     pub account: AccountId,
     pub kind: SignalKind,
     pub value: Option<f64>,
+    pub contact: Option<ContactId>,
     pub details: Value,
     pub occurred_at: DateTime<Utc>,
     pub idempotency_key: String,
@@ -201,6 +210,12 @@ pub fn parse_signal(account: AccountId, raw: &RawSignal) -> Result<Signal, Signa
     let kind: SignalKind = raw.kind.parse()?;
     let value = check_value(kind, raw.value)?;
     let details = details(kind, raw)?;
+    if raw.contact.is_some() && !kind.names_a_contact() {
+        return Err(SignalError(format!(
+            "{kind} does not take a contact; --contact says who raised a ticket \
+             (ticket_opened, ticket_closed)"
+        )));
+    }
     let key = match raw.key.as_deref().map(str::trim) {
         Some("") => {
             return Err(SignalError(
@@ -214,6 +229,7 @@ pub fn parse_signal(account: AccountId, raw: &RawSignal) -> Result<Signal, Signa
         account,
         kind,
         value,
+        contact: raw.contact,
         details,
         occurred_at: raw.occurred_at,
         idempotency_key: key,
@@ -410,6 +426,19 @@ mod tests {
         r.csat = Some(4.0);
         let s = parse_signal(AccountId(7), &r).unwrap();
         assert_eq!(s.details, json!({"ticket": "T-1", "csat": 4}));
+    }
+
+    #[test]
+    fn a_ticket_may_name_the_contact_who_raised_it_and_other_kinds_may_not() {
+        let mut r = raw("ticket_opened");
+        r.ticket = Some("T-1".into());
+        r.severity = Some("normal".into());
+        r.contact = Some(ContactId(4));
+        let s = parse_signal(AccountId(7), &r).unwrap();
+        assert_eq!(s.contact, Some(ContactId(4)));
+        let mut r = raw("goal_met");
+        r.contact = Some(ContactId(4));
+        assert!(err(&r).contains("goal_met does not take a contact"));
     }
 
     #[test]

@@ -6,9 +6,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use crate::domain::{AccountId, AccountLifecycle, TouchKind};
+use crate::domain::{AccountId, AccountLifecycle, ContactId, TouchKind};
 use crate::outbound::calendar::{
-    self, AccountInput, CalendarConfig, ContactInput, Decision, PlannedTouch, Recipient, SentTouch,
+    self, AccountInput, CalendarConfig, ClosedTicket, ContactInput, Decision, PlannedTouch,
+    Recipient, SentTouch,
 };
 use crate::storage::{accounts, contacts};
 
@@ -21,10 +22,12 @@ pub struct ReplanReport {
     pub cancelled: usize,
 }
 
-/// What the calendar needs to know about an account, read from storage.
+/// What the calendar needs to know about an account at `now`, read from storage.
 pub async fn load_input(
     pool: &PgPool,
+    config: &CalendarConfig,
     id: AccountId,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<Option<(accounts::Account, AccountInput, Vec<SentTouch>)>> {
     let Some(account) = accounts::get(pool, id).await? else {
         return Ok(None);
@@ -58,6 +61,7 @@ pub async fn load_input(
                 reachable: reachable.contains(&c.id.0),
             })
             .collect(),
+        closed_tickets: closed_tickets(pool, config, id, now).await?,
     };
     let history = sqlx::query!(
         r#"select touch_key, kind, contact_id, coalesce(sent_at, due_at) as "sent_at!"
@@ -83,6 +87,62 @@ pub async fn load_input(
     Ok(Some((account, input, history)))
 }
 
+/// The account's tickets closed within `[calendar.csat] within_days` of `now`, one row per
+/// ticket in one statement: its latest closing, any rating given with a closing, and who raised
+/// it (the contact of its first opening that names one, else of its latest closing that does).
+/// A ticket opened again after its latest closing is left out: it is not closed any more.
+async fn closed_tickets(
+    pool: &PgPool,
+    config: &CalendarConfig,
+    id: AccountId,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<ClosedTicket>> {
+    let within = i32::try_from(config.csat.within_days).unwrap_or(i32::MAX);
+    let rows = sqlx::query!(
+        r#"with closed as (
+               select details->>'ticket' as ticket, max(occurred_at) as closed_at,
+                      (array_agg((details->>'csat')::int order by occurred_at desc)
+                           filter (where details ? 'csat'))[1] as csat,
+                      (array_agg(contact_id order by occurred_at desc)
+                           filter (where contact_id is not null))[1] as closer
+               from signals
+               where account_id = $1 and kind = 'ticket_closed' and details ? 'ticket'
+                 and occurred_at <= $2
+               group by details->>'ticket'
+           )
+           select c.ticket as "ticket!", c.closed_at as "closed_at!", c.csat,
+                  coalesce((select o.contact_id from signals o
+                            where o.account_id = $1 and o.kind = 'ticket_opened'
+                              and o.details->>'ticket' = c.ticket
+                              and o.contact_id is not null and o.occurred_at <= $2
+                            order by o.occurred_at, o.id
+                            limit 1),
+                           c.closer) as raised_by
+           from closed c
+           where c.closed_at > $2 - make_interval(days => $3)
+             and not exists (select 1 from signals r
+                             where r.account_id = $1 and r.kind = 'ticket_opened'
+                               and r.details->>'ticket' = c.ticket
+                               and r.occurred_at > c.closed_at and r.occurred_at <= $2)
+           order by c.closed_at, c.ticket"#,
+        id.0,
+        now,
+        within,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ClosedTicket {
+            ticket: r.ticket,
+            closed_at: r.closed_at,
+            raised_by: r.raised_by.map(ContactId),
+            // Stored ratings were checked to be 1-5 when the signal came in.
+            csat: r.csat.and_then(|c| u8::try_from(c).ok()),
+        })
+        .collect())
+}
+
 /// Re-plans one account at `now` and stores the result.
 pub async fn replan_account(
     pool: &PgPool,
@@ -90,7 +150,7 @@ pub async fn replan_account(
     id: AccountId,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ReplanReport> {
-    let Some((account, input, history)) = load_input(pool, id).await? else {
+    let Some((account, input, history)) = load_input(pool, config, id, now).await? else {
         anyhow::bail!("account {id} does not exist");
     };
     let plan = if account.lifecycle == AccountLifecycle::Active {

@@ -36,7 +36,7 @@ pub async fn preview(
     account: AccountId,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<PreviewRow>> {
-    let Some((acc, input, history)) = planner::load_input(pool, account).await? else {
+    let Some((acc, input, history)) = planner::load_input(pool, config, account, now).await? else {
         anyhow::bail!("account {account} does not exist");
     };
     let mut rows = stored_history(pool, account, now).await?;

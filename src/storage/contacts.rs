@@ -199,6 +199,39 @@ pub async fn list(pool: &PgPool, account: AccountId) -> Result<Vec<Contact>, Sto
     rows.into_iter().map(Contact::try_from).collect()
 }
 
+/// Finds one of the account's current contacts by id, by its exact name (any case), or by a
+/// unique part of its name.
+pub async fn find(pool: &PgPool, account: AccountId, key: &str) -> Result<Contact, StoreError> {
+    let key = key.trim();
+    let mut people = list(pool, account).await?;
+    if let Ok(id) = key.parse::<i64>()
+        && let Some(at) = people.iter().position(|c| c.id.0 == id)
+    {
+        return Ok(people.swap_remove(at));
+    }
+    let wanted = key.to_lowercase();
+    if let Some(at) = people.iter().position(|c| c.name.to_lowercase() == wanted) {
+        return Ok(people.swap_remove(at));
+    }
+    people.retain(|c| c.name.to_lowercase().contains(&wanted));
+    match people.len() {
+        0 => Err(StoreError::NotFound {
+            what: "contact of this account",
+            name: key.to_string(),
+            hint: "'touchbot contact list --account A' shows the account's contacts",
+        }),
+        1 => Ok(people.remove(0)),
+        _ => Err(StoreError::Ambiguous {
+            what: "contact",
+            name: key.to_string(),
+            candidates: people
+                .iter()
+                .map(|c| format!("{} (id {})", c.name, c.id))
+                .collect(),
+        }),
+    }
+}
+
 /// Removes a contact from the account: nothing more is sent to them, their history stays.
 pub async fn remove(
     pool: &PgPool,

@@ -27,7 +27,26 @@ pub struct CalendarConfig {
     pub send_window: SendWindow,
     pub fatigue: FatigueConfig,
     pub recipients: RecipientConfig,
+    pub csat: CsatConfig,
     pub rules: Vec<RuleConfig>,
+}
+
+/// The satisfaction survey (1-5) after a support ticket is closed. It is not a rule with a day:
+/// each recently closed ticket yields at most one survey, keyed `csat@<ticket>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CsatConfig {
+    /// Whether closed tickets are followed by a survey at all.
+    pub enabled: bool,
+    /// The survey waits this long after the closing, then for the recipient's send window.
+    pub delay_minutes: u32,
+    /// The survey goes out within this many days of the closing or not at all: older tickets
+    /// get none, and one the fatigue limits would push later is dropped.
+    pub within_days: u32,
+    /// When the ticket does not say who raised it, ask the contact `[calendar.recipients]
+    /// csat` picks; with `false` such a ticket gets no survey.
+    pub ask_when_raiser_unknown: bool,
+    pub template: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -299,7 +318,9 @@ impl Default for RecipientConfig {
             welcome: vec![EachContact],
             checkin: vec![Champion, DecisionMaker, AnyContact],
             nps: vec![Rotation],
-            csat: vec![Rotation],
+            // Only when the ticket does not say who raised it: the champion is the
+            // day-to-day user most likely to have dealt with support.
+            csat: vec![Champion, DecisionMaker, AnyContact],
             qbr: vec![Champion, DecisionMaker, AnyContact],
             renewal: vec![DecisionMaker],
             renewal_task: vec![Csm],
@@ -318,7 +339,20 @@ impl Default for CalendarConfig {
             send_window: SendWindow::default(),
             fatigue: FatigueConfig::default(),
             recipients: RecipientConfig::default(),
+            csat: CsatConfig::default(),
             rules: default_rules(),
+        }
+    }
+}
+
+impl Default for CsatConfig {
+    fn default() -> Self {
+        CsatConfig {
+            enabled: true,
+            delay_minutes: 60,
+            within_days: 7,
+            ask_when_raiser_unknown: true,
+            template: "csat".to_string(),
         }
     }
 }

@@ -30,6 +30,15 @@
 //! internal tasks (kind `task`) for the CSM, not merged into the client's NPS: they ask the CSM
 //! to review the account and go to a different person, so they never crowd the client.
 //!
+//! A support ticket closed recently brings a CSAT survey (`csat@<ticket>`, see
+//! [`config::CsatConfig`]) for the contact who raised it, or, when the ticket names nobody, for
+//! the contact the csat recipient list picks. It is due `delay_minutes` after the closing (then
+//! the send window) and placed like any other survey in step 6, except that it is never
+//! postponed past `within_days` after the closing: a survey about an old ticket is dropped, with
+//! the reason. A raiser who cannot be asked (unreachable, opted out of surveys) is not replaced
+//! by somebody else: the question is about their ticket. A ticket the helpdesk closed with a
+//! rating, or closed more than `within_days` ago, gets none.
+//!
 //! Touches already in the history are not returned, but count towards merging, the weekly cap,
 //! the survey gap and the NPS rotation.
 
@@ -42,11 +51,13 @@ mod validate;
 mod window;
 
 #[cfg(test)]
+mod csat_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::{
-    Anchor, CalendarConfig, ClockTime, ConfigParseError, DEFAULT_TOML, FatigueConfig, QuietMove,
-    RecipientChoice, RecipientConfig, RuleConfig, SendWindow,
+    Anchor, CalendarConfig, ClockTime, ConfigParseError, CsatConfig, DEFAULT_TOML, FatigueConfig,
+    QuietMove, RecipientChoice, RecipientConfig, RuleConfig, SendWindow,
 };
 pub use planner::plan;
 pub use validate::ConfigIssue;
@@ -68,6 +79,8 @@ pub struct AccountInput {
     pub time_zone: Tz,
     pub csm: Option<StaffId>,
     pub contacts: Vec<ContactInput>,
+    /// Support tickets closed recently, one per ticket; older ones may be left out.
+    pub closed_tickets: Vec<ClosedTicket>,
 }
 
 impl AccountInput {
@@ -86,6 +99,19 @@ pub struct ContactInput {
     pub added_on: NaiveDate,
     pub opted_out: Vec<MessageCategory>,
     pub reachable: bool,
+}
+
+/// A closed support ticket: the reason for a CSAT survey.
+#[derive(Debug, Clone)]
+pub struct ClosedTicket {
+    /// The helpdesk's id for it, e.g. "T-1".
+    pub ticket: String,
+    /// The latest closing, when a ticket was reopened.
+    pub closed_at: DateTime<Utc>,
+    /// The contact who raised it: named when it was opened, else when it was closed.
+    pub raised_by: Option<ContactId>,
+    /// The rating (1-5) the helpdesk already collected with the closing.
+    pub csat: Option<u8>,
 }
 
 /// A touch that has already gone out.

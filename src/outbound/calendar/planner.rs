@@ -1,5 +1,7 @@
 //! Puts it together: occurrences → recipients → local days → fatigue → instants.
 
+mod csat;
+
 use super::config::{CalendarConfig, QuietMove, RecipientChoice, RuleConfig};
 use super::fatigue::{Ledger, Person};
 use super::recipients::{Pick, Rotation, eligibility, ordered_contacts, pick_by_roles};
@@ -31,7 +33,7 @@ pub fn plan(
     planner.book_history(history);
     let mut candidates = planner.candidates(history);
     candidates.sort_by(|a, b| {
-        let rank = |c: &Candidate| config.priority_rank(c.rule.kind);
+        let rank = |c: &Candidate| config.priority_rank(c.what.kind);
         rank(a)
             .cmp(&rank(b))
             .then(a.scheduled.cmp(&b.scheduled))
@@ -54,11 +56,43 @@ struct Planner<'a> {
     ledger: Ledger,
 }
 
+/// What a touch is, whichever rule or event asked for it.
+#[derive(Clone, Copy)]
+struct What<'a> {
+    /// The rule's key, as stored with the touch.
+    rule: &'a str,
+    kind: TouchKind,
+    template: &'a str,
+    quiet: QuietMove,
+}
+
+impl<'a> What<'a> {
+    fn of(rule: &'a RuleConfig) -> What<'a> {
+        What {
+            rule: &rule.key,
+            kind: rule.kind,
+            template: &rule.template,
+            quiet: rule.in_quiet_months,
+        }
+    }
+}
+
+/// Limits in time a touch carries beyond the calendar's own (a CSAT follows its ticket).
+#[derive(Clone, Default)]
+struct Timing {
+    /// Not sent before this instant.
+    not_before: Option<DateTime<Utc>>,
+    /// The last local day it may go out, and why; past it the touch is dropped, and it is
+    /// never skipped as overdue before then.
+    last_day: Option<(NaiveDate, String)>,
+}
+
 /// A touch with its recipient chosen and its day settled on the calendar, before `now` and
 /// the other touches are taken into account.
 struct Candidate<'a> {
     key: String,
-    rule: &'a RuleConfig,
+    what: What<'a>,
+    timing: Timing,
     nominal: NaiveDate,
     recipient: Recipient,
     tz: Tz,
@@ -78,6 +112,8 @@ enum Verdict {
     Quiet(String),
     /// Stop looking: the touch is skipped.
     Stop(String),
+    /// Past the touch's last day: it is dropped, for the reasons it moved so far.
+    TooLate(String),
 }
 
 impl<'a> Planner<'a> {
@@ -155,7 +191,8 @@ impl<'a> Planner<'a> {
                     let skip = eligibility(contact, rule.kind, day).err();
                     out.push(self.candidate(
                         key,
-                        rule,
+                        What::of(rule),
+                        Timing::default(),
                         day,
                         Recipient::Contact(contact.id),
                         Vec::new(),
@@ -184,35 +221,38 @@ impl<'a> Planner<'a> {
                 }
                 _ => from_pick(pick_by_roles(account, choices, rule.kind, occ.nominal)),
             };
-            out.push(match pick {
-                Ok((recipient, notes)) => {
-                    self.candidate(occ.key, rule, occ.nominal, recipient, notes, None)
-                }
-                Err((reason, notes)) => self.candidate(
-                    occ.key,
-                    rule,
-                    occ.nominal,
-                    Recipient::Nobody,
-                    notes,
-                    Some(reason),
-                ),
-            });
+            let (recipient, notes, skip) = match pick {
+                Ok((recipient, notes)) => (recipient, notes, None),
+                Err((reason, notes)) => (Recipient::Nobody, notes, Some(reason)),
+            };
+            out.push(self.candidate(
+                occ.key,
+                What::of(rule),
+                Timing::default(),
+                occ.nominal,
+                recipient,
+                notes,
+                skip,
+            ));
         }
+        self.csat_candidates(history, &sent, &mut rotations, &mut out);
         out
     }
 
     /// Settles the day on the calendar alone: quiet months, weekends, holidays.
+    #[allow(clippy::too_many_arguments)]
     fn candidate(
         &self,
         key: String,
-        rule: &'a RuleConfig,
+        what: What<'a>,
+        timing: Timing,
         nominal: NaiveDate,
         recipient: Recipient,
         mut notes: Vec<String>,
         skip: Option<String>,
     ) -> Candidate<'a> {
         let tz = self.zone_of(recipient);
-        let mut quiet = rule.in_quiet_months;
+        let mut quiet = what.quiet;
         let mut start = nominal;
         if let Some(moved) = self.config.leave_quiet_months(nominal, quiet) {
             let months = self.config.quiet_months_text();
@@ -236,7 +276,8 @@ impl<'a> Planner<'a> {
         }
         let mut cand = Candidate {
             key,
-            rule,
+            what,
+            timing,
             nominal,
             recipient,
             tz,
@@ -263,7 +304,8 @@ impl<'a> Planner<'a> {
         }
         let today = self.today(cand.tz);
         let late_by = (today - cand.scheduled).num_days();
-        if late_by > i64::from(self.config.grace_days) {
+        // A touch with a last day of its own is given up by that, not by the grace period.
+        if cand.timing.last_day.is_none() && late_by > i64::from(self.config.grace_days) {
             let reason = format!("overdue by {} when planned", days(late_by));
             return self.finish(cand.scheduled, cand, Decision::Skip(reason));
         }
@@ -281,7 +323,7 @@ impl<'a> Planner<'a> {
             Ok((day, moved)) => {
                 cand.notes.extend(moved);
                 if let Some(person) = self.person(cand.recipient) {
-                    self.ledger.book(person, day, &cand.key, cand.rule.kind);
+                    self.ledger.book(person, day, &cand.key, cand.what.kind);
                 }
                 self.finish(day, cand, Decision::Send)
             }
@@ -324,6 +366,8 @@ impl<'a> Planner<'a> {
             }
         }
         match scan {
+            Scan::TooLate(why) if reasons.0.is_empty() => Err((start, why)),
+            Scan::TooLate(why) => Err((start, format!("{why}: {}", reasons.0.join("; ")))),
             Scan::Found(Ok(day)) if day == start => Ok((day, None)),
             Scan::Found(Ok(day)) => Ok((
                 day,
@@ -351,6 +395,7 @@ impl<'a> Planner<'a> {
             match self.check(cand, day, quiet, live) {
                 Verdict::Free => return Scan::Found(Ok(day)),
                 Verdict::Stop(reason) => return Scan::Found(Err((day, reason))),
+                Verdict::TooLate(why) => return Scan::TooLate(why),
                 Verdict::Move(tag, text) => reasons.tagged(tag, text),
                 Verdict::Quiet(text) => {
                     reasons.tagged("quiet", text);
@@ -365,6 +410,11 @@ impl<'a> Planner<'a> {
 
     fn check(&self, cand: &Candidate, day: NaiveDate, quiet: QuietMove, live: bool) -> Verdict {
         use super::window::DayBlock;
+        if let Some((last, why)) = &cand.timing.last_day
+            && day > *last
+        {
+            return Verdict::TooLate(why.clone());
+        }
         match self.config.day_block(day, quiet) {
             Some(DayBlock::Quiet) => return Verdict::Quiet(DayBlock::Quiet.describe(day)),
             Some(DayBlock::Holiday) => {
@@ -372,6 +422,15 @@ impl<'a> Planner<'a> {
             }
             Some(block) => return Verdict::Move("weekday", block.describe(day)),
             None => {}
+        }
+        if let Some(at) = cand.timing.not_before {
+            let local = local_of(cand.tz, at);
+            if day == local.date() && local.time() >= self.config.send_window.end.0 {
+                return Verdict::Move(
+                    "closed",
+                    format!("the send window on {day} closes before it is due"),
+                );
+            }
         }
         if !live {
             return Verdict::Free;
@@ -386,7 +445,7 @@ impl<'a> Planner<'a> {
         let Some(person) = self.person(cand.recipient) else {
             return Verdict::Free;
         };
-        let kind = cand.rule.kind;
+        let kind = cand.what.kind;
         let booked = self.ledger.on_day(person, day);
         if let Some(host) = booked
             .iter()
@@ -444,11 +503,15 @@ impl<'a> Planner<'a> {
             due_at = due_at.max(self.now);
             notes.extend(gap_note);
         }
+        // A survey about a ticket is never due (or shown) before the ticket closed.
+        if let Some(at) = cand.timing.not_before {
+            due_at = due_at.max(at);
+        }
         PlannedTouch {
             touch_key: cand.key,
-            rule: cand.rule.key.clone(),
-            kind: cand.rule.kind,
-            template: cand.rule.template.clone(),
+            rule: cand.what.rule.to_string(),
+            kind: cand.what.kind,
+            template: cand.what.template.to_string(),
             recipient: cand.recipient,
             nominal_date: cand.nominal,
             due_local: local_of(cand.tz, due_at),
@@ -462,6 +525,7 @@ impl<'a> Planner<'a> {
 
 enum Scan {
     Found(Result<NaiveDate, (NaiveDate, String)>),
+    TooLate(String),
     HitQuiet,
     Exhausted,
 }

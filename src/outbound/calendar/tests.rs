@@ -40,6 +40,7 @@ fn account(day_zero: NaiveDate, renewal: Option<NaiveDate>) -> AccountInput {
             contact(2, ContactRole::Champion),
             contact(3, ContactRole::User),
         ],
+        closed_tickets: Vec::new(),
     }
 }
 
@@ -1046,6 +1047,7 @@ mod invariants {
                             reachable: reachable || i == 0,
                         })
                         .collect(),
+                    closed_tickets: Vec::new(),
                 }
             })
     }
@@ -1053,13 +1055,45 @@ mod invariants {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
         #[test]
-        fn every_plan_keeps_the_sending_rules(acc in arb_account(), late in -20i64..200, holiday in 0i64..60) {
+        fn every_plan_keeps_the_sending_rules(
+            mut acc in arb_account(),
+            late in -20i64..200,
+            holiday in 0i64..60,
+            // Tickets closed up to nine days before `now`: (minutes ago, raiser, rated).
+            tickets in proptest::collection::vec(
+                (0i64..9 * 24 * 60, proptest::option::of(1i64..5), any::<bool>()),
+                0..4,
+            ),
+        ) {
             let config = CalendarConfig {
                 holidays: vec![acc.day_zero + chrono::Duration::days(holiday)],
                 ..CalendarConfig::default()
             };
             let now = Utc.from_utc_datetime(&(acc.day_zero + chrono::Duration::days(late)).and_hms_opt(13, 0, 0).unwrap());
+            acc.closed_tickets = tickets
+                .iter()
+                .enumerate()
+                .map(|(i, (ago, raiser, rated))| ClosedTicket {
+                    ticket: format!("T-{i}"),
+                    closed_at: now - chrono::Duration::minutes(*ago),
+                    raised_by: raiser.map(ContactId),
+                    csat: rated.then_some(5),
+                })
+                .collect();
             let plan = plan(&acc, &[], &config, now);
+            for ticket in &acc.closed_tickets {
+                let survey = plan.iter().find(|t| t.touch_key == format!("csat@{}", ticket.ticket));
+                let old = now - ticket.closed_at > chrono::Duration::days(i64::from(config.csat.within_days));
+                prop_assert_eq!(survey.is_some(), ticket.csat.is_none() && !old, "{}", ticket.ticket);
+                if let Some(t) = survey.filter(|t| t.is_send()) {
+                    let earliest = ticket.closed_at + chrono::Duration::minutes(i64::from(config.csat.delay_minutes));
+                    prop_assert!(t.due_at >= earliest, "{} before the delay", t.touch_key);
+                    let last = (ticket.closed_at + chrono::Duration::days(i64::from(config.csat.within_days)))
+                        .with_timezone(&t.time_zone)
+                        .date_naive();
+                    prop_assert!(t.due_local.date() <= last, "{} after its last day", t.touch_key);
+                }
+            }
 
             let mut seen = HashSet::new();
             let mut per_week: HashMap<(ContactId, chrono::IsoWeek), u32> = HashMap::new();

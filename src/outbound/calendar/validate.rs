@@ -36,6 +36,7 @@ impl CalendarConfig {
         self.check_window(&mut issues);
         self.check_months(&mut issues);
         self.check_fatigue(&mut issues);
+        self.check_csat(&mut issues);
         for kind in TouchKind::ALL {
             let path = format!("calendar.recipients.{}", kind.as_str());
             check_recipients(*kind, self.recipients.for_kind(*kind), &path, &mut issues);
@@ -113,6 +114,39 @@ impl CalendarConfig {
                 );
             }
             seen.push(*kind);
+        }
+    }
+
+    fn check_csat(&self, issues: &mut Issues) {
+        let csat = &self.csat;
+        if csat.within_days == 0 {
+            issues.add(
+                "calendar.csat.within_days",
+                "0 leaves no day to ask about a closed ticket; use 1 or more (the default is 7), \
+                 or set enabled = false",
+            );
+        } else if u64::from(csat.delay_minutes) >= u64::from(csat.within_days) * 24 * 60 {
+            issues.add(
+                "calendar.csat.delay_minutes",
+                format!(
+                    "a survey waiting {} minutes could never go out within {} days of the closing; \
+                     wait less (the default is 60) or raise within_days",
+                    csat.delay_minutes, csat.within_days
+                ),
+            );
+        }
+        if csat.template.trim().is_empty() {
+            issues.add(
+                "calendar.csat.template",
+                "name the message template of the survey, e.g. \"csat\"",
+            );
+        }
+        if self.recipients.csat.contains(&RecipientChoice::EachContact) {
+            issues.add(
+                "calendar.recipients.csat",
+                "a ticket's survey asks one person; choose roles or [\"rotation\"], not \
+                 each_contact",
+            );
         }
     }
 
