@@ -18,6 +18,7 @@ pub mod escalation;
 pub mod health;
 pub mod inbound;
 pub mod messages;
+pub mod metrics;
 pub mod outbound;
 pub mod startup;
 pub mod status;

@@ -8,7 +8,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use fixtures::{account, date, new_account, now};
 use sqlx::PgPool;
 use touchbot::domain::{AccountId, AccountLifecycle};
-use touchbot::status::{Nps, account_statuses, nps_between, portfolio, render_portfolio};
+use touchbot::metrics::Nps;
+use touchbot::status::{account_statuses, nps_between, portfolio, render_portfolio};
 use touchbot::storage::accounts;
 
 async fn contact(pool: &PgPool, account: AccountId, name: &str) -> i64 {
@@ -128,7 +129,7 @@ async fn portfolio_nps_counts_each_contacts_latest_answer_of_the_last_90_days(po
 
     let p = portfolio(&pool, now()).await.unwrap();
     assert_eq!(
-        p.nps_90d,
+        p.metrics.nps,
         Nps {
             answers: 7,
             promoters: 3,
@@ -136,7 +137,7 @@ async fn portfolio_nps_counts_each_contacts_latest_answer_of_the_last_90_days(po
             detractors: 2
         }
     );
-    assert_eq!(p.nps_90d.score(), Some(14));
+    assert_eq!(p.metrics.nps.score(), Some(14));
     let text = render_portfolio(&p);
     assert!(
         text.contains(
@@ -266,7 +267,7 @@ async fn renewals_within_120_days_count_only_active_accounts_with_the_date_ahead
     account(&pool, new_account("No date", date(2025, 3, 1))).await;
 
     let p = portfolio(&pool, now()).await.unwrap();
-    assert_eq!(p.renewals_within_120d, 3);
+    assert_eq!(p.metrics.renewals.len(), 3);
     let days: Vec<(&str, Option<i64>)> = p
         .accounts
         .iter()
@@ -286,9 +287,11 @@ async fn renewals_within_120_days_count_only_active_accounts_with_the_date_ahead
     );
     let text = render_portfolio(&p);
     assert!(
-        text.starts_with(
-            "Portfolio on 2026-03-02: 7 accounts (6 active), 3 renewals in the next 120 days\n"
-        ),
+        text.starts_with("Portfolio on 2026-03-02: 7 accounts (6 active)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Renewals in the next 120 days: 3 (3 not scored)\n"),
         "{text}"
     );
     assert!(text.contains("(passed)"), "{text}");

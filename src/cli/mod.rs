@@ -57,7 +57,7 @@ pub enum Command {
     Calendar(calendar::CalendarCommand),
     /// Load accounts (and their first contact) from a CSV file.
     Import(import::ImportArgs),
-    /// Portfolio status, or one account's.
+    /// The team metrics and the portfolio, one CSM's (--csm), or one account's.
     Status(StatusArgs),
     /// Touches whose sending needs a decision: list them, send again, or confirm by hand.
     #[command(subcommand)]
@@ -95,6 +95,9 @@ pub enum ConfigCommand {
 pub struct StatusArgs {
     /// An account id or name (a unique part of it is enough); omit for the whole portfolio.
     pub account: Option<String>,
+    /// Only this CSM's accounts: an id or name (a unique part of it is enough).
+    #[arg(long, conflicts_with = "account")]
+    pub csm: Option<String>,
     #[arg(long)]
     pub json: bool,
 }

@@ -26,7 +26,8 @@ pub enum SignalCommand {
         /// renewal_progress (the CSM moved the renewal deal forward).
         #[arg(long)]
         kind: String,
-        /// The figure, for the usage kinds.
+        /// The figure, for the usage kinds; for payment_on_time and payment_late, the amount
+        /// paid in currency units (optional; revenue retention in `status` needs it).
         #[arg(long, allow_negative_numbers = true)]
         value: Option<f64>,
         /// The ticket's id, for ticket_opened and ticket_closed.

@@ -69,15 +69,25 @@ impl SignalKind {
         }
     }
 
-    /// The accepted range of `value` for the usage kinds; `None` for kinds that take no value.
-    fn value_range(self) -> Option<(f64, f64, &'static str)> {
+    /// What `value` means for this kind: a required figure for the usage kinds, an optional
+    /// amount paid for the payment kinds (revenue retention reads it), nothing for the rest.
+    fn value_rule(self) -> ValueRule {
         match self {
             SignalKind::ActiveUsers | SignalKind::Licences => {
-                Some((0.0, 1e9, "a whole number of people, 0 or more"))
+                ValueRule::Required(0.0, 1e9, "a whole number of people, 0 or more")
             }
-            SignalKind::LoginDays30 => Some((0.0, 30.0, "a whole number of days from 0 to 30")),
-            SignalKind::FeatureAdoption => Some((0.0, 1.0, "a share from 0 to 1, such as 0.4")),
-            _ => None,
+            SignalKind::LoginDays30 => {
+                ValueRule::Required(0.0, 30.0, "a whole number of days from 0 to 30")
+            }
+            SignalKind::FeatureAdoption => {
+                ValueRule::Required(0.0, 1.0, "a share from 0 to 1, such as 0.4")
+            }
+            SignalKind::PaymentOnTime | SignalKind::PaymentLate => ValueRule::Optional(
+                0.0,
+                1e12,
+                "the amount paid in currency units, 0 or more, such as 1200 or 1200.50",
+            ),
+            _ => ValueRule::None,
         }
     }
 
@@ -92,6 +102,13 @@ impl SignalKind {
             SignalKind::ActiveUsers | SignalKind::Licences | SignalKind::LoginDays30
         )
     }
+}
+
+/// Whether a kind takes a value, and its accepted range and meaning in words.
+enum ValueRule {
+    None,
+    Required(f64, f64, &'static str),
+    Optional(f64, f64, &'static str),
 }
 
 impl fmt::Display for SignalKind {
@@ -237,23 +254,29 @@ pub fn parse_signal(account: AccountId, raw: &RawSignal) -> Result<Signal, Signa
 }
 
 fn check_value(kind: SignalKind, value: Option<f64>) -> Result<Option<f64>, SignalError> {
-    match (kind.value_range(), value) {
-        (None, None) => Ok(None),
-        (None, Some(_)) => Err(SignalError(format!(
-            "{kind} takes no value; leave out --value"
-        ))),
-        (Some((_, _, what)), None) => Err(SignalError(format!(
-            "{kind} needs a value: {what} (--value)"
-        ))),
-        (Some((lo, hi, what)), Some(v)) => {
-            if !v.is_finite() || v < lo || v > hi || (kind.whole_value() && v.fract() != 0.0) {
-                Err(SignalError(format!(
-                    "{v} is not a valid value for {kind}; give {what}"
-                )))
-            } else {
-                Ok(Some(v))
-            }
+    let (lo, hi, what) = match (kind.value_rule(), value) {
+        (ValueRule::None, None) | (ValueRule::Optional(..), None) => return Ok(None),
+        (ValueRule::None, Some(_)) => {
+            return Err(SignalError(format!(
+                "{kind} takes no value; leave out --value"
+            )));
         }
+        (ValueRule::Required(_, _, what), None) => {
+            return Err(SignalError(format!(
+                "{kind} needs a value: {what} (--value)"
+            )));
+        }
+        (ValueRule::Required(lo, hi, what) | ValueRule::Optional(lo, hi, what), Some(_)) => {
+            (lo, hi, what)
+        }
+    };
+    let v = value.unwrap_or_default();
+    if !v.is_finite() || v < lo || v > hi || (kind.whole_value() && v.fract() != 0.0) {
+        Err(SignalError(format!(
+            "{v} is not a valid value for {kind}; give {what}"
+        )))
+    } else {
+        Ok(Some(v))
     }
 }
 
@@ -399,9 +422,37 @@ mod tests {
 
     #[test]
     fn a_kind_without_a_value_refuses_one() {
-        let mut r = raw("payment_late");
+        let mut r = raw("goal_met");
         r.value = Some(3.0);
         assert!(err(&r).contains("takes no value"));
+    }
+
+    #[test]
+    fn a_payment_may_carry_the_amount_paid_but_never_a_negative_one() {
+        let r = raw("payment_on_time");
+        assert_eq!(parse_signal(AccountId(7), &r).unwrap().value, None);
+        let mut r = raw("payment_late");
+        r.value = Some(1200.5);
+        assert_eq!(parse_signal(AccountId(7), &r).unwrap().value, Some(1200.5));
+        r.value = Some(-100.0);
+        let e = err(&r);
+        assert!(
+            e.contains("-100 is not a valid value for payment_late"),
+            "{e}"
+        );
+        assert!(e.contains("the amount paid in currency units"), "{e}");
+        r.value = Some(f64::NAN);
+        assert!(err(&r).contains("the amount paid"));
+    }
+
+    #[test]
+    fn the_same_payment_with_another_amount_is_another_fact() {
+        let mut r = raw("payment_on_time");
+        r.value = Some(1000.0);
+        let a = parse_signal(AccountId(7), &r).unwrap();
+        r.value = Some(1500.0);
+        let b = parse_signal(AccountId(7), &r).unwrap();
+        assert_ne!(a.idempotency_key, b.idempotency_key);
     }
 
     #[test]

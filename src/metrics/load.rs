@@ -1,0 +1,205 @@
+//! The only I/O of the metrics: the facts of a portfolio (or of one CSM's accounts), read in
+//! one query per kind of fact whatever the number of accounts, as `health::store` does.
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::Params;
+use super::facts::{
+    AccountFacts, AskedTouch, Facts, HealthNow, NpsReply, OpenEscalation, Payment, StaffFacts,
+};
+use crate::domain::{AccountId, ContactId, StaffId};
+use crate::health::Category;
+
+fn category(stored: Option<&str>) -> Option<Category> {
+    match stored {
+        Some("green") => Some(Category::Green),
+        Some("yellow") => Some(Category::Yellow),
+        Some("red") => Some(Category::Red),
+        _ => None,
+    }
+}
+
+fn days(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The facts at `now` of every account, or only of `csm`'s accounts.
+pub async fn load(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    csm: Option<StaffId>,
+    params: &Params,
+) -> anyhow::Result<Facts> {
+    let csm = csm.map(|s| s.0);
+
+    let staff = sqlx::query!("select id, name, role from staff order by lower(name), id")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(StaffFacts {
+                id: StaffId(r.id),
+                name: r.name,
+                role: r.role.parse().map_err(|e: crate::domain::ParseError| {
+                    anyhow::anyhow!("stored staff role: {}", e.0)
+                })?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let accounts = sqlx::query!(
+        r#"select a.id, a.name, a.csm_id, a.lifecycle, a.renewal_date,
+                  (a.renewal_date - ($1::timestamptz at time zone a.time_zone)::date)::int8
+                      as days_to_renewal,
+                  h.scored as "scored?", h.score as "score?", h.category as "category?",
+                  b.score as "score_30d_ago?",
+                  (select min(s.occurred_at) from signals s
+                   where s.account_id = a.id and s.kind in ('payment_on_time', 'payment_late')
+                     and s.value is not null and s.occurred_at <= $1) as first_payment_at
+           from accounts a
+           left join lateral (
+               select true as scored, score, category from health_scores
+               where account_id = a.id and computed_at <= $1
+               order by computed_at desc, id desc limit 1
+           ) h on true
+           left join lateral (
+               select score from health_scores
+               where account_id = a.id and score is not null
+                 and computed_at <= $1::timestamptz - interval '30 days'
+               order by computed_at desc, id desc limit 1
+           ) b on true
+           where $2::int8 is null or a.csm_id = $2
+           order by lower(a.name)"#,
+        now,
+        csm
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| {
+        let health = r.scored.map(|_| HealthNow {
+            score: r.score.and_then(|s| u8::try_from(s).ok()),
+            category: category(r.category.as_deref()),
+            change_30d: match (r.score, r.score_30d_ago) {
+                (Some(now), Some(then)) => Some(i32::from(now) - i32::from(then)),
+                _ => None,
+            },
+        });
+        Ok(AccountFacts {
+            id: AccountId(r.id),
+            lifecycle: r
+                .lifecycle
+                .parse()
+                .map_err(|e: crate::domain::ParseError| {
+                    anyhow::anyhow!("stored account state: {}", e.0)
+                })?,
+            name: r.name,
+            csm: r.csm_id.map(StaffId),
+            renewal_date: r.renewal_date,
+            days_to_renewal: r.days_to_renewal,
+            health,
+            first_payment_at: r.first_payment_at,
+        })
+    })
+    .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let nps = sqlx::query!(
+        r#"select r.account_id, r.contact_id, r.score as "score!", r.received_at
+           from replies r join accounts a on a.id = r.account_id
+           where r.kind = 'nps' and r.score is not null
+             and r.received_at > $1::timestamptz - make_interval(days => $3)
+             and r.received_at <= $1 and ($2::int8 is null or a.csm_id = $2)
+           order by r.received_at, r.id"#,
+        now,
+        csm,
+        days(params.nps_days)
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .filter_map(|r| {
+        Some(NpsReply {
+            account: AccountId(r.account_id),
+            contact: ContactId(r.contact_id),
+            score: u8::try_from(r.score).ok()?,
+            at: r.received_at,
+        })
+    })
+    .collect();
+
+    // Only touches that ask something can go unanswered; a welcome or a renewal notice is
+    // read, not answered.
+    let touches = sqlx::query!(
+        r#"select t.account_id, t.sent_at as "sent_at!",
+                  (select min(r.received_at) from replies r
+                   where r.touch_id = t.id and r.received_at <= $1) as first_reply_at
+           from touches t join accounts a on a.id = t.account_id
+           where t.status = 'sent' and t.contact_id is not null
+             and t.kind in ('nps', 'csat', 'checkin', 'qbr')
+             and t.sent_at > $1::timestamptz - make_interval(days => $3) and t.sent_at <= $1
+             and ($2::int8 is null or a.csm_id = $2)"#,
+        now,
+        csm,
+        days(params.response_days)
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| AskedTouch {
+        account: AccountId(r.account_id),
+        sent_at: r.sent_at,
+        first_reply_at: r.first_reply_at,
+    })
+    .collect();
+
+    // Open at `now`: opened by then and not resolved by then, so a past instant reads as it was.
+    let escalations = sqlx::query!(
+        r#"select e.account_id, e.opened_at
+           from escalations e join accounts a on a.id = e.account_id
+           where e.opened_at <= $1 and (e.resolved_at is null or e.resolved_at > $1)
+             and ($2::int8 is null or a.csm_id = $2)"#,
+        now,
+        csm
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| OpenEscalation {
+        account: AccountId(r.account_id),
+        opened_at: r.opened_at,
+    })
+    .collect();
+
+    let payments = sqlx::query!(
+        r#"select s.account_id, s.occurred_at, s.value as "value!"
+           from signals s join accounts a on a.id = s.account_id
+           where s.kind in ('payment_on_time', 'payment_late') and s.value is not null
+             and s.occurred_at > $1::timestamptz - interval '24 months' and s.occurred_at <= $1
+             and ($2::int8 is null or a.csm_id = $2)"#,
+        now,
+        csm
+    )
+    .fetch_all(pool)
+    .await
+    .context("reading the payments")?
+    .into_iter()
+    .map(|r| Payment {
+        account: AccountId(r.account_id),
+        paid_at: r.occurred_at,
+        // Amounts are stored in currency units; cents keep the sums exact.
+        amount_cents: (r.value * 100.0).round() as i64,
+    })
+    .collect();
+
+    Ok(Facts {
+        now,
+        staff,
+        accounts,
+        nps,
+        touches,
+        escalations,
+        payments,
+    })
+}
