@@ -11,3 +11,4 @@ pub mod preview;
 pub mod render;
 pub mod scheduler;
 pub mod staff_posts;
+pub mod wakeup;
