@@ -1,4 +1,4 @@
-//! `touchbot serve`: the dispatcher, the periodic jobs and a health endpoint, started in a way
+//! `touchbot serve`: the dispatchers of touches and staff posts, the periodic jobs and a health endpoint, started in a way
 //! tests can drive (any port, an explicit shutdown) and stopped cleanly.
 
 use std::net::SocketAddr;
@@ -18,8 +18,10 @@ use crate::app::Ctx;
 use crate::channel::Channels;
 use crate::config::Settings;
 use crate::messages::Messages;
+use crate::outbound::digest::{DIGEST_TICK_CRON, daily_digest_job};
 use crate::outbound::dispatcher::{Render, run_dispatcher};
 use crate::outbound::planner;
+use crate::outbound::post_dispatcher::run_post_dispatcher;
 use crate::outbound::render::TemplateRenderer;
 use crate::outbound::scheduler::{Scheduler, job_fn, start_scheduler};
 
@@ -65,14 +67,24 @@ pub async fn start(
 
     // One loop per process; it sends `dispatcher.workers` touches at a time.
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "touchbot".into());
-    let workers = vec![tokio::spawn(run_dispatcher(
-        pool.clone(),
-        channels.clone(),
-        renderer.clone(),
-        settings.dispatcher.clone(),
-        format!("{host}-{}", std::process::id()),
-        watch_rx.clone(),
-    ))];
+    let worker_id = format!("{host}-{}", std::process::id());
+    let workers = vec![
+        tokio::spawn(run_dispatcher(
+            pool.clone(),
+            channels.clone(),
+            renderer.clone(),
+            settings.dispatcher.clone(),
+            worker_id.clone(),
+            watch_rx.clone(),
+        )),
+        tokio::spawn(run_post_dispatcher(
+            pool.clone(),
+            channels.clone(),
+            settings.dispatcher.clone(),
+            worker_id,
+            watch_rx.clone(),
+        )),
+    ];
 
     let calendar = settings.calendar.clone();
     let health = settings.health.clone();
@@ -99,6 +111,14 @@ pub async fn start(
         Some(replan),
     )
     .await?;
+    let digest = daily_digest_job(
+        pool.clone(),
+        settings.escalation.sla.time_zone,
+        settings.digest.daily_at,
+    );
+    scheduler
+        .add_job("daily-digest", DIGEST_TICK_CRON, digest)
+        .await?;
 
     let addr = listener.local_addr()?;
     let app = Router::new()

@@ -9,6 +9,7 @@ mod outbox;
 mod signals;
 mod staff;
 mod table;
+mod team;
 
 use std::path::PathBuf;
 
@@ -64,6 +65,9 @@ pub enum Command {
     /// Outside facts about an account (usage, tickets, payments, goals, people).
     #[command(subcommand)]
     Signal(signals::SignalCommand),
+    /// The CS team's group chat, where escalation cards are posted.
+    #[command(subcommand)]
+    Team(team::TeamCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,3 +106,4 @@ pub use import::{ImportReport, import_file, run as run_import};
 pub use outbox::run as run_outbox;
 pub use signals::run as run_signal;
 pub use staff::run as run_staff;
+pub use team::run as run_team;
