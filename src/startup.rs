@@ -1,4 +1,4 @@
-//! `touchbot serve`: the dispatcher, the periodic jobs and a health endpoint, started in a way
+//! `touchbot serve`: the dispatchers of touches and staff posts, the periodic jobs and a health endpoint, started in a way
 //! tests can drive (any port, an explicit shutdown) and stopped cleanly.
 
 use std::net::SocketAddr;
@@ -19,8 +19,10 @@ use crate::channel::Channels;
 use crate::config::Settings;
 use crate::inbound::{Judge, reassess};
 use crate::messages::Messages;
+use crate::outbound::digest::{DIGEST_TICK_CRON, daily_digest_job};
 use crate::outbound::dispatcher::{Render, run_dispatcher};
 use crate::outbound::planner;
+use crate::outbound::post_dispatcher::run_post_dispatcher;
 use crate::outbound::render::TemplateRenderer;
 use crate::outbound::scheduler::{Scheduled, Scheduler, job_fn, start_scheduler};
 
@@ -66,14 +68,24 @@ pub async fn start(
 
     // One loop per process; it sends `dispatcher.workers` touches at a time.
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "touchbot".into());
-    let workers = vec![tokio::spawn(run_dispatcher(
-        pool.clone(),
-        channels.clone(),
-        renderer.clone(),
-        settings.dispatcher.clone(),
-        format!("{host}-{}", std::process::id()),
-        watch_rx.clone(),
-    ))];
+    let worker_id = format!("{host}-{}", std::process::id());
+    let workers = vec![
+        tokio::spawn(run_dispatcher(
+            pool.clone(),
+            channels.clone(),
+            renderer.clone(),
+            settings.dispatcher.clone(),
+            worker_id.clone(),
+            watch_rx.clone(),
+        )),
+        tokio::spawn(run_post_dispatcher(
+            pool.clone(),
+            channels.clone(),
+            settings.dispatcher.clone(),
+            worker_id,
+            watch_rx.clone(),
+        )),
+    ];
 
     let scheduler = start_scheduler(
         pool.clone(),
@@ -82,9 +94,18 @@ pub async fn start(
         vec![
             nightly_job(&pool, settings),
             escalation_job(&pool, settings),
+            weekly_job(&pool, settings),
         ],
     )
     .await?;
+    let digest = daily_digest_job(
+        pool.clone(),
+        settings.escalation.sla.time_zone,
+        settings.digest.daily_at,
+    );
+    scheduler
+        .add_job("daily-digest", DIGEST_TICK_CRON, digest)
+        .await?;
 
     let addr = listener.local_addr()?;
     let app = Router::new()
@@ -133,6 +154,33 @@ fn nightly_job(pool: &PgPool, settings: &Settings) -> Scheduled {
     Scheduled {
         name: "nightly",
         cron,
+        job,
+    }
+}
+
+/// Checks every ten minutes whether the weekly team digest is due; the post keys carry the ISO
+/// week, so it is queued once per week and person.
+fn weekly_job(pool: &PgPool, settings: &Settings) -> Scheduled {
+    let pool = pool.clone();
+    let settings = Arc::new(settings.clone());
+    let job = job_fn(move |now| {
+        let pool = pool.clone();
+        let settings = settings.clone();
+        async move {
+            let digest = &settings.digest;
+            let zone = settings.escalation.sla.time_zone;
+            if crate::metrics::weekly_due(now, zone, digest.weekly_day, digest.weekly_at.0) {
+                let report = crate::metrics::queue_weekly_digests(&pool, &settings, now).await?;
+                if report.queued > 0 {
+                    tracing::info!(queued = report.queued, "weekly digest queued");
+                }
+            }
+            Ok(())
+        }
+    });
+    Scheduled {
+        name: "weekly-digest",
+        cron: "0 */10 * * * *".into(),
         job,
     }
 }

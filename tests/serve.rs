@@ -17,9 +17,10 @@ use touchbot::channel::Channels;
 use touchbot::channel::simulated::SimulatedChannel;
 use touchbot::config::Settings;
 use touchbot::domain::{AccountId, ChannelKind, ContactRole, Segment, TouchKind};
+use touchbot::outbound::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
 use touchbot::outbound::{outbox, planner};
 use touchbot::startup::{Service, start};
-use touchbot::storage::{accounts, contacts};
+use touchbot::storage::{accounts, contacts, team_chat};
 
 /// Long enough for a slow CI machine, short enough that a hang fails the test.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -303,4 +304,41 @@ async fn two_services_on_one_database_send_each_touch_exactly_once(pool: PgPool)
         );
         assert_eq!(touch.status, "sent", "{key}");
     }
+}
+
+#[sqlx::test]
+async fn a_card_queued_while_serving_reaches_the_team_chat_and_is_marked_sent(pool: PgPool) {
+    let sim = Arc::new(SimulatedChannel::new());
+    team_chat::bind(&pool, ChannelKind::Simulated, "cs-team", None, planned_at())
+        .await
+        .unwrap();
+    let service = serve(&settings(), &pool, &sim).await;
+
+    // Queued after start-up: the queue's NOTIFY, not the 30-second poll, brings it out in time.
+    let card = NewPost {
+        idempotency_key: "esc:1:opened:team".into(),
+        kind: PostKind::Escalation,
+        escalation_id: None,
+        account_id: None,
+        recipient: Recipient::TeamChat,
+        delivery: PostDelivery::Now,
+        body: "Northwind: NPS 2".into(),
+        buttons: vec![],
+        due_at: Utc::now(),
+    };
+    let id = enqueue(&pool, &card, Utc::now()).await.unwrap().unwrap();
+    timeout(PATIENCE, sim.wait_for_sent(1))
+        .await
+        .expect("the running service posts the card");
+    stop(service).await;
+
+    let sent = sim.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].message.to.address, "cs-team");
+    assert_eq!(sent[0].message.text, "Northwind: NPS 2");
+    let status = sqlx::query_scalar!("select status from staff_posts where id = $1", id.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "sent");
 }

@@ -10,6 +10,7 @@ mod outbox;
 mod signals;
 mod staff;
 mod table;
+mod team;
 
 use std::path::PathBuf;
 
@@ -68,6 +69,9 @@ pub enum Command {
     /// Red signals being worked: list, take, mark contacted, snooze, resolve.
     #[command(subcommand)]
     Escalation(escalations::EscalationCommand),
+    /// The CS team's group chat, where escalation cards are posted.
+    #[command(subcommand)]
+    Team(team::TeamCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,3 +114,4 @@ pub use import::{ImportReport, import_file, run as run_import};
 pub use outbox::run as run_outbox;
 pub use signals::run as run_signal;
 pub use staff::run as run_staff;
+pub use team::run as run_team;

@@ -35,7 +35,7 @@ pub use nps::{Nps, nps_of};
 pub use renewals::{RenewalAhead, renewals_ahead};
 pub use response::{ResponseRate, response_rate};
 pub use revenue::{HISTORY_TOLERANCE_DAYS, NoRetention, Retention, retention};
-pub use weekly::{WeeklyReport, iso_week, queue_weekly_digests, weekly_text};
+pub use weekly::{WeeklyReport, iso_week, queue_weekly_digests, weekly_due, weekly_text};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;

@@ -82,6 +82,22 @@ fn csm_summary(c: &CsmMetrics) -> String {
     )
 }
 
+/// Whether this week's digest is due at `now`: the team's local time has reached `day` at `at`
+/// in the current ISO week. Later days of the week still count, so a digest missed while the
+/// service was down goes out when it comes back (once: the post key names the week).
+pub fn weekly_due(
+    now: DateTime<Utc>,
+    zone: Tz,
+    day: chrono::Weekday,
+    at: chrono::NaiveTime,
+) -> bool {
+    use chrono::Datelike;
+    let local = now.with_timezone(&zone);
+    let today = local.weekday().num_days_from_monday();
+    let wanted = day.num_days_from_monday();
+    today > wanted || (today == wanted && local.time() >= at)
+}
+
 /// Queues this week's digest for every CSM who owns an account and for every CS manager and
 /// VP. Returns how many posts were queued now and how many already were.
 pub async fn queue_weekly_digests(
@@ -127,4 +143,35 @@ pub async fn queue_weekly_digests(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod due_tests {
+    use super::weekly_due;
+    use chrono::{NaiveTime, TimeZone, Utc, Weekday};
+
+    #[test]
+    fn the_weekly_digest_is_due_from_its_day_and_time_in_the_teams_zone_until_the_week_ends() {
+        let zone = chrono_tz::Europe::Moscow;
+        let at = NaiveTime::from_hms_opt(9, 30, 0).unwrap();
+        // Monday 2026-11-23 06:29 UTC is 09:29 in Moscow: a minute early.
+        let early = Utc.with_ymd_and_hms(2026, 11, 23, 6, 29, 0).unwrap();
+        assert!(!weekly_due(early, zone, Weekday::Mon, at));
+        assert!(weekly_due(
+            early + chrono::Duration::minutes(1),
+            zone,
+            Weekday::Mon,
+            at
+        ));
+        // Still due on Sunday night if the service was down on Monday.
+        let sunday = Utc.with_ymd_and_hms(2026, 11, 29, 20, 0, 0).unwrap();
+        assert!(weekly_due(sunday, zone, Weekday::Mon, at));
+        // A Friday digest is not due on Thursday.
+        assert!(!weekly_due(
+            sunday - chrono::Duration::days(3),
+            zone,
+            Weekday::Fri,
+            at
+        ));
+    }
 }

@@ -13,13 +13,13 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
 use super::outbox::{self, Lease, OutboxError, Rescued, SendRow};
-use crate::channel::ratelimit::RateLimits;
+use super::wakeup::Wakeup;
+use crate::channel::ratelimit::{RateLimits, Throttle};
 use crate::channel::{
-    Address, Button, Channels, Lookup, OutboundMessage, PermanentReason, SendError,
+    Address, Button, Channels, Delivered, Lookup, OutboundMessage, PermanentReason, SendError,
 };
 use crate::domain::{AccountId, ChannelKind, ContactId, MessageCategory, TouchId, TouchKind};
 
@@ -60,7 +60,7 @@ impl Default for DispatcherConfig {
 }
 
 impl DispatcherConfig {
-    fn lease(&self) -> TimeDelta {
+    pub(crate) fn lease(&self) -> TimeDelta {
         TimeDelta::seconds(self.lease_seconds.max(1) as i64)
     }
 }
@@ -245,7 +245,7 @@ pub fn backoff(attempt: i32, base: Duration, max: Duration, jitter: f64) -> Dura
     jittered.max(Duration::from_secs(1))
 }
 
-fn delta(d: Duration) -> TimeDelta {
+pub(crate) fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::days(365))
 }
 
@@ -256,6 +256,77 @@ fn makes_contact_unreachable(reason: PermanentReason) -> bool {
         | PermanentReason::UnknownChat
         | PermanentReason::InvalidAddress => true,
         PermanentReason::Rejected => false,
+    }
+}
+
+/// When try number `attempt + 1` may start, with a random jitter (see [`backoff`]).
+pub(crate) fn backoff_at(
+    config: &DispatcherConfig,
+    attempt: i32,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let wait = backoff(
+        attempt,
+        Duration::from_secs(config.backoff_base_seconds),
+        Duration::from_secs(config.backoff_max_seconds),
+        rand::random::<f64>(),
+    );
+    now + delta(wait)
+}
+
+/// What becomes of a message once its channel answered, the same for touches and staff posts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AfterSend {
+    Sent(Delivered),
+    /// Back in the queue until `at`.
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
+    /// Given up for good; `refused` is the platform's reason when it refused outright.
+    Fail {
+        reason: String,
+        refused: Option<PermanentReason>,
+    },
+}
+
+/// Reads a channel's answer to try number `attempt`. A "slow down" also pauses that chat in
+/// `throttle`, so nothing else is sent to it before the platform allows.
+pub(crate) fn after_send(
+    result: Result<Delivered, SendError>,
+    to: &Address,
+    throttle: &Throttle,
+    attempt: i32,
+    config: &DispatcherConfig,
+    now: DateTime<Utc>,
+) -> AfterSend {
+    match result {
+        Ok(delivered) => AfterSend::Sent(delivered),
+        Err(SendError::RateLimited { retry_after }) => {
+            // Telegram speaks in whole seconds; a zero would only re-claim at once.
+            let until = now + delta(retry_after.max(Duration::from_millis(1)));
+            throttle.pause(&to.address, until);
+            AfterSend::Retry {
+                at: until,
+                error: SendError::RateLimited { retry_after }.to_string(),
+            }
+        }
+        Err(SendError::Transient(detail)) if attempt >= config.max_attempts => AfterSend::Fail {
+            reason: format!("gave up after {attempt} attempts; the last error was: {detail}"),
+            refused: None,
+        },
+        Err(SendError::Transient(detail)) => AfterSend::Retry {
+            at: backoff_at(config, attempt, now),
+            error: format!("temporary failure: {detail}"),
+        },
+        Err(SendError::Permanent { reason, detail }) => AfterSend::Fail {
+            reason: format!(
+                "{} refused it for good ({}): {detail}",
+                to.channel,
+                reason.as_str()
+            ),
+            refused: Some(reason),
+        },
     }
 }
 
@@ -355,13 +426,7 @@ impl Pass<'_> {
     }
 
     fn backoff_at(&self, attempt: i32) -> DateTime<Utc> {
-        let wait = backoff(
-            attempt,
-            Duration::from_secs(self.config.backoff_base_seconds),
-            Duration::from_secs(self.config.backoff_max_seconds),
-            rand::random::<f64>(),
-        );
-        self.now + delta(wait)
+        backoff_at(self.config, attempt, self.now)
     }
 
     async fn try_deliver(&self, lease: Lease) -> Result<Outcome, OutboxError> {
@@ -416,44 +481,22 @@ impl Pass<'_> {
         outbox::mark_sending(self.pool, lease, now, self.config.lease()).await?;
         let result = channel.send(&message).await;
 
-        match result {
-            Ok(delivered) => {
+        match after_send(result, &touch.to, throttle, lease.attempt, self.config, now) {
+            AfterSend::Sent(delivered) => {
                 outbox::complete(self.pool, lease, &delivered.provider_message_id, now).await?;
                 Ok(Outcome::Sent)
             }
-            Err(SendError::RateLimited { retry_after }) => {
-                // Telegram speaks in whole seconds; a zero would only re-claim at once.
-                let until = now + delta(retry_after.max(Duration::from_millis(1)));
-                throttle.pause(&touch.to.address, until);
-                self.retry(
-                    lease,
-                    until,
-                    &SendError::RateLimited { retry_after }.to_string(),
-                )
-                .await
-            }
-            Err(SendError::Transient(detail)) => {
-                if lease.attempt >= self.config.max_attempts {
-                    let reason = format!(
-                        "gave up after {} attempts; the last error was: {detail}",
-                        lease.attempt
-                    );
-                    outbox::fail_permanently(self.pool, lease, &reason, now).await?;
-                    Ok(Outcome::Failed)
-                } else {
-                    let error = format!("temporary failure: {detail}");
-                    self.retry(lease, self.backoff_at(lease.attempt), &error)
-                        .await
-                }
-            }
-            Err(SendError::Permanent { reason, detail }) => {
-                let why = format!("{kind} refused it for good ({}): {detail}", reason.as_str());
-                match (row.contact_id, makes_contact_unreachable(reason)) {
-                    (Some(contact_id), true) => {
-                        self.fail_and_mark_unreachable(lease, &row, contact_id, reason, &why)
+            AfterSend::Retry { at, error } => self.retry(lease, at, &error).await,
+            AfterSend::Fail { reason, refused } => {
+                match (
+                    row.contact_id,
+                    refused.filter(|r| makes_contact_unreachable(*r)),
+                ) {
+                    (Some(contact_id), Some(refused)) => {
+                        self.fail_and_mark_unreachable(lease, &row, contact_id, refused, &reason)
                             .await?
                     }
-                    _ => outbox::fail_permanently(self.pool, lease, &why, now).await?,
+                    _ => outbox::fail_permanently(self.pool, lease, &reason, now).await?,
                 }
                 Ok(Outcome::Failed)
             }
@@ -582,19 +625,7 @@ pub async fn run_dispatcher(
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let poll = Duration::from_secs(config.poll_interval_seconds.max(1));
-    let mut listener = match PgListener::connect_with(&pool).await {
-        Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
-            Ok(()) => Some(listener),
-            Err(e) => {
-                tracing::warn!(error = ?e, "could not LISTEN; polling only");
-                None
-            }
-        },
-        Err(e) => {
-            tracing::warn!(error = ?e, "could not open a LISTEN connection; polling only");
-            None
-        }
-    };
+    let mut wakeup = Wakeup::listen(&pool, NOTIFY_CHANNEL).await;
     tracing::info!(worker_id, "dispatcher started");
 
     while !*shutdown.borrow() {
@@ -636,26 +667,7 @@ pub async fn run_dispatcher(
         if wait.is_zero() {
             continue;
         }
-        let notified = async {
-            match listener.as_mut() {
-                Some(listener) => listener.recv().await.map(|_| ()),
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = shutdown.changed() => {}
-            received = notified => {
-                if let Err(e) = received {
-                    tracing::warn!(error = ?e, "lost the LISTEN connection; polling until it is back");
-                    tokio::time::sleep(wait).await;
-                }
-            }
-            _ = tokio::time::sleep(wait) => {}
-        }
-        // One pass handles everything due, so earlier notifications add nothing.
-        if let Some(listener) = listener.as_mut() {
-            while listener.next_buffered().is_some() {}
-        }
+        wakeup.wait(wait, &mut shutdown).await;
     }
     tracing::info!(worker_id, "dispatcher stopped");
     Ok(())

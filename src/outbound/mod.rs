@@ -2,12 +2,21 @@
 //! `calendar` decides what is due for whom and when, the `planner` stores that in the outbox
 //! table, `outbox` leases due touches to a worker, `render` turns one into text, and the
 //! `dispatcher` sends it through a channel. `preview` shows an account's stored calendar.
+//!
+//! Posts to the CS team travel alongside: `staff_posts` queues them, `digest` gathers the
+//! non-urgent ones into a daily post, `post_queue` leases them and `post_dispatcher` delivers
+//! them to a staff member's Telegram or the team chat. `wakeup` is how both delivery loops wait.
 
 pub mod calendar;
+pub mod digest;
 pub mod dispatcher;
 pub mod outbox;
 pub mod planner;
+pub mod post_dispatcher;
+pub mod post_queue;
+pub mod post_texts;
 pub mod preview;
 pub mod render;
 pub mod scheduler;
 pub mod staff_posts;
+pub mod wakeup;

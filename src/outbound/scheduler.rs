@@ -1,5 +1,5 @@
-//! Periodic jobs: the outbox's lease rescue every minute, and a nightly re-plan supplied by
-//! the planner.
+//! Periodic jobs: the lease rescue of touches and staff posts every minute, a nightly re-plan
+//! supplied by the planner, and whatever else is added with `Scheduler::add_job`.
 //!
 //! Every instance runs the same cron timetable, but a job only does its work on the instance
 //! holding a PostgreSQL advisory lock (the leader); the others skip it. A job also never runs
@@ -19,7 +19,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use super::dispatcher;
+use super::{dispatcher, post_dispatcher};
 use crate::channel::Channels;
 
 pub type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
@@ -195,6 +195,16 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
+    /// Adds a job on the same timetable rules: run by the leader only, never overlapping.
+    pub async fn add_job(&self, name: &str, cron: &str, body: JobFn) -> anyhow::Result<()> {
+        let job = Arc::new(GuardedJob::new(name, self.leadership.clone(), body));
+        self.inner
+            .add(cron_job(cron, job)?)
+            .await
+            .with_context(|| format!("could not schedule the {name} job"))?;
+        Ok(())
+    }
+
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.inner
             .shutdown()
@@ -239,7 +249,11 @@ pub async fn start_scheduler(
         let pool = pool.clone();
         let channels = channels.clone();
         async move {
-            dispatcher::rescue_and_reconcile(&pool, &channels, now).await?;
+            let touches = dispatcher::rescue_and_reconcile(&pool, &channels, now).await;
+            // Staff posts are rescued even when the touches' part failed, and vice versa.
+            let posts = post_dispatcher::rescue_and_reconcile_posts(&pool, &channels, now).await;
+            touches?;
+            posts?;
             Ok(())
         }
     });

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod contacts;
 pub mod staff;
+pub mod team_chat;
 
 use crate::domain::ParseError;
 
