@@ -619,3 +619,39 @@ async fn a_client_asking_for_help_in_a_checkin_opens_a_critical_escalation(pool:
     assert_eq!(open[0].severity, "critical");
     assert!(open[0].evidence.contains("dana asked for help"), "{open:?}");
 }
+
+#[sqlx::test]
+async fn an_escalation_resolved_before_the_digest_is_left_out_of_it(pool: PgPool) {
+    let config = EscalationConfig::default();
+    let t = team(&pool).await;
+    let a = client(&pool, "Acme", Some(t.alice), None).await;
+    let mut before = raw("active_users", now() - Duration::days(40));
+    before.value = Some(100.0);
+    signal(&pool, a, before).await;
+    let mut after = raw("active_users", now() - Duration::days(1));
+    after.value = Some(40.0);
+    signal(&pool, a, after).await;
+    run(&pool, &config, now(), None).await.unwrap();
+    let id = EscalationId(escalations(&pool, a).await[0].id);
+
+    act(
+        &pool,
+        id,
+        &Action::Resolve(Outcome::Saved),
+        t.alice,
+        now() + Duration::hours(1),
+    )
+    .await
+    .unwrap();
+
+    let waiting: i64 = sqlx::query_scalar(
+        "select count(*) from staff_posts where delivery = 'digest' and status = 'planned'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        waiting, 0,
+        "nothing about a closed escalation waits for the digest"
+    );
+}

@@ -33,6 +33,9 @@ use personas::Reaction;
 use scenario::Party;
 use timeline::Timeline;
 
+/// The simulated Telegram group of the CS team.
+const DEMO_TEAM_CHAT: &str = "-1001000000001";
+
 /// A contact's message on its way to the bot.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Pending {
@@ -70,6 +73,9 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     );
     let end = start + Duration::days(i64::from(args.days));
     let cast = scenario::seed(&pool, &settings.calendar, start).await?;
+    // The CS team's group chat, where escalation cards land.
+    crate::storage::team_chat::bind(&pool, ChannelKind::Telegram, DEMO_TEAM_CHAT, None, start)
+        .await?;
     println!("The accounts:");
     for (_, name, story) in &cast.accounts {
         println!("  - {name}: {story}");
@@ -148,6 +154,14 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
             }
             reassess(&pool, Judge::from(&settings), now, "nightly", None).await?;
             crate::escalation::tick::tick(&pool, &settings.escalation, now).await?;
+            sim.csms_work(now).await?;
+            crate::outbound::digest::compose_daily_digests(
+                &pool,
+                settings.escalation.sla.time_zone,
+                settings.digest.daily_at,
+                now,
+            )
+            .await?;
             next_replan = now + Duration::days(1);
         }
 
@@ -172,6 +186,8 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
             }
         }
         dispatcher::deliver_due(&pool, &channels, &renderer, &config, "demo", now).await?;
+        crate::outbound::post_dispatcher::deliver_due_posts(&pool, &channels, &config, "demo", now)
+            .await?;
         sim.collect_sent(&cast, &[&whatsapp, &telegram], now)
             .await?;
         sim.announce_unreachable(now).await?;
@@ -189,6 +205,7 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         .filter(|n| **n > 1)
         .count();
     summary(&pool, start, end, sent_twice, sim.duplicates_ignored).await?;
+    escalation_summary(&pool).await?;
     let portfolio = crate::status::portfolio(&pool, end).await?;
     println!("{}", crate::status::render_portfolio(&portfolio));
     // The account a manager would open first: the lowest health, with its reasons.
@@ -209,6 +226,49 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
             db.shown
         );
     }
+    Ok(())
+}
+
+/// What reached the CS team over the year, and what is still open.
+async fn escalation_summary(pool: &PgPool) -> anyhow::Result<()> {
+    let by_reason = sqlx::query!(
+        r#"select reason, count(*) as "n!", count(*) filter (where status <> 'resolved') as "open!",
+                  count(*) filter (where recovered_at is not null) as "recovered!"
+             from escalations group by reason order by 2 desc, 1"#
+    )
+    .fetch_all(pool)
+    .await?;
+    let posts = sqlx::query!(
+        r#"select count(*) filter (where staff_id is null) as "team!",
+                  count(*) filter (where staff_id is not null) as "private!",
+                  count(*) filter (where kind = 'digest') as "digests!",
+                  count(*) filter (where kind = 'ladder' and staff_id is null) as "ladder!",
+                  count(*) filter (where kind = 'sla_breach' and staff_id is null) as "sla!"
+             from staff_posts where status = 'sent'"#
+    )
+    .fetch_one(pool)
+    .await?;
+    println!("Escalations over the year:");
+    if by_reason.is_empty() {
+        println!("  none");
+    }
+    for r in by_reason {
+        let title = r
+            .reason
+            .parse()
+            .map(crate::escalation::card::reason_title)
+            .unwrap_or("unknown");
+        let recovered = if r.recovered > 0 {
+            format!(", {} recovered", r.recovered)
+        } else {
+            String::new()
+        };
+        println!("  {:>4} {title} ({} still open{recovered})", r.n, r.open);
+    }
+    println!(
+        "  posts sent: {} to the CSM chat, {} to people in private ({} daily digests, {} ladder steps, {} missed first-response SLAs)\n",
+        posts.team, posts.private, posts.digests, posts.ladder, posts.sla
+    );
     Ok(())
 }
 
@@ -236,6 +296,85 @@ struct Simulation<'a> {
 }
 
 impl Simulation<'_> {
+    /// The simulated CSMs each morning: take what is new, move stalled renewals forward, and
+    /// resolve what the bot reported as cleared.
+    async fn csms_work(&mut self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        use crate::escalation::Reason;
+        use crate::escalation::actions::{Action, act};
+        use crate::escalation::store::{self, Filter};
+        let mut conn = self.pool.acquire().await?;
+        let open = store::fetch(&mut conn, Filter::Unresolved(None), false).await?;
+        drop(conn);
+        for e in open {
+            let Some(owner) = e.owner_id else { continue };
+            let who = e.owner_name.clone().unwrap_or_default();
+            let title = crate::escalation::card::reason_title(e.reason);
+            if e.status == "open" {
+                if now - e.opened_at < Duration::hours(12) {
+                    continue;
+                }
+                act(self.pool, e.id, &Action::Take, owner, now).await?;
+                self.timeline.note(
+                    now,
+                    &format!("{who} takes #esc{} ({title}, {})", e.id, e.account_name),
+                );
+                if e.reason == Reason::RenewalNoProgress30 {
+                    let progress = crate::inbound::signals::parse_signal(
+                        e.account_id,
+                        &crate::inbound::signals::RawSignal {
+                            kind: "renewal_progress".into(),
+                            occurred_at: now,
+                            ..Default::default()
+                        },
+                    )
+                    .map_err(|err| anyhow::anyhow!(err.0))?;
+                    crate::inbound::signal_store::store(self.pool, &progress, "demo").await?;
+                }
+                continue;
+            }
+            let cleared = sqlx::query_scalar!(
+                r#"select exists(select 1 from escalation_events
+                                  where escalation_id = $1 and kind = 'cleared') as "x!""#,
+                e.id.0
+            )
+            .fetch_one(self.pool)
+            .await?;
+            // Once the CSM has talked to the client about an answer or a request, it is done.
+            let talked = e.reason.is_event()
+                && sqlx::query_scalar!(
+                    r#"select exists(select 1 from escalation_events where escalation_id = $1
+                                      and kind = 'acknowledged' and at <= $2) as "x!""#,
+                    e.id.0,
+                    now - Duration::days(2)
+                )
+                .fetch_one(self.pool)
+                .await?;
+            if cleared || talked {
+                let outcome = if e.recovered_at.is_some() {
+                    crate::escalation::Outcome::Recovered
+                } else {
+                    crate::escalation::Outcome::Saved
+                };
+                act(
+                    self.pool,
+                    e.id,
+                    &Action::Resolve(outcome.clone()),
+                    owner,
+                    now,
+                )
+                .await?;
+                self.timeline.note(
+                    now,
+                    &format!(
+                        "{who} resolves #esc{} ({title}, {}) as {outcome}",
+                        e.id, e.account_name
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Turns the channels' new deliveries into timeline lines and the contacts' reactions.
     async fn collect_sent(
         &mut self,
@@ -246,6 +385,15 @@ impl Simulation<'_> {
         for (i, sim) in sims.iter().enumerate() {
             let sent = sim.sent();
             for s in &sent[self.cursor[i]..] {
+                if s.message.idempotency_key.starts_with("post:") {
+                    if s.message.to.address == DEMO_TEAM_CHAT {
+                        // A card's first two lines say what and why; other posts are one line.
+                        let head: Vec<&str> = s.message.text.lines().take(2).collect();
+                        self.timeline
+                            .note(now, &format!("CSM chat ← {}", head.join(": ")));
+                    }
+                    continue;
+                }
                 let touch = sqlx::query!(
                     r#"select t.kind, t.template, t.sent_at, a.name as account, a.contract_start,
                               coalesce(c.time_zone, a.time_zone) as "tz!"

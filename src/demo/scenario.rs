@@ -182,7 +182,13 @@ const ACCOUNTS: &[AccountSpec] = &[
 ];
 
 const STAFF: &[(&str, StaffRole, i64, Option<&str>)] = &[
-    ("Marta Kovacs", StaffRole::CsManager, 9001, None),
+    ("Ruslan Ibrayev", StaffRole::Vp, 9000, None),
+    (
+        "Marta Kovacs",
+        StaffRole::CsManager,
+        9001,
+        Some("Ruslan Ibrayev"),
+    ),
     (
         "Aigerim Sadykova",
         StaffRole::Csm,

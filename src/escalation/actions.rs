@@ -163,6 +163,18 @@ pub async fn act(
             }
         }
     }
+    if let Action::Resolve(_) = action {
+        // What still waits for a digest about this escalation is old news once it is closed.
+        sqlx::query!(
+            "update staff_posts set status = 'skipped', status_reason = 'escalation resolved',
+                    updated_at = $2
+              where escalation_id = $1 and status = 'planned' and delivery = 'digest'",
+            id.0,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     store::add_event(&mut tx, id, now, action.event(), Some(by), &details).await?;
     let after = store::fetch(&mut tx, Filter::One(id), false)
         .await?
