@@ -6,7 +6,9 @@
 //! - `deliver_due` over `BENCH_TOUCHES` (default 5000) due touches on the simulated channel
 //!   with no rate limit, then a check that every touch went out exactly once;
 //! - `replan_all` over `BENCH_ACCOUNTS` (default 500) active accounts of three contacts each,
-//!   first into an empty outbox, then again with nothing changed.
+//!   first into an empty outbox, then again with nothing changed;
+//! - the nightly reassessment (health scores, then escalations) over those accounts, with red
+//!   signals on a share of them, and the escalation tick over what it opened.
 //!
 //! Run with `cargo bench --bench dispatch`.
 
@@ -307,6 +309,72 @@ async fn bench_replan(pool: &PgPool, m: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The nightly reassessment over the re-planned accounts: every health score, then every
+/// escalation rule, with red signals on a share of the accounts (a critical ticket overdue on
+/// one in ten, a departed sponsor on one in twenty, usage halved on one in eight).
+async fn bench_nightly(pool: &PgPool, m: usize) -> anyhow::Result<()> {
+    let now = Utc.with_ymd_and_hms(2026, 4, 1, 8, 0, 0).unwrap();
+    sqlx::query(
+        "insert into signals (account_id, kind, value, details, occurred_at, source, idempotency_key)
+         select a.id, 'ticket_opened', null::float8, '{\"ticket\": \"T\", \"severity\": \"critical\"}'::jsonb,
+                $1 - interval '9 days', 'bench', 'bt-' || a.id
+           from accounts a where a.name like 'plan-%' and a.id % 10 = 0
+         union all
+         select a.id, 'sponsor_left', null::float8, '{}'::jsonb, $1 - interval '1 day', 'bench', 'bs-' || a.id
+           from accounts a where a.name like 'plan-%' and a.id % 20 = 1
+         union all
+         select a.id, 'active_users', v.value, '{}'::jsonb, v.at, 'bench', 'bu-' || a.id || '-' || v.n
+           from accounts a,
+                (values (1, 100.0::float8, $1 - interval '40 days'), (2, 50.0::float8, $1 - interval '1 day'))
+                  as v(n, value, at)
+          where a.name like 'plan-%' and a.id % 8 = 3",
+    )
+    .bind(now)
+    .execute(pool)
+    .await?;
+    let settings = touchbot::config::Settings::default();
+    let judge = touchbot::inbound::Judge::from(&settings);
+
+    let start = Instant::now();
+    let first = touchbot::inbound::reassess(pool, judge, now, "bench", None).await?;
+    rate(
+        "nightly reassess (first)",
+        m,
+        "accounts",
+        "account",
+        start.elapsed(),
+    );
+    println!("  escalations: {:?}", first.escalations);
+
+    let later = now + chrono::Duration::hours(24);
+    let start = Instant::now();
+    let again = touchbot::inbound::reassess(pool, judge, later, "bench", None).await?;
+    rate(
+        "nightly reassess (next day)",
+        m,
+        "accounts",
+        "account",
+        start.elapsed(),
+    );
+    println!("  escalations: {:?}", again.escalations);
+
+    let start = Instant::now();
+    let tick = touchbot::escalation::tick::tick(pool, &settings.escalation, later).await?;
+    let open: i64 =
+        sqlx::query_scalar("select count(*) from escalations where status <> 'resolved'")
+            .fetch_one(pool)
+            .await?;
+    rate(
+        "escalation tick (ladder, SLA)",
+        open as usize,
+        "escalations",
+        "escalation",
+        start.elapsed(),
+    );
+    println!("  tick: {tick:?}");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string());
@@ -321,6 +389,7 @@ async fn main() -> anyhow::Result<()> {
     let outcome = async {
         let ok = bench_dispatch(&pool, n).await?;
         bench_replan(&pool, m).await?;
+        bench_nightly(&pool, m).await?;
         anyhow::Ok(ok)
     }
     .await;

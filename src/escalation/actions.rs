@@ -66,30 +66,20 @@ pub async fn act(
     }
     let mut details = String::new();
     match action {
-        Action::Take => {
-            sqlx::query!(
-                "update escalations set status = 'acknowledged', owner_id = $2,
-                        acknowledged_at = coalesce(acknowledged_at, $3),
-                        acknowledged_by = coalesce(acknowledged_by, $2),
-                        first_response_at = coalesce(first_response_at, $3), updated_at = $3
-                  where id = $1",
-                id.0,
-                by.0,
-                now
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        Action::Contacted => {
+        Action::Take | Action::Contacted => {
+            // Taking it also makes the person its owner; recording a contact does not.
+            let new_owner = matches!(action, Action::Take).then_some(by.0);
             sqlx::query!(
                 "update escalations set status = 'acknowledged',
+                        owner_id = coalesce($4, owner_id),
                         acknowledged_at = coalesce(acknowledged_at, $3),
                         acknowledged_by = coalesce(acknowledged_by, $2),
                         first_response_at = coalesce(first_response_at, $3), updated_at = $3
                   where id = $1",
                 id.0,
                 by.0,
-                now
+                now,
+                new_owner
             )
             .execute(&mut *tx)
             .await?;
