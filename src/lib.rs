@@ -6,9 +6,12 @@
 //! - inbound: `channel` → `inbound::parser` → `inbound::record` (storage of replies) and
 //!   `inbound::signals` (facts from outside) → `health` (scores and their history) →
 //!   `escalation` (red-signal rules, a pure core not yet wired to storage).
+//! - the staff side of the chat, whatever the channel: `chat` (commands, escalation card
+//!   buttons, binding the team chat, human takeover of a client conversation).
 
 pub mod app;
 pub mod channel;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod db;

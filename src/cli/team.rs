@@ -24,10 +24,14 @@ pub enum TeamCommand {
         #[arg(long, allow_hyphen_values = true)]
         address: String,
     },
+    /// Print a one-time code that binds a Telegram group as the team chat: a staff member
+    /// sends /bind CODE in the group (the bot must be a member; `touchbot serve` running).
+    BindCode,
 }
 
-const HOW_TO_BIND: &str = "Bind one with: touchbot team set-chat --channel telegram --address \
-    <the group's chat id, e.g. -1001234567890>";
+const HOW_TO_BIND: &str = "Bind one with: touchbot team bind-code (then /bind CODE in the group), \
+    or touchbot team set-chat --channel telegram --address <the group's chat id, e.g. \
+    -1001234567890>";
 
 #[derive(Serialize)]
 struct Shown {
@@ -72,6 +76,16 @@ pub async fn run(ctx: &Ctx, cmd: TeamCommand) -> anyhow::Result<()> {
                 "The team chat is now {} chat {}. Posts for the team go there from now on \
                  (while touchbot serve runs).",
                 chat.channel, chat.address
+            );
+        }
+        TeamCommand::BindCode => {
+            let code = crate::chat::new_code(&ctx.pool, ctx.now).await?;
+            println!(
+                "Bind code: {} (works once, until {}).\nAdd the bot to the team's Telegram \
+                 group, then send this message in the group:\n\n{}",
+                code.code,
+                code.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                code.command()
             );
         }
     }

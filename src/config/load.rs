@@ -306,6 +306,14 @@ mod tests {
     }
 
     #[test]
+    fn a_takeover_of_zero_hours_is_refused_with_its_line_and_the_range() {
+        let f = write("[takeover]\nhours = 0\n");
+        let err = load(Some(&f.0), &env(&[])).unwrap_err().to_string();
+        assert!(err.contains(":2: takeover.hours"), "{err}");
+        assert!(err.contains("from 1 to 720"), "{err}");
+    }
+
+    #[test]
     fn locate_finds_a_key_inside_the_nth_table_of_an_array() {
         let text = "[calendar]\n[[calendar.rules]]\nkey = \"a\"\nevery_days = 7\n\n[[calendar.rules]]\nkey = \"b\"\nevery_days = 0\n";
         assert_eq!(locate(text, "calendar.rules[1].every_days"), Some(8));

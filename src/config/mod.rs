@@ -51,6 +51,32 @@ pub struct Settings {
     pub health: HealthConfig,
     pub escalation: EscalationConfig,
     pub digest: DigestSettings,
+    pub takeover: TakeoverSettings,
+}
+
+/// Human takeover: a client's message the bot cannot answer goes to their CSM, and the bot
+/// holds that contact's automated touches back while the two talk.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TakeoverSettings {
+    /// How long the automation waits after the latest message either way, unless the CSM
+    /// hands the contact back sooner.
+    pub hours: u32,
+}
+
+impl Default for TakeoverSettings {
+    fn default() -> Self {
+        TakeoverSettings { hours: 48 }
+    }
+}
+
+impl TakeoverSettings {
+    /// The longest pause accepted: a forgotten conversation must not silence a client for good.
+    pub const MAX_HOURS: u32 = 24 * 30;
+
+    pub fn duration(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::hours(i64::from(self.hours))
+    }
 }
 
 /// When the digests go out, read in the team's zone (`escalation.sla.time_zone`).
@@ -128,6 +154,16 @@ impl Settings {
         }
         out.extend(self.health.validate());
         out.extend(self.escalation.validate());
+        if !(1..=TakeoverSettings::MAX_HOURS).contains(&self.takeover.hours) {
+            out.push((
+                "takeover.hours".to_string(),
+                format!(
+                    "must be from 1 to {} (30 days); it is how long automated touches wait \
+                     while a CSM talks with a client",
+                    TakeoverSettings::MAX_HOURS
+                ),
+            ));
+        }
         out
     }
 }

@@ -45,7 +45,9 @@ fn fenced(rows: u64, lease: Lease) -> Result<(), OutboxError> {
 }
 
 /// Leases up to `batch_size` due touches to `worker_id` until `now + lease`. Rows locked by a
-/// concurrent claim are skipped, so two workers never get the same touch.
+/// concurrent claim are skipped, so two workers never get the same touch. Touches held back by
+/// a human takeover stay planned, untouched, and are claimed once it ends: holding them here
+/// rather than at send time spends none of their tries.
 pub async fn claim_due(
     db: impl PgExecutor<'_>,
     worker_id: &str,
@@ -60,6 +62,12 @@ pub async fn claim_due(
             where status = 'planned'
               and due_at <= $1
               and (next_attempt_at is null or next_attempt_at <= $1)
+              -- A contact talking with their CSM gets no automated touches meanwhile (see
+              -- chat::takeover); contractual renewal notices keep their date.
+              and (contact_id is null or category = 'renewal'
+                   or not exists (select 1 from contact_takeovers k
+                                   where k.contact_id = touches.contact_id
+                                     and k.ended_at is null and k.until > $1))
             order by due_at, id
             limit $2
             for update skip locked

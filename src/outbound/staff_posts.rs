@@ -31,6 +31,8 @@ pub enum PostKind {
     Digest,
     /// The weekly team metrics.
     Weekly,
+    /// A client's own words for their CSM, during a human takeover (`chat::takeover`).
+    Relay,
 }
 
 impl PostKind {
@@ -44,6 +46,7 @@ impl PostKind {
             PostKind::Recovered => "recovered",
             PostKind::Digest => "digest",
             PostKind::Weekly => "weekly",
+            PostKind::Relay => "relay",
         }
     }
 }

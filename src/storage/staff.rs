@@ -87,6 +87,22 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Staff>, StoreError> {
     rows.into_iter().map(Staff::try_from).collect()
 }
 
+/// The staff member with this Telegram user id, if any: who is asking, in chat.
+pub async fn by_telegram_id(
+    pool: &PgPool,
+    telegram_user_id: i64,
+) -> Result<Option<Staff>, StoreError> {
+    let row = sqlx::query_as!(
+        Row,
+        "select id, name, role, telegram_user_id, locale, manager_id from staff
+          where telegram_user_id = $1",
+        telegram_user_id
+    )
+    .fetch_optional(pool)
+    .await?;
+    row.map(Staff::try_from).transpose()
+}
+
 /// Finds a staff member by id, by full name (any case), or by a unique part of the name.
 pub async fn find(pool: &PgPool, key: &str) -> Result<Staff, StoreError> {
     let key = key.trim();

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use super::{StoreError, stored};
 use crate::domain::{ChannelKind, StaffId};
@@ -63,8 +63,22 @@ pub async fn bind(
     by: Option<StaffId>,
     now: DateTime<Utc>,
 ) -> Result<TeamChat, StoreError> {
-    let address = check(channel, address)?;
     let mut tx = pool.begin().await?;
+    let chat = bind_in(&mut tx, channel, address, by, now).await?;
+    tx.commit().await?;
+    Ok(chat)
+}
+
+/// [`bind`] inside the caller's transaction, for a binding that must happen together with
+/// something else (using up a one-time code).
+pub async fn bind_in(
+    conn: &mut PgConnection,
+    channel: ChannelKind,
+    address: &str,
+    by: Option<StaffId>,
+    now: DateTime<Utc>,
+) -> Result<TeamChat, StoreError> {
+    let address = check(channel, address)?;
     sqlx::query!(
         "insert into team_chat (id, channel, address, bound_at, bound_by)
          values (true, $1, $2, $3, $4)
@@ -76,9 +90,50 @@ pub async fn bind(
         now,
         by.map(|s| s.0),
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    // The queue's trigger announces these, which wakes the staff post dispatcher.
+    bring_waiting_posts_forward(conn, now).await?;
+    Ok(TeamChat {
+        channel,
+        address,
+        bound_at: now,
+        bound_by: by,
+    })
+}
+
+/// Follows a Telegram group upgraded to a supergroup, which gets a new chat id: the team chat
+/// moves along when it was the old group. Returns whether it was.
+pub async fn follow_migration(
+    pool: &PgPool,
+    old_chat_id: i64,
+    new_chat_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await?;
+    let moved = sqlx::query!(
+        "update team_chat set address = $2
+          where channel = 'telegram' and address = $1",
+        old_chat_id.to_string(),
+        new_chat_id.to_string(),
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if moved {
+        // A post refused with "the group moved" waits for a retry; it can go now.
+        bring_waiting_posts_forward(&mut tx, now).await?;
+    }
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// Posts for the team chat that wait for a later try become due at `now`. The queue's trigger
+/// announces them, which wakes the staff post dispatcher.
+async fn bring_waiting_posts_forward(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     sqlx::query!(
         "update staff_posts p set next_attempt_at = $1, updated_at = $1
           where p.status = 'planned' and p.delivery = 'now' and p.next_attempt_at > $1
@@ -87,15 +142,9 @@ pub async fn bind(
                              where s.id = p.staff_id and s.telegram_user_id is null))",
         now,
     )
-    .execute(&mut *tx)
+    .execute(conn)
     .await?;
-    tx.commit().await?;
-    Ok(TeamChat {
-        channel,
-        address,
-        bound_at: now,
-        bound_by: by,
-    })
+    Ok(())
 }
 
 /// Posts that can only go to the team chat and have not gone yet.

@@ -1,0 +1,30 @@
+//! Who is asking. Every staff command and button needs a registered staff member, found by the
+//! Telegram user id on record (`touchbot staff add --telegram-id`); anyone else is refused in
+//! words that say nothing about any account, and the attempt is logged with ids only.
+
+use sqlx::PgPool;
+
+use crate::storage::StoreError;
+use crate::storage::staff::{self, Staff};
+
+/// The answer to a stranger's command: no figures, no names, no hint whether an account exists.
+pub const REFUSAL: &str = "Sorry, these commands are for the customer-success team only. If \
+    you are on the team, ask an admin to register your Telegram account with the bot.";
+
+/// The answer to a stranger's tap on a staff button; the message stays as it was.
+pub const BUTTON_REFUSAL: &str = "Only the customer-success team can use these buttons.";
+
+/// The staff member behind a Telegram user id, or `None` for anyone else.
+pub async fn who(pool: &PgPool, telegram_user_id: i64) -> Result<Option<Staff>, StoreError> {
+    staff::by_telegram_id(pool, telegram_user_id).await
+}
+
+/// Logs a stranger's attempt: their id and what they tried (a command name or an action), never
+/// the arguments, which may name a client.
+pub fn log_refused(telegram_user_id: i64, attempt: &str) {
+    tracing::warn!(
+        telegram_user_id,
+        attempt,
+        "refused a staff command or button from someone who is not on the staff"
+    );
+}
