@@ -17,6 +17,7 @@ use crate::health::HealthConfig;
 use crate::outbound::calendar::{CalendarConfig, ClockTime};
 use crate::outbound::dispatcher::DispatcherConfig;
 use crate::outbound::scheduler::SchedulerConfig;
+use crate::telegram::TelegramSettings;
 
 /// A section's text could not be read; the message names the problem and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,7 @@ pub struct Settings {
     pub health: HealthConfig,
     pub escalation: EscalationConfig,
     pub digest: DigestSettings,
+    pub telegram: TelegramSettings,
 }
 
 /// When the digests go out, read in the team's zone (`escalation.sla.time_zone`).
@@ -128,6 +130,7 @@ impl Settings {
         }
         out.extend(self.health.validate());
         out.extend(self.escalation.validate());
+        out.extend(self.telegram.validate());
         out
     }
 }
