@@ -10,7 +10,7 @@ use teloxide::Bot;
 use teloxide::RequestError;
 use teloxide::payloads::SetMyCommandsSetters;
 use teloxide::prelude::Requester;
-use teloxide::types::{BotCommandScope, ChatId, Recipient};
+use teloxide::types::{BotCommand, BotCommandScope, ChatId, Recipient};
 use teloxide::utils::command::BotCommands;
 
 /// What a client can ask of the bot.
@@ -83,11 +83,21 @@ pub fn is_staff_command(name: &str) -> bool {
         .any(|c| c.command.trim_start_matches('/') == name && name != "help")
 }
 
+/// The derive writes names as typed ("/stop"); Telegram's menu takes them bare.
+fn menu(commands: Vec<BotCommand>) -> Vec<BotCommand> {
+    commands
+        .into_iter()
+        .map(|c| BotCommand::new(c.command.trim_start_matches('/'), c.description))
+        .collect()
+}
+
 /// Sets the command menus. A staff member whose private chat Telegram does not know (they never
 /// started the bot) is skipped; any other refusal is returned.
 pub async fn register(bot: &Bot, pool: &PgPool) -> anyhow::Result<()> {
-    bot.set_my_commands(ClientCommand::bot_commands()).await?;
-    bot.set_my_commands(StaffCommand::bot_commands())
+    let client = menu(ClientCommand::bot_commands());
+    let staff_menu = menu(StaffCommand::bot_commands());
+    bot.set_my_commands(client).await?;
+    bot.set_my_commands(staff_menu.clone())
         .scope(BotCommandScope::AllGroupChats)
         .await?;
     let staff = sqlx::query_scalar!(
@@ -99,11 +109,7 @@ pub async fn register(bot: &Bot, pool: &PgPool) -> anyhow::Result<()> {
         let scope = BotCommandScope::Chat {
             chat_id: Recipient::Id(ChatId(id)),
         };
-        match bot
-            .set_my_commands(StaffCommand::bot_commands())
-            .scope(scope)
-            .await
-        {
+        match bot.set_my_commands(staff_menu.clone()).scope(scope).await {
             Ok(_) => {}
             Err(RequestError::Api(e)) => {
                 tracing::debug!(telegram_user_id = id, error = %e, "no staff menu for this chat");
