@@ -20,3 +20,11 @@ create index contact_invites_contact_idx on contact_invites (contact_id);
 -- When a contact first joined the bot (their chat became known). A contact added before they
 -- joined gets their welcome from that day, not from the day they were typed in.
 alter table contacts add column joined_at timestamptz;
+
+-- Webhook mode: Telegram retries a delivery it did not see acknowledged, so each update id is
+-- recorded before the update is handled, and a repeat is acknowledged without handling it again.
+create table telegram_updates (
+    update_id       bigint primary key,
+    received_at     timestamptz not null
+);
+create index telegram_updates_received_idx on telegram_updates (received_at);

@@ -26,7 +26,7 @@ use crate::outbound::planner;
 use crate::outbound::post_dispatcher::run_post_dispatcher;
 use crate::outbound::render::TemplateRenderer;
 use crate::outbound::scheduler::{Scheduled, Scheduler, job_fn, start_scheduler};
-use crate::telegram::TelegramChannel;
+use crate::telegram::{TelegramChannel, polling, webhook};
 
 /// A running service.
 pub struct Service {
@@ -96,14 +96,30 @@ pub async fn start(
             watch_rx.clone(),
         )),
     ];
+    let mut app = Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(pool.clone());
     if let Some(bot) = bot {
-        workers.push(tokio::spawn(crate::telegram::polling::run(
-            bot,
+        let shared = Arc::new(settings.clone());
+        match webhook::start(
+            bot.clone(),
             pool.clone(),
-            Arc::new(settings.clone()),
-            messages,
+            shared.clone(),
+            messages.clone(),
             watch_rx.clone(),
-        )));
+        ) {
+            Some((route, ready)) => {
+                app = app.merge(route);
+                workers.push(ready);
+            }
+            None => workers.push(tokio::spawn(polling::run(
+                bot,
+                pool.clone(),
+                shared,
+                messages,
+                watch_rx.clone(),
+            ))),
+        }
     }
 
     let scheduler = start_scheduler(
@@ -127,9 +143,6 @@ pub async fn start(
         .await?;
 
     let addr = listener.local_addr()?;
-    let app = Router::new()
-        .route("/healthz", get(healthz))
-        .with_state(pool);
     let mut http_stop = watch_rx.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, app)

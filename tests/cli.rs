@@ -625,5 +625,8 @@ async fn a_telegram_contact_gets_a_join_link_and_a_fresh_one_replaces_it(pool: P
     assert_eq!(live, 1, "the older link stops working");
 
     let without_username = bot.refused(&["contact", "invite", "--account", "northwind", "lee"]);
-    assert!(without_username.contains("bot_username"), "{without_username}");
+    assert!(
+        without_username.contains("bot_username"),
+        "{without_username}"
+    );
 }

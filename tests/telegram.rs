@@ -684,3 +684,82 @@ async fn serve_with_a_token_registers_the_menus_and_answers_a_stranger(pool: PgP
         "{client_menu}"
     );
 }
+
+/// A bare HTTP/1.1 POST of JSON, with the webhook's secret header if given: the status code.
+async fn post_update(
+    addr: std::net::SocketAddr,
+    path: &str,
+    secret: Option<&str>,
+    body: &str,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let header = secret.map_or(String::new(), |s| {
+        format!("X-Telegram-Bot-Api-Secret-Token: {s}\r\n")
+    });
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{header}\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[sqlx::test]
+async fn in_webhook_mode_only_telegrams_secret_gets_in_and_a_repeated_update_is_handled_once(
+    pool: PgPool,
+) {
+    let fake = FakeTelegram::start().await;
+    let mut settings = settings();
+    settings.telegram.token = Some(Secret::from(TOKEN));
+    settings.telegram.api_url = Some(Secret::from(fake.url()));
+    settings.telegram.webhook_url = Some("https://bot.example.com/telegram/hook".into());
+    settings.telegram.webhook_secret = Some(Secret::from("s3cret_token-1"));
+    settings.scheduler.replan_cron = "0 0 0 1 1 * 2099".into();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let service = touchbot::startup::start(
+        &settings,
+        pool.clone(),
+        Channels::new(unlimited()),
+        listener,
+    )
+    .await
+    .unwrap();
+    let addr = service.addr();
+    fake.wait_until("the webhook to be set", |f| {
+        !f.calls("setWebhook").is_empty()
+    })
+    .await;
+    let update = support::fake_telegram::text_update(41, 9001, "hello?").to_string();
+
+    let forged = post_update(addr, "/telegram/hook", Some("guess"), &update).await;
+    let bare = post_update(addr, "/telegram/hook", None, &update).await;
+    let replies_to_forged = fake.sent_to(9001).len();
+    let first = post_update(addr, "/telegram/hook", Some("s3cret_token-1"), &update).await;
+    let again = post_update(addr, "/telegram/hook", Some("s3cret_token-1"), &update).await;
+    let replies = fake.sent_to(9001);
+    tokio::time::timeout(Duration::from_secs(20), service.stop())
+        .await
+        .expect("stop returns")
+        .unwrap();
+
+    let set = &fake.calls("setWebhook")[0].body;
+    assert_eq!(set["url"], "https://bot.example.com/telegram/hook");
+    assert_eq!(set["secret_token"], "s3cret_token-1");
+    assert_eq!((forged, bare), (401, 401));
+    assert_eq!(replies_to_forged, 0, "a refused request is not handled");
+    assert_eq!((first, again), (200, 200));
+    assert_eq!(replies.len(), 1, "the repeated update is not handled again");
+    assert!(
+        replies[0].text.contains("don't know this chat"),
+        "{}",
+        replies[0].text
+    );
+    assert!(
+        fake.calls("getUpdates").is_empty(),
+        "no polling in webhook mode"
+    );
+}

@@ -82,6 +82,7 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Setti
     };
     settings.telegram.token = secret("TELOXIDE_TOKEN");
     settings.telegram.api_url = secret("TELOXIDE_API_URL");
+    settings.telegram.webhook_secret = secret("TELEGRAM_WEBHOOK_SECRET");
 
     let issues = settings.issues();
     if issues.is_empty() {

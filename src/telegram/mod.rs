@@ -1,7 +1,8 @@
 //! The Telegram adapter, built on teloxide.
 //!
 //! Outbound, [`TelegramChannel`] is one more `Channel` for the dispatchers. Inbound,
-//! [`polling::run`] reads updates (on one instance only) and hands each to the handler tree of
+//! [`polling::run`] reads updates (on one instance only), or [`webhook`] receives them (on
+//! every instance), and each goes to the handler tree of
 //! [`schema::schema`]: a contact's message goes to `inbound::receive`, like every channel's, and
 //! the answer it decides on is sent back; `/start <code>` joins a contact by their link; staff
 //! messages and escalation buttons go to [`staff`], where the staff features connect.
@@ -14,6 +15,7 @@ mod replies;
 pub mod schema;
 pub mod settings;
 pub mod staff;
+pub mod webhook;
 mod who;
 
 use std::sync::Arc;

@@ -37,9 +37,26 @@ pub async fn run(
     messages: Arc<crate::messages::Messages>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let Some(me) = get_me(&bot, &mut shutdown).await else {
+    let Some((me, ctx)) = prepare(&bot, pool.clone(), settings, messages, &mut shutdown).await
+    else {
         return Ok(());
     };
+    let leadership = Leadership::new(&pool, &format!("touchbot-telegram-poll-{}", me.id.0));
+    let result = poll(&bot, &ctx, &me, &leadership, &mut shutdown).await;
+    leadership.resign().await;
+    result
+}
+
+/// Learns who the bot is (waiting for Telegram if need be), sets its command menus, and
+/// gathers what the handlers need. None when told to stop first.
+pub async fn prepare(
+    bot: &Bot,
+    pool: sqlx::PgPool,
+    settings: Arc<crate::config::Settings>,
+    messages: Arc<crate::messages::Messages>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<(Me, Arc<BotContext>)> {
+    let me = get_me(bot, shutdown).await?;
     let username = me.username().to_string();
     if let Some(configured) = &settings.telegram.bot_username
         && !configured.eq_ignore_ascii_case(&username)
@@ -49,19 +66,16 @@ pub async fn run(
             "telegram.bot_username differs from the bot's real username: join links point to the wrong bot"
         );
     }
-    if let Err(e) = commands::register(&bot, &pool).await {
+    if let Err(e) = commands::register(bot, &pool).await {
         tracing::warn!(error = %e, "could not set the bot's command menus; it works without them");
     }
     let ctx = Arc::new(BotContext {
-        pool: pool.clone(),
-        settings: settings.clone(),
+        pool,
+        settings,
         messages,
         username,
     });
-    let leadership = Leadership::new(&pool, &format!("touchbot-telegram-poll-{}", me.id.0));
-    let result = poll(&bot, &ctx, &me, &leadership, &mut shutdown).await;
-    leadership.resign().await;
-    result
+    Some((me, ctx))
 }
 
 /// Asks Telegram who the bot is, patiently: Telegram being away at start is not fatal.
@@ -146,6 +160,7 @@ async fn poll(
                 failures = 0;
                 for update in updates {
                     let next = update.id.as_offset();
+                    // One that keeps failing is skipped (and logged) rather than block the rest.
                     handle_update(&handler, bot, ctx, me, update).await;
                     offset = next;
                 }
@@ -174,32 +189,34 @@ async fn poll(
 }
 
 /// Runs one update through the handler tree, trying again (briefly) when a handler fails, as
-/// a database hiccup would make it; every handler is safe to repeat.
+/// a database hiccup would make it; every handler is safe to repeat. False when it still
+/// failed after that.
 pub async fn handle_update(
     handler: &UpdateHandler<anyhow::Error>,
     bot: &Bot,
     ctx: &Arc<BotContext>,
     me: &Me,
     update: Update,
-) {
+) -> bool {
     let id = update.id.0;
     for attempt in 1..=TRIES_PER_UPDATE {
         let deps = dptree::deps![update.clone(), bot.clone(), ctx.clone(), me.clone()];
         match handler.dispatch(deps).await {
-            ControlFlow::Break(Ok(())) => return,
+            ControlFlow::Break(Ok(())) => return true,
             ControlFlow::Continue(_) => {
                 tracing::debug!(update_id = id, "an update no handler takes");
-                return;
+                return true;
             }
             ControlFlow::Break(Err(e)) if attempt < TRIES_PER_UPDATE => {
                 tracing::warn!(update_id = id, attempt, error = ?e, "handling an update failed; trying again");
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
             }
             ControlFlow::Break(Err(e)) => {
-                tracing::error!(update_id = id, error = ?e, "handling an update failed; it is skipped");
+                tracing::error!(update_id = id, error = ?e, "handling an update failed");
             }
         }
     }
+    false
 }
 
 #[cfg(test)]

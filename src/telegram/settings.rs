@@ -19,6 +19,13 @@ pub struct TelegramSettings {
     pub invite_days: u32,
     /// How long one getUpdates call waits for news, in seconds.
     pub poll_timeout_seconds: u32,
+    /// The public HTTPS address Telegram posts updates to. When set, every instance serves
+    /// updates at this address's path (on `server.port`) instead of one instance polling.
+    pub webhook_url: Option<String>,
+    /// From TELEGRAM_WEBHOOK_SECRET: Telegram sends it back with every update, and a request
+    /// without it is refused.
+    #[serde(skip)]
+    pub webhook_secret: Option<Secret>,
     /// From TELOXIDE_TOKEN.
     #[serde(skip)]
     pub token: Option<Secret>,
@@ -33,6 +40,8 @@ impl Default for TelegramSettings {
             bot_username: None,
             invite_days: 14,
             poll_timeout_seconds: 10,
+            webhook_url: None,
+            webhook_secret: None,
             token: None,
             api_url: None,
         }
@@ -114,8 +123,57 @@ impl TelegramSettings {
                 format!("must be between 1 and {MAX_POLL_TIMEOUT} seconds"),
             ));
         }
+        if let Some(url) = &self.webhook_url
+            && let Err(why) = webhook_path(url)
+        {
+            out.push(("telegram.webhook_url".to_string(), why));
+        }
+        match (&self.webhook_url, &self.webhook_secret) {
+            (Some(_), None) => out.push((
+                "telegram.webhook_url".to_string(),
+                "webhook mode needs TELEGRAM_WEBHOOK_SECRET (1-256 of A-Za-z0-9_-), so that \
+                 only Telegram can post updates"
+                    .to_string(),
+            )),
+            (_, Some(secret)) if !is_webhook_secret(secret.0.expose_secret()) => out.push((
+                "TELEGRAM_WEBHOOK_SECRET".to_string(),
+                "must be 1-256 of A-Za-z0-9_- (Telegram's rule for a secret token)".to_string(),
+            )),
+            _ => {}
+        }
         out
     }
+
+    /// Webhook mode: the path to serve and the secret to expect, when configured.
+    pub fn webhook(&self) -> Option<(String, SecretString)> {
+        let url = self.webhook_url.as_deref()?;
+        let secret = self.webhook_secret.as_ref()?;
+        Some((webhook_path(url).ok()?, secret.0.clone()))
+    }
+}
+
+/// The path part of the webhook's public address, where the route is served.
+fn webhook_path(url: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(url.trim()).map_err(|e| {
+        format!("'{url}' is not an address ({e}); give the full https:// address Telegram should post to")
+    })?;
+    if parsed.scheme() != "https" && parsed.scheme() != "http" {
+        return Err(format!("'{url}' must be an https:// address"));
+    }
+    let path = parsed.path().trim_end_matches('/');
+    if path.is_empty() || path == "/healthz" {
+        return Err(format!(
+            "'{url}' needs a path of its own, such as https://bot.example.com/telegram"
+        ));
+    }
+    Ok(path.to_string())
+}
+
+fn is_webhook_secret(secret: &str) -> bool {
+    (1..=256).contains(&secret.len())
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Telegram's rules for a bot's username: 5-32 of A-Za-z0-9_, ending in "bot".
@@ -194,6 +252,22 @@ mod tests {
         assert!(s.bot().is_err());
         s.token = None;
         assert!(s.bot().unwrap().is_none());
+    }
+
+    #[test]
+    fn webhook_mode_needs_a_path_and_a_secret_telegram_accepts() {
+        let mut s = TelegramSettings {
+            webhook_url: Some("https://bot.example.com/telegram/".into()),
+            ..Default::default()
+        };
+        assert!(s.validate()[0].1.contains("TELEGRAM_WEBHOOK_SECRET"));
+        s.webhook_secret = Some("not valid!".into());
+        assert_eq!(s.validate()[0].0, "TELEGRAM_WEBHOOK_SECRET");
+        s.webhook_secret = Some("s3cret_-X".into());
+        assert!(s.validate().is_empty());
+        assert_eq!(s.webhook().unwrap().0, "/telegram");
+        s.webhook_url = Some("https://bot.example.com".into());
+        assert!(s.validate()[0].1.contains("path of its own"));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! - `GetUpdates` serves queued updates from the requested offset, forgets those below it (as
 //!   Telegram does once they are confirmed), and holds an empty poll open until an update
 //!   arrives or its timeout passes.
-//! - Every call is recorded with its JSON body; sends and edits answer with a message.
+//! - Every call is recorded with its body (JSON, or the text fields of a multipart form, as
+//!   teloxide sends `SetWebhook`); sends and edits answer with a message.
 //! - Failures can be injected per method and chat: 429 with `retry_after`, the two 403s for a
 //!   blocked bot and a never-started chat, 400 "chat not found" and a group's migration. It
 //!   never answers 5xx, after which teloxide would sleep for 10 s.
@@ -149,6 +150,21 @@ fn bot_json() -> Value {
     json!({ "id": BOT_ID, "is_bot": true, "first_name": "Touch", "username": BOT_USERNAME })
 }
 
+fn text_message(message_id: i64, chat: i64, user: i64, text: &str) -> Value {
+    json!({
+        "message_id": message_id,
+        "date": now_secs(),
+        "chat": chat_json(chat),
+        "from": user_json(user),
+        "text": text,
+    })
+}
+
+/// An update as Telegram would post it to a webhook: `text` typed in private chat `chat`.
+pub fn text_update(update_id: i64, chat: i64, text: &str) -> Value {
+    json!({ "update_id": update_id, "message": text_message(update_id + 100, chat, chat, text) })
+}
+
 fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -208,16 +224,7 @@ impl FakeTelegram {
 
     pub fn push_text_from(&self, chat: i64, user: i64, text: &str) -> i64 {
         let message_id = self.next_message_id();
-        self.push(
-            "message",
-            json!({
-                "message_id": message_id,
-                "date": now_secs(),
-                "chat": chat_json(chat),
-                "from": user_json(user),
-                "text": text,
-            }),
-        )
+        self.push("message", text_message(message_id, chat, user, text))
     }
 
     /// The service message Telegram posts in a group that became a supergroup.
@@ -365,9 +372,34 @@ fn sent(body: &Value) -> Option<Sent> {
     })
 }
 
+/// The text fields of a multipart/form-data body (teloxide sends SetWebhook that way), as a
+/// JSON object: a field that reads as JSON is kept as such, anything else as a string.
+fn form_fields(content_type: &str, body: &[u8]) -> Option<Value> {
+    let boundary = content_type.split("boundary=").nth(1)?.trim_matches('"');
+    let text = String::from_utf8_lossy(body);
+    let mut fields = serde_json::Map::new();
+    for part in text.split(&format!("--{boundary}")) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        let parsed = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
+        fields.insert(name.to_string(), parsed);
+    }
+    Some(Value::Object(fields))
+}
+
 async fn api(
     State(shared): State<Shared>,
     Path((token, method)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     if token != format!("bot{TOKEN}") {
@@ -375,7 +407,15 @@ async fn api(
         return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
     }
     let method = method.to_ascii_lowercase();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let body: Value = if content_type.starts_with("multipart/form-data") {
+        form_fields(content_type, &body).unwrap_or(Value::Null)
+    } else {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    };
     let (status, answer) = if method == "getupdates" {
         (StatusCode::OK, get_updates(&shared, &body).await)
     } else {
