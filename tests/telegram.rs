@@ -554,6 +554,18 @@ async fn a_detractor_tap_puts_a_card_in_the_team_chat(pool: PgPool) {
     assert!(report.sent >= 1, "{report:?}");
     let card = fake.message(-100777, 1).await;
     assert!(card.text.contains("Northwind"), "{}", card.text);
+
+    // A tap on the card reaches the staff features, and is always answered.
+    let (_, take) = card.buttons[0][0].clone();
+    assert!(take.starts_with("esc:"), "{take}");
+    let bot = run_bot(&pool, &fake, &settings).await;
+    let taps = fake.calls("answerCallbackQuery").len();
+    fake.push_tap(-100777, card.message_id, &take);
+    fake.wait_until("the card's tap to be answered", |f| {
+        f.calls("answerCallbackQuery").len() == taps + 1
+    })
+    .await;
+    bot.stop().await;
 }
 
 #[sqlx::test]
@@ -762,4 +774,25 @@ async fn in_webhook_mode_only_telegrams_secret_gets_in_and_a_repeated_update_is_
         fake.calls("getUpdates").is_empty(),
         "no polling in webhook mode"
     );
+}
+
+#[sqlx::test]
+async fn a_contact_who_had_blocked_the_bot_and_writes_again_is_reachable_again(pool: PgPool) {
+    let settings = settings();
+    let fake = FakeTelegram::start().await;
+    let northwind = account(&pool, "Northwind", None).await;
+    let dana = contact(&pool, northwind, "Dana", Some(6301)).await;
+    common::touch(&pool, northwind, dana, "welcome", "welcome", Utc::now()).await;
+    fake.fail("sendMessage", Some(6301), Failure::Blocked, 1);
+    deliver(&pool, &fake, Utc::now()).await;
+    let blocked = contacts::get(&pool, dana).await.unwrap().unwrap();
+
+    let bot = run_bot(&pool, &fake, &settings).await;
+    fake.push_text(6301, "/start");
+    fake.message(6301, 1).await;
+    bot.stop().await;
+
+    assert_eq!(blocked.unreachable_reason.as_deref(), Some("blocked"));
+    let back = contacts::get(&pool, dana).await.unwrap().unwrap();
+    assert_eq!(back.unreachable_reason, None);
 }
