@@ -277,6 +277,34 @@ mod tests {
         assert!(matches!(odd, SendError::Transient(_)), "{odd:?}");
     }
 
+    #[tokio::test]
+    async fn a_text_over_telegrams_limit_or_a_bad_chat_id_is_refused_before_calling_telegram() {
+        // Nothing listens on port 9: a request would fail as Transient, not as below.
+        let bot = Bot::new("1:x").set_api_url("http://127.0.0.1:9".parse().unwrap());
+        let pool = PgPool::connect_lazy("postgres://postgres@127.0.0.1:5432/unused").unwrap();
+        let channel = TelegramChannel::new(bot, pool);
+        let mut message = OutboundMessage {
+            idempotency_key: "k".into(),
+            to: crate::channel::Address {
+                channel: ChannelKind::Telegram,
+                address: "42".into(),
+            },
+            text: "é".repeat(MAX_TEXT_LEN + 1),
+            buttons: vec![],
+        };
+        let err = channel.send(&message).await.unwrap_err();
+        assert_eq!(
+            reason(err.clone()),
+            Some(PermanentReason::Rejected),
+            "{err}"
+        );
+        assert!(err.to_string().contains("at most 4096"), "{err}");
+        message.text = "hello".into();
+        message.to.address = "@someone".into();
+        let err = channel.send(&message).await.unwrap_err();
+        assert_eq!(reason(err), Some(PermanentReason::InvalidAddress));
+    }
+
     #[test]
     fn buttons_keep_their_rows_and_data() {
         let rows = vec![
