@@ -148,3 +148,39 @@ optout-confirm =
 optin-confirm = Welcome back, { $contact }! Surveys and check-ins are on again. Send /stop any time to turn them off.
 
 fallback-forwarded = Thanks for your message! I've passed it on to { $csm }, who will get back to you.
+
+## Telegram: joining, commands and buttons
+
+tg-joined =
+    Hi { $contact }, you're connected! This is where { $account }'s check-ins and short surveys from { $csm } will arrive.
+    Send /stop to pause surveys and check-ins, /language to change the language.
+
+tg-join-already = You're already connected, { $contact }. Nothing more to do.
+
+tg-join-expired = This link has expired. Please ask your customer success manager for a new one.
+
+tg-join-invalid = This link doesn't work any more: it has been used already or replaced by a newer one. Please ask your customer success manager for a new one.
+
+tg-join-chat-taken = This chat is already connected to another contact, so the link was not used. If that's a mistake, please tell your customer success manager.
+
+tg-stranger = Hello! I'm a customer success assistant. I don't know this chat yet: please open the personal link your customer success manager sent you.
+
+tg-start-again = You're all set, { $contact }: check-ins and surveys will arrive here. Send /stop any time to pause them.
+
+tg-help =
+    I pass on check-ins and short surveys from { $csm }, and everything you write here reaches them.
+    /stop: pause surveys and check-ins
+    /start: turn them back on
+    /language: change the language
+
+tg-language-choose = Which language should I write in?
+
+tg-language-set = Done: I'll write to you in English from now on.
+
+language-name = English
+
+tg-already-answered = You've already answered this one. Thank you!
+
+tg-button-stale = This button doesn't work any more.
+
+staff-not-available = This isn't available here yet.

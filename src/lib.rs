@@ -26,3 +26,4 @@ pub mod outbound;
 pub mod startup;
 pub mod status;
 pub mod storage;
+pub mod telegram;

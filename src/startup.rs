@@ -1,4 +1,5 @@
-//! `touchbot serve`: the dispatchers of touches and staff posts, the periodic jobs and a health endpoint, started in a way
+//! `touchbot serve`: the dispatchers of touches and staff posts, the periodic jobs, the Telegram
+//! bot when a token is set, and a health endpoint, started in a way
 //! tests can drive (any port, an explicit shutdown) and stopped cleanly.
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use crate::outbound::planner;
 use crate::outbound::post_dispatcher::run_post_dispatcher;
 use crate::outbound::render::TemplateRenderer;
 use crate::outbound::scheduler::{Scheduled, Scheduler, job_fn, start_scheduler};
+use crate::telegram::{TelegramChannel, polling, webhook};
 
 /// A running service.
 pub struct Service {
@@ -62,14 +64,22 @@ pub async fn start(
 ) -> anyhow::Result<Service> {
     let messages = Arc::new(Messages::load().context("the message templates are broken")?);
     crate::app::check_templates(settings, &messages)?;
-    let renderer: Arc<dyn Render> = Arc::new(TemplateRenderer::new(messages));
+    let renderer: Arc<dyn Render> = Arc::new(TemplateRenderer::new(messages.clone()));
+    let bot = settings
+        .telegram
+        .bot()
+        .context("the Telegram settings are not usable")?;
+    let channels = match &bot {
+        Some(bot) => channels.with(Arc::new(TelegramChannel::new(bot.clone(), pool.clone()))),
+        None => channels,
+    };
     let channels = Arc::new(channels);
     let (shutdown, watch_rx) = watch::channel(false);
 
     // One loop per process; it sends `dispatcher.workers` touches at a time.
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "touchbot".into());
     let worker_id = format!("{host}-{}", std::process::id());
-    let workers = vec![
+    let mut workers = vec![
         tokio::spawn(run_dispatcher(
             pool.clone(),
             channels.clone(),
@@ -86,6 +96,31 @@ pub async fn start(
             watch_rx.clone(),
         )),
     ];
+    let mut app = Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(pool.clone());
+    if let Some(bot) = bot {
+        let shared = Arc::new(settings.clone());
+        match webhook::start(
+            bot.clone(),
+            pool.clone(),
+            shared.clone(),
+            messages.clone(),
+            watch_rx.clone(),
+        ) {
+            Some((route, ready)) => {
+                app = app.merge(route);
+                workers.push(ready);
+            }
+            None => workers.push(tokio::spawn(polling::run(
+                bot,
+                pool.clone(),
+                shared,
+                messages,
+                watch_rx.clone(),
+            ))),
+        }
+    }
 
     let scheduler = start_scheduler(
         pool.clone(),
@@ -108,9 +143,6 @@ pub async fn start(
         .await?;
 
     let addr = listener.local_addr()?;
-    let app = Router::new()
-        .route("/healthz", get(healthz))
-        .with_state(pool);
     let mut http_stop = watch_rx.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -226,10 +258,14 @@ pub async fn serve_until_ctrl_c(ctx: Ctx) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (server.host / server.port)"))?;
-    // The chat adapters register themselves here as they arrive; until then touches wait in
-    // the outbox, with the reason recorded, and nothing is lost.
+    // `start` adds Telegram when TELOXIDE_TOKEN is set. Without a channel, touches wait in
+    // the outbox with the reason recorded, and nothing is lost.
     let channels = Channels::new(ctx.settings.dispatcher.rate_limits.clone());
-    tracing::warn!("no chat channel is configured yet: due touches stay queued in the outbox");
+    if ctx.settings.telegram.token.is_none() {
+        tracing::warn!(
+            "TELOXIDE_TOKEN is not set, so no chat channel runs: due touches stay queued in the outbox"
+        );
+    }
     let service = start(&ctx.settings, ctx.pool.clone(), channels, listener).await?;
     tokio::signal::ctrl_c()
         .await

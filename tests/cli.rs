@@ -576,3 +576,57 @@ async fn a_recorded_departure_escalates_and_is_taken_and_resolved_on_the_command
         );
     }
 }
+
+#[sqlx::test]
+async fn a_telegram_contact_gets_a_join_link_and_a_fresh_one_replaces_it(pool: PgPool) {
+    let bot = Touchbot::new(&pool);
+    northwind(&bot);
+    let config = TempFile::new("tg", "[telegram]\nbot_username = \"acme_cs_bot\"\n");
+    let add = [
+        "--config",
+        config.path(),
+        "contact",
+        "add",
+        "--account",
+        "northwind",
+        "--name",
+        "Lee Park",
+        "--role",
+        "user",
+    ];
+    let out = bot.ok(&add);
+    let link = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("https://t.me/acme_cs_bot?start="))
+            .unwrap_or_else(|| panic!("no join link in:\n{out}"))
+            .to_string()
+    };
+    let first = link(&out);
+    assert!(out.contains("it works once, until"), "{out}");
+
+    let out = bot.ok(&[
+        "--config",
+        config.path(),
+        "contact",
+        "invite",
+        "--account",
+        "northwind",
+        "lee",
+    ]);
+    let second = link(&out);
+
+    assert_ne!(first, second);
+    let live = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from contact_invites where revoked_at is null"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(live, 1, "the older link stops working");
+
+    let without_username = bot.refused(&["contact", "invite", "--account", "northwind", "lee"]);
+    assert!(
+        without_username.contains("bot_username"),
+        "{without_username}"
+    );
+}

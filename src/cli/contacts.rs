@@ -7,6 +7,7 @@ use crate::app::Ctx;
 use crate::domain::{ChannelKind, ContactId, ContactRole};
 use crate::storage::accounts;
 use crate::storage::contacts::{self, Contact};
+use crate::storage::{StoreError, invites};
 
 #[derive(Debug, Subcommand)]
 pub enum ContactCommand {
@@ -40,6 +41,13 @@ pub enum ContactCommand {
         account: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Print a fresh Telegram join link for a contact (older unused links stop working).
+    Invite {
+        #[arg(long)]
+        account: String,
+        /// The contact's id, name, or a unique part of the name.
+        contact: String,
     },
     /// Remove a contact: nothing more is sent to them, their history stays.
     Remove {
@@ -125,9 +133,11 @@ pub async fn run(ctx: &Ctx, cmd: ContactCommand) -> anyhow::Result<()> {
                 c.name, c.id, a.name, c.role
             );
             if c.channel == ChannelKind::Telegram && c.address.is_none() {
-                println!(
-                    "They join on Telegram through a personal link; the Telegram adapter prints it once it is configured."
-                );
+                if ctx.settings.telegram.bot_username.is_some() {
+                    print_invite(ctx, &c).await?;
+                } else {
+                    println!("{}", no_username(&c));
+                }
             }
         }
         ContactCommand::List {
@@ -142,6 +152,11 @@ pub async fn run(ctx: &Ctx, cmd: ContactCommand) -> anyhow::Result<()> {
                 println!("{}", contacts_table(&people));
             }
         }
+        ContactCommand::Invite { account, contact } => {
+            let a = accounts::find(&ctx.pool, &account).await?;
+            let c = contacts::find(&ctx.pool, a.id, &contact).await?;
+            print_invite(ctx, &c).await?;
+        }
         ContactCommand::Remove { account, id } => {
             let a = accounts::find(&ctx.pool, &account).await?;
             contacts::remove(&ctx.pool, a.id, ContactId(id), ctx.now).await?;
@@ -150,4 +165,36 @@ pub async fn run(ctx: &Ctx, cmd: ContactCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Issues a join link and prints it, or says what is missing to make one.
+async fn print_invite(ctx: &Ctx, contact: &Contact) -> anyhow::Result<()> {
+    let telegram = &ctx.settings.telegram;
+    if telegram.bot_username.is_none() {
+        return Err(StoreError::Invalid(no_username(contact)).into());
+    }
+    if contact.channel != ChannelKind::Telegram {
+        return Err(StoreError::Invalid(format!(
+            "{} is reached on {}, not Telegram; join links are for Telegram contacts",
+            contact.name, contact.channel
+        ))
+        .into());
+    }
+    let invite = invites::issue(&ctx.pool, contact.id, telegram.invite_days, ctx.now).await?;
+    let link = telegram.join_link(&invite.code).unwrap_or_default();
+    println!(
+        "Send {} this link to join on Telegram (it works once, until {}):\n{link}",
+        contact.name,
+        invite.expires_at.format("%Y-%m-%d %H:%M UTC")
+    );
+    Ok(())
+}
+
+fn no_username(contact: &Contact) -> String {
+    format!(
+        "{} joins on Telegram through a personal link, which needs the bot's username: set \
+         [telegram] bot_username in the configuration (or TOUCHBOT_TELEGRAM__BOT_USERNAME), then \
+         run 'touchbot contact invite --account {} {}'",
+        contact.name, contact.account_id, contact.id
+    )
 }

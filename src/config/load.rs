@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::Settings;
+use crate::telegram::settings::Secret;
 
 /// A configuration problem, located as precisely as we can (file and line, or variable).
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,16 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Setti
     if let Some(url) = env.get("DATABASE_URL").filter(|u| !u.trim().is_empty()) {
         settings.database.url = Some(url.clone().into());
     }
+    // teloxide's own names, so a bot set up for `Bot::from_env()` works unchanged.
+    let secret = |var: &str| {
+        env.get(var)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(Secret::from)
+    };
+    settings.telegram.token = secret("TELOXIDE_TOKEN");
+    settings.telegram.api_url = secret("TELOXIDE_API_URL");
+    settings.telegram.webhook_secret = secret("TELEGRAM_WEBHOOK_SECRET");
 
     let issues = settings.issues();
     if issues.is_empty() {
@@ -318,6 +329,30 @@ mod tests {
         let text = "[calendar]\n[[calendar.rules]]\nkey = \"a\"\nevery_days = 7\n\n[[calendar.rules]]\nkey = \"b\"\nevery_days = 0\n";
         assert_eq!(locate(text, "calendar.rules[1].every_days"), Some(8));
         assert_eq!(locate(text, "calendar.rules[0].key"), Some(3));
+    }
+
+    #[test]
+    fn the_telegram_token_and_api_url_come_from_teloxides_variables_and_stay_hidden() {
+        let s = load(
+            None,
+            &env(&[
+                ("TELOXIDE_TOKEN", "123:secret-token"),
+                ("TELOXIDE_API_URL", "http://127.0.0.1:8081"),
+                ("TOUCHBOT_TELEGRAM__BOT_USERNAME", "acme_cs_bot"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.telegram.token.is_some() && s.telegram.api_url.is_some());
+        assert_eq!(s.telegram.bot_username.as_deref(), Some("acme_cs_bot"));
+        assert!(!format!("{s:?}").contains("secret-token"));
+        assert!(!render_default().contains("token ="));
+    }
+
+    #[test]
+    fn a_token_in_the_file_is_refused() {
+        let f = write("[telegram]\ntoken = \"123:abc\"\n");
+        let err = load(Some(&f.0), &env(&[])).unwrap_err().to_string();
+        assert!(err.contains("token"), "{err}");
     }
 
     #[test]

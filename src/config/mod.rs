@@ -17,6 +17,7 @@ use crate::health::HealthConfig;
 use crate::outbound::calendar::{CalendarConfig, ClockTime};
 use crate::outbound::dispatcher::DispatcherConfig;
 use crate::outbound::scheduler::SchedulerConfig;
+use crate::telegram::TelegramSettings;
 
 /// A section's text could not be read; the message names the problem and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,7 @@ pub struct Settings {
     pub escalation: EscalationConfig,
     pub digest: DigestSettings,
     pub takeover: TakeoverSettings,
+    pub telegram: TelegramSettings,
 }
 
 /// Human takeover: a client's message the bot cannot answer goes to their CSM, and the bot
@@ -164,6 +166,7 @@ impl Settings {
                 ),
             ));
         }
+        out.extend(self.telegram.validate());
         out
     }
 }

@@ -66,6 +66,22 @@ const TABLE: &[(&str, &[Var])] = &[
     ("optout-confirm", COMMON_VARS),
     ("optin-confirm", COMMON_VARS),
     ("fallback-forwarded", COMMON_VARS),
+    // Telegram: joining by link, commands, buttons. Texts for someone the bot does not know
+    // yet (or about a language, or a button) take no variables.
+    ("tg-joined", COMMON_VARS),
+    ("tg-join-already", COMMON_VARS),
+    ("tg-join-expired", NO_VARS),
+    ("tg-join-invalid", NO_VARS),
+    ("tg-join-chat-taken", NO_VARS),
+    ("tg-stranger", NO_VARS),
+    ("tg-start-again", COMMON_VARS),
+    ("tg-help", COMMON_VARS),
+    ("tg-language-choose", NO_VARS),
+    ("tg-language-set", NO_VARS),
+    ("language-name", NO_VARS),
+    ("tg-already-answered", NO_VARS),
+    ("tg-button-stale", NO_VARS),
+    ("staff-not-available", NO_VARS),
 ];
 
 /// Every key the program uses; each must exist in every locale.

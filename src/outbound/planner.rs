@@ -54,7 +54,7 @@ pub async fn load_input(
                 role: c.role,
                 time_zone: c.time_zone,
                 added_on: c
-                    .created_at
+                    .added_at()
                     .with_timezone(&c.time_zone.unwrap_or(account.time_zone))
                     .date_naive(),
                 opted_out: c.opted_out.clone(),

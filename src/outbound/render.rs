@@ -49,7 +49,8 @@ impl Render for TemplateRenderer {
     }
 }
 
-fn fallback_csm(locale: &str) -> &'static str {
+/// Who signs when an account has no CSM.
+pub fn fallback_csm(locale: &str) -> &'static str {
     match locale {
         "ru" => "команда поддержки клиентов",
         _ => "the customer success team",

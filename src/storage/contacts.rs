@@ -21,6 +21,15 @@ pub struct Contact {
     pub unreachable_reason: Option<String>,
     pub opted_out: Vec<MessageCategory>,
     pub created_at: DateTime<Utc>,
+    /// When a Telegram contact opened their join link; None for one given an address directly.
+    pub joined_at: Option<DateTime<Utc>>,
+}
+
+impl Contact {
+    /// The day the calendar counts this contact from: when they joined, else when added.
+    pub fn added_at(&self) -> DateTime<Utc> {
+        self.joined_at.unwrap_or(self.created_at)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +92,7 @@ struct Row {
     unreachable_reason: Option<String>,
     opted_out: Option<Vec<String>>,
     created_at: DateTime<Utc>,
+    joined_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<Row> for Contact {
@@ -111,6 +121,7 @@ impl TryFrom<Row> for Contact {
                 .map(|c| stored(c))
                 .collect::<Result<_, _>>()?,
             created_at: r.created_at,
+            joined_at: r.joined_at,
         })
     }
 }
@@ -170,7 +181,7 @@ pub async fn get(pool: &PgPool, id: ContactId) -> Result<Option<Contact>, StoreE
     let row = sqlx::query_as!(
         Row,
         r#"select c.id, c.account_id, c.name, c.role, c.channel, c.address, c.time_zone, c.locale,
-                  c.unreachable_reason, c.created_at,
+                  c.unreachable_reason, c.created_at, c.joined_at,
                   array(select category from contact_consents cc
                         where cc.contact_id = c.id and cc.opted_out order by category) as opted_out
            from contacts c where c.id = $1 and c.removed_at is null"#,
@@ -186,7 +197,7 @@ pub async fn list(pool: &PgPool, account: AccountId) -> Result<Vec<Contact>, Sto
     let rows = sqlx::query_as!(
         Row,
         r#"select c.id, c.account_id, c.name, c.role, c.channel, c.address, c.time_zone, c.locale,
-                  c.unreachable_reason, c.created_at,
+                  c.unreachable_reason, c.created_at, c.joined_at,
                   array(select category from contact_consents cc
                         where cc.contact_id = c.id and cc.opted_out order by category) as opted_out
            from contacts c
@@ -264,5 +275,31 @@ pub async fn remove(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Marks a contact reachable again after they wrote to the bot themselves (a user who had
+/// blocked it and came back). True when they had been marked unreachable.
+pub async fn mark_reachable(pool: &PgPool, id: ContactId) -> Result<bool, StoreError> {
+    let done = sqlx::query!(
+        "update contacts set unreachable_at = null, unreachable_reason = null
+          where id = $1 and unreachable_at is not null",
+        id.0
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Sets the language a contact is written to in.
+pub async fn set_locale(pool: &PgPool, id: ContactId, locale: &str) -> Result<(), StoreError> {
+    let locale = parse_locale(locale)?;
+    sqlx::query!(
+        "update contacts set locale = $2 where id = $1",
+        id.0,
+        locale
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod contacts;
+pub mod invites;
 pub mod staff;
 pub mod team_chat;
 

@@ -1,0 +1,5 @@
+//! Shared pieces of the end-to-end tests that need more than fixtures.
+
+#![allow(dead_code)]
+
+pub mod fake_telegram;
