@@ -183,4 +183,3 @@ tg-already-answered = You've already answered this one. Thank you!
 
 tg-button-stale = This button doesn't work any more.
 
-staff-not-available = This isn't available here yet.

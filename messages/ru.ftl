@@ -203,4 +203,3 @@ tg-already-answered = Вы уже ответили на этот вопрос. �
 
 tg-button-stale = Эта кнопка больше не работает.
 
-staff-not-available = Здесь это пока недоступно.

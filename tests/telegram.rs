@@ -796,3 +796,163 @@ async fn a_contact_who_had_blocked_the_bot_and_writes_again_is_reachable_again(p
     let back = contacts::get(&pool, dana).await.unwrap().unwrap();
     assert_eq!(back.unreachable_reason, None);
 }
+
+/// A CSM with a Telegram account, who can use the staff commands and buttons.
+async fn csm_on_telegram(pool: &PgPool, name: &str, user: i64) -> touchbot::domain::StaffId {
+    staff::add(
+        pool,
+        &staff::NewStaff {
+            name: name.into(),
+            role: StaffRole::Csm,
+            telegram_user_id: Some(user),
+            locale: "en".into(),
+            manager_id: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+#[sqlx::test]
+async fn a_staff_tap_on_a_card_edits_it_and_a_strangers_tap_changes_nothing(pool: PgPool) {
+    let settings = settings();
+    let fake = FakeTelegram::start().await;
+    let aigerim = csm_on_telegram(&pool, "Aigerim", 4242).await;
+    let northwind = account(&pool, "Northwind", Some(aigerim)).await;
+    let dana = contact(&pool, northwind, "Dana", Some(6101)).await;
+    team_chat::bind(&pool, ChannelKind::Telegram, "-100777", None, Utc::now())
+        .await
+        .unwrap();
+    let (touch, survey) = sent_nps(&pool, &fake, northwind, dana, 6101).await;
+    let bot = run_bot(&pool, &fake, &settings).await;
+    fake.push_tap(6101, survey.message_id, &format!("nps:{touch}:2"));
+    fake.message(6101, 2).await;
+    deliver_due_posts(
+        &pool,
+        &telegram(&fake, &pool),
+        &dispatch_config(),
+        "test-worker",
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let card = fake.message(-100777, 1).await;
+    let (_, take) = card.buttons[0][0].clone();
+
+    fake.push_tap_from(-100777, 999, card.message_id, &take);
+    fake.wait_until("the stranger's tap to be answered", |f| {
+        f.calls("answerCallbackQuery").len() == 2
+    })
+    .await;
+    let refused = fake.calls("answerCallbackQuery")[1].body.to_string();
+    assert!(
+        refused.contains("Only the customer-success team"),
+        "{refused}"
+    );
+    assert!(
+        fake.calls("editMessageText").is_empty(),
+        "the card stays as it was"
+    );
+
+    fake.push_tap_from(-100777, 4242, card.message_id, &take);
+    fake.wait_until("the card to be edited", |f| {
+        !f.calls("editMessageText").is_empty()
+    })
+    .await;
+    bot.stop().await;
+
+    let edited = fake.calls("editMessageText")[0].body["text"].to_string();
+    assert!(edited.contains("Taken by Aigerim"), "{edited}");
+    let status: String = sqlx::query_scalar("select status from escalations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "acknowledged");
+}
+
+#[sqlx::test]
+async fn status_answers_staff_with_the_portfolio_and_tells_a_stranger_nothing(pool: PgPool) {
+    let settings = settings();
+    let fake = FakeTelegram::start().await;
+    let aigerim = csm_on_telegram(&pool, "Aigerim", 4242).await;
+    account(&pool, "Northwind", Some(aigerim)).await;
+    account(&pool, "Orbit Retail", Some(aigerim)).await;
+
+    let bot = run_bot(&pool, &fake, &settings).await;
+    fake.push_text(4242, "/status");
+    fake.push_text(5555, "/status northwind");
+    let staff_answer = fake.message(4242, 1).await;
+    let stranger_answer = fake.message(5555, 1).await;
+    fake.push_text(4242, "/status north");
+    let one = fake.message(4242, 2).await;
+    bot.stop().await;
+
+    assert!(
+        staff_answer.text.contains("2 accounts"),
+        "{}",
+        staff_answer.text
+    );
+    assert!(one.text.contains("Northwind"), "{}", one.text);
+    assert!(
+        stranger_answer.text.contains("customer-success team only"),
+        "{}",
+        stranger_answer.text
+    );
+    assert!(!stranger_answer.text.contains("Northwind"));
+}
+
+#[sqlx::test]
+async fn a_clients_free_text_reaches_the_csm_and_the_csms_reply_goes_back(pool: PgPool) {
+    let settings = settings();
+    let fake = FakeTelegram::start().await;
+    let aigerim = csm_on_telegram(&pool, "Aigerim", 4242).await;
+    let northwind = account(&pool, "Northwind", Some(aigerim)).await;
+    contact(&pool, northwind, "Dana", Some(6101)).await;
+
+    let bot = run_bot(&pool, &fake, &settings).await;
+    fake.push_text(6101, "Could we move our call to Friday?");
+    fake.message(6101, 1).await;
+    bot.stop().await;
+    // The words are queued right after the bot answers the client; poll briefly for them.
+    let mut report = deliver_due_posts(
+        &pool,
+        &telegram(&fake, &pool),
+        &dispatch_config(),
+        "test-worker",
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    for _ in 0..20 {
+        if report.sent > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        report = deliver_due_posts(
+            &pool,
+            &telegram(&fake, &pool),
+            &dispatch_config(),
+            "test-worker",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    }
+    let relayed = fake.message(4242, 1).await;
+    assert!(
+        relayed.text.contains("move our call to Friday"),
+        "{}",
+        relayed.text
+    );
+
+    let bot = run_bot(&pool, &fake, &settings).await;
+    fake.push_reply_from(4242, 4242, relayed.message_id, "Sure, Friday 11:00 works.");
+    let to_client = fake.message(6101, 2).await;
+    bot.stop().await;
+    assert!(
+        to_client.text.contains("Friday 11:00 works"),
+        "{}",
+        to_client.text
+    );
+}

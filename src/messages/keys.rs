@@ -81,7 +81,6 @@ const TABLE: &[(&str, &[Var])] = &[
     ("language-name", NO_VARS),
     ("tg-already-answered", NO_VARS),
     ("tg-button-stale", NO_VARS),
-    ("staff-not-available", NO_VARS),
 ];
 
 /// Every key the program uses; each must exist in every locale.

@@ -69,6 +69,14 @@ pub async fn join(bot: Bot, ctx: Arc<BotContext>, msg: Message, code: JoinCode) 
 
 /// Someone the bot does not know wrote in private.
 pub async fn stranger(bot: Bot, ctx: Arc<BotContext>, msg: Message) -> HandlerResult {
+    let staff_command = msg
+        .text()
+        .and_then(|t| typed(t, &ctx.username))
+        .is_some_and(|c| super::commands::is_staff_command(&c.name));
+    if staff_command {
+        // Refused (and logged) by the staff side, which reveals nothing about any account.
+        return staff::stranger_command(bot, ctx, msg).await;
+    }
     let locale = stranger_locale(msg.from.as_ref());
     say_key(&bot, &ctx, msg.chat.id, locale, "tg-stranger", &Vars::new()).await;
     Ok(())
@@ -179,7 +187,7 @@ async fn handle(
         say(bot, chat, text).await;
     }
     if handled.needs_csm() {
-        staff::contact_needs_person(bot, ctx, contact, &handled).await?;
+        staff::contact_needs_person(bot, ctx, contact, &handled, inbound).await?;
     }
     Ok(())
 }

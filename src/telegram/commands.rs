@@ -43,6 +43,8 @@ pub enum StaffCommand {
     Mine,
     /// Bind this group as the team chat: /bind <code>
     Bind,
+    /// Resolve an escalation with an outcome: /resolve <id> <outcome>
+    Resolve,
     /// What this bot does
     Help,
 }

@@ -12,7 +12,7 @@
 //!    ├─ staff member                  → staff::private_message
 //!    └─ nobody                        → client::stranger
 //! callback query
-//! ├─ esc:…                            → staff::escalation_button
+//! ├─ esc:… or tko:…                   → staff::escalation_button
 //! ├─ from a contact, lang:…           → client::language_button
 //! ├─ from a contact                   → client::contact_button (inbound, as a button)
 //! └─ anyone else                      → client::stale_button
@@ -28,7 +28,7 @@ use super::BotContext;
 use super::channel::chat_migrated;
 use super::client::{self, LANGUAGE_PREFIX};
 use super::commands::{is_staff_command, typed};
-use super::staff::{self, ESCALATION_PREFIX};
+use super::staff::{self, ESCALATION_PREFIX, TAKEOVER_PREFIX};
 use super::who::{Who, contact_by_chat, staff_by_user};
 
 pub fn schema() -> UpdateHandler<anyhow::Error> {
@@ -52,8 +52,10 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
 
     let taps = Update::filter_callback_query()
         .branch(
-            dptree::filter(|q: CallbackQuery| has_prefix(&q, ESCALATION_PREFIX))
-                .endpoint(staff::escalation_button),
+            dptree::filter(|q: CallbackQuery| {
+                has_prefix(&q, ESCALATION_PREFIX) || has_prefix(&q, TAKEOVER_PREFIX)
+            })
+            .endpoint(staff::escalation_button),
         )
         .branch(
             dptree::filter_map_async(client::tapper)

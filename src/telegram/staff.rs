@@ -1,44 +1,65 @@
-//! Where the staff features plug into the Telegram handler tree: messages in the team's group
-//! chats, staff commands in private chats, the escalation cards' buttons (`esc:…` data), and a
-//! contact's message that needs a person. Until those features are connected, a staff command
-//! or button gets a short "not available here yet", and everything else passes quietly.
+//! Where the staff features (`crate::chat`, written once for any chat platform) meet the
+//! Telegram handler tree: commands in the team's group and in private, the escalation cards'
+//! buttons, `/bind`, and the human takeover relay in both directions.
 
 use std::sync::Arc;
 
+use chrono::Utc;
 use teloxide::Bot;
-use teloxide::payloads::AnswerCallbackQuerySetters;
+use teloxide::payloads::{AnswerCallbackQuerySetters, EditMessageTextSetters};
 use teloxide::prelude::Requester;
-use teloxide::types::{CallbackQuery, Message};
+use teloxide::types::{CallbackQuery, ChatId, Message, MessageId};
 
+use super::channel::{keyboard, provider_message_id};
 use super::commands::{is_staff_command, typed};
-use super::replies::{say_key, text};
-use super::who::{ContactRef, StaffRef, stranger_locale};
+use super::replies::say;
+use super::who::{ContactRef, StaffRef};
 use super::{BotContext, HandlerResult};
-use crate::inbound::Handled;
-use crate::messages::Vars;
+use crate::chat::{self, Edit, ReplyOutcome};
+use crate::inbound::{Handled, InboundContent, InboundMessage};
 
 /// Callback data of the escalation cards' buttons starts with this.
 pub const ESCALATION_PREFIX: &str = "esc:";
+/// Callback data of the "Hand back" button under a relayed client message.
+pub const TAKEOVER_PREFIX: &str = "tko:";
 
-/// A message in a group or supergroup (the team chat, or a group the bot was added to). Plain
-/// conversation there is not for the bot; only its commands get an answer.
+fn user_id(msg: &Message) -> Option<i64> {
+    msg.from.as_ref().and_then(|u| i64::try_from(u.id.0).ok())
+}
+
+/// A message in a group or supergroup (the team chat, or a group the bot was added to): a
+/// reply to a client's relayed words goes back to the client; `/bind` and the staff commands
+/// are answered; plain conversation is not for the bot.
 pub async fn group_message(bot: Bot, ctx: Arc<BotContext>, msg: Message) -> HandlerResult {
-    let Some(command) = msg.text().and_then(|t| typed(t, &ctx.username)) else {
+    let (Some(text), Some(from)) = (msg.text(), user_id(&msg)) else {
         return Ok(());
     };
-    if is_staff_command(&command.name) {
-        let locale = stranger_locale(msg.from.as_ref());
-        say_key(
-            &bot,
-            &ctx,
-            msg.chat.id,
-            locale,
-            "staff-not-available",
-            &Vars::new(),
+    if relay_reply(&bot, &ctx, &msg, from, text).await? {
+        return Ok(());
+    }
+    let Some(command) = typed(text, &ctx.username) else {
+        return Ok(());
+    };
+    if command.name == "bind" {
+        let outcome = chat::bind(
+            &ctx.pool,
+            command.args.trim(),
+            msg.chat.id.0,
+            from,
+            Utc::now(),
         )
-        .await;
+        .await?;
+        say(&bot, msg.chat.id, outcome.text).await;
+    } else if is_staff_command(&command.name) {
+        answer_command(&bot, &ctx, msg.chat.id, from, text).await;
     }
     Ok(())
+}
+
+async fn answer_command(bot: &Bot, ctx: &BotContext, chat: ChatId, from: i64, text: &str) {
+    for part in chat::staff_command(&ctx.pool, &ctx.settings, from, text, Utc::now()).await {
+        say(bot, chat, part).await;
+    }
 }
 
 /// A staff command (/status, /atrisk…) in a staff member's private chat.
@@ -46,51 +67,154 @@ pub async fn private_command(
     bot: Bot,
     ctx: Arc<BotContext>,
     msg: Message,
-    staff: StaffRef,
+    _staff: StaffRef,
 ) -> HandlerResult {
-    say_key(
-        &bot,
-        &ctx,
-        msg.chat.id,
-        &staff.locale,
-        "staff-not-available",
-        &Vars::new(),
-    )
-    .await;
+    if let (Some(text), Some(from)) = (msg.text(), user_id(&msg)) {
+        answer_command(&bot, &ctx, msg.chat.id, from, text).await;
+    }
     Ok(())
 }
 
-/// Anything else a staff member (who is not also a contact) writes to the bot in private.
+/// Anything else a staff member (who is not also a contact) writes to the bot in private: a
+/// reply to a client's relayed words, or else the list of what the bot answers.
 pub async fn private_message(
     bot: Bot,
     ctx: Arc<BotContext>,
     msg: Message,
-    staff: StaffRef,
+    _staff: StaffRef,
 ) -> HandlerResult {
-    private_command(bot, ctx, msg, staff).await
-}
-
-/// A tap on an escalation card's button. The query is always answered, so the tapper's
-/// client stops waiting.
-pub async fn escalation_button(bot: Bot, ctx: Arc<BotContext>, q: CallbackQuery) -> HandlerResult {
-    let locale = stranger_locale(Some(&q.from));
-    let mut answer = bot.answer_callback_query(q.id.clone());
-    if let Some(note) = text(&ctx, locale, "staff-not-available", &Vars::new()) {
-        answer = answer.text(note);
+    let (Some(text), Some(from)) = (msg.text(), user_id(&msg)) else {
+        return Ok(());
+    };
+    if !relay_reply(&bot, &ctx, &msg, from, text).await? {
+        answer_command(&bot, &ctx, msg.chat.id, from, "/help").await;
     }
-    answer.await?;
     Ok(())
 }
 
+/// A staff command from someone the bot does not know, in private: refused and logged by
+/// `chat`, revealing nothing.
+pub async fn stranger_command(bot: Bot, ctx: Arc<BotContext>, msg: Message) -> HandlerResult {
+    if let (Some(text), Some(from)) = (msg.text(), user_id(&msg)) {
+        answer_command(&bot, &ctx, msg.chat.id, from, text).await;
+    }
+    Ok(())
+}
+
+/// When `msg` answers one of the bot's messages that carried a client's words, sends the
+/// answer to the client. Returns whether it was such a reply.
+async fn relay_reply(
+    bot: &Bot,
+    ctx: &BotContext,
+    msg: &Message,
+    from: i64,
+    text: &str,
+) -> anyhow::Result<bool> {
+    let Some(original) = msg.reply_to_message() else {
+        return Ok(false);
+    };
+    let outcome = chat::reply_to_client(
+        &ctx.pool,
+        &ctx.settings,
+        from,
+        &msg.chat.id.0.to_string(),
+        &provider_message_id(original),
+        &provider_message_id(msg),
+        text,
+        Utc::now(),
+    )
+    .await?;
+    match outcome {
+        ReplyOutcome::NotARelay => return Ok(false),
+        ReplyOutcome::Refused { notice } | ReplyOutcome::Undeliverable { notice } => {
+            say(bot, msg.chat.id, notice).await;
+        }
+        ReplyOutcome::Send {
+            contact,
+            to,
+            text,
+            confirmation,
+            ..
+        } => {
+            let Ok(chat) = to.address.parse::<i64>() else {
+                anyhow::bail!("contact {contact} has a Telegram address that is not a chat id");
+            };
+            match bot.send_message(ChatId(chat), text).await {
+                Ok(_) => say(bot, msg.chat.id, confirmation).await,
+                Err(e) => {
+                    tracing::warn!(contact_id = %contact, error = %e, "a CSM's reply did not reach the client");
+                    say(
+                        bot,
+                        msg.chat.id,
+                        "Telegram did not take the reply; the client has not got it. Try again \
+                         in a minute."
+                            .to_string(),
+                    )
+                    .await;
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// A tap on an escalation card's button (or on "Hand back"). The query is always answered,
+/// and the card is edited to show who did what.
+pub async fn escalation_button(bot: Bot, ctx: Arc<BotContext>, q: CallbackQuery) -> HandlerResult {
+    let presser = i64::try_from(q.from.id.0).unwrap_or_default();
+    let data = q.data.clone().unwrap_or_default();
+    let result = chat::press(&ctx.pool, &ctx.settings, &data, presser, Utc::now()).await;
+    bot.answer_callback_query(q.id.clone())
+        .text(result.notice)
+        .await?;
+    let Some(message) = q.message.as_ref() else {
+        return Ok(());
+    };
+    edit(&bot, message.chat().id, message.id(), result.edit).await;
+    Ok(())
+}
+
+async fn edit(bot: &Bot, chat: ChatId, id: MessageId, edit: Edit) {
+    let done = match edit {
+        Edit::Keep => return,
+        Edit::Card(view) => bot
+            .edit_message_text(chat, id, view.text)
+            .reply_markup(keyboard(&view.buttons))
+            .await
+            .map(|_| ()),
+        Edit::RemoveButtons => bot.edit_message_reply_markup(chat, id).await.map(|_| ()),
+    };
+    if let Err(e) = done {
+        tracing::warn!(chat = chat.0, error = %e, "could not update a card");
+    }
+}
+
 /// Called after a contact's message was stored and answered, when the answer says a person
-/// should see it (free text, a request for help): the human takeover connects here. The
-/// request for help itself already reaches the CSM as an escalation.
+/// should see it: free text the bot cannot answer goes to the CSM (human takeover), which
+/// also pauses the contact's automated touches. A request for help already reaches the CSM
+/// as an escalation.
 pub async fn contact_needs_person(
     _bot: &Bot,
-    _ctx: &BotContext,
+    ctx: &BotContext,
     contact: &ContactRef,
     handled: &Handled,
+    inbound: &InboundMessage,
 ) -> HandlerResult {
-    tracing::debug!(contact_id = %contact.id, reply_id = ?handled.reply_id, "a contact's message awaits a person");
+    let InboundContent::Text(words) = &inbound.content else {
+        return Ok(());
+    };
+    if handled.answer != crate::inbound::Answer::FreeText {
+        return Ok(());
+    }
+    let forwarded = chat::forward_to_csm(
+        &ctx.pool,
+        &ctx.settings,
+        contact.id,
+        &inbound.provider_message_id,
+        words,
+        inbound.received_at,
+    )
+    .await?;
+    tracing::info!(contact_id = %contact.id, post = ?forwarded.post, "a contact's words went to their CSM");
     Ok(())
 }

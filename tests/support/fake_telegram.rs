@@ -245,12 +245,31 @@ impl FakeTelegram {
     /// A user taps a button with `data` under the bot's message `message_id`; returns the
     /// callback query's id.
     pub fn push_tap(&self, chat: i64, message_id: i64, data: &str) -> String {
+        self.push_tap_from(chat, chat.abs(), message_id, data)
+    }
+
+    /// `user` replies in `chat` to the bot's message `reply_to` with `text`.
+    pub fn push_reply_from(&self, chat: i64, user: i64, reply_to: i64, text: &str) -> i64 {
+        let message_id = self.next_message_id();
+        let mut message = text_message(message_id, chat, user, text);
+        message["reply_to_message"] = json!({
+            "message_id": reply_to,
+            "date": now_secs(),
+            "chat": chat_json(chat),
+            "from": bot_json(),
+            "text": "(the bot's message)",
+        });
+        self.push("message", message)
+    }
+
+    /// The user `user` taps a button in `chat` (a group: someone other than the chat).
+    pub fn push_tap_from(&self, chat: i64, user: i64, message_id: i64, data: &str) -> String {
         let query_id = format!("q{}", self.next_message_id());
         self.push(
             "callback_query",
             json!({
                 "id": query_id,
-                "from": user_json(chat.abs()),
+                "from": user_json(user),
                 "message": {
                     "message_id": message_id,
                     "date": now_secs(),
