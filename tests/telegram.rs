@@ -523,6 +523,33 @@ async fn a_blocked_bot_or_a_never_started_chat_marks_the_contact_unreachable_wit
     .await
     .unwrap();
     assert_eq!(signals, 2);
+
+    // The CS team hears about each once, even if another touch fails the same way later.
+    let later = common::touch(&pool, northwind, dana, "checkin:d", "checkin", now).await;
+    sqlx::query!(
+        "update contacts set unreachable_at = null where id = $1",
+        dana.0
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    fake.fail("sendMessage", Some(7101), Failure::Blocked, 1);
+    deliver(&pool, &fake, now).await;
+    assert_eq!(common::state(&pool, later).await.status, "failed");
+    let notices: Vec<String> =
+        sqlx::query_scalar!("select body from staff_posts where kind = 'unreachable' order by id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert!(
+        notices[0].contains("Dana of Northwind blocked the bot"),
+        "{notices:?}"
+    );
+    assert!(
+        notices[1].contains("Lee of Northwind never started the bot"),
+        "{notices:?}"
+    );
 }
 
 #[sqlx::test]

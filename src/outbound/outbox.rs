@@ -229,7 +229,7 @@ pub async fn mark_contact_unreachable(
     .execute(&mut *conn)
     .await?;
     let details = json!({ "reason": reason, "touch_id": touch_id.0 });
-    sqlx::query!(
+    let recorded = sqlx::query!(
         "insert into signals
             (account_id, contact_id, kind, details, occurred_at, source, idempotency_key)
          values ($1, $2, 'contact_unreachable', $3, $4, 'dispatcher', $5)
@@ -241,7 +241,57 @@ pub async fn mark_contact_unreachable(
         format!("contact_unreachable:{contact_id}:{reason}"),
     )
     .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if recorded == 1 {
+        tell_csm_unreachable(conn, account_id, contact_id, reason, now).await?;
+    }
+    Ok(())
+}
+
+/// Tells the account's CSM (or the team chat, without one) once that a contact cannot be
+/// reached any more, so a person finds another way to them.
+async fn tell_csm_unreachable(
+    conn: &mut sqlx::PgConnection,
+    account_id: AccountId,
+    contact_id: ContactId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    use super::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
+    let row = sqlx::query!(
+        r#"select c.name as contact, c.channel, a.name as account, a.csm_id
+             from contacts c join accounts a on a.id = c.account_id where c.id = $1"#,
+        contact_id.0
+    )
+    .fetch_one(&mut *conn)
     .await?;
+    let why = match reason {
+        "blocked" => "blocked the bot",
+        "unknown_chat" => "never started the bot or left the chat",
+        "invalid_address" => "has an address the channel refuses",
+        _ => "cannot be reached",
+    };
+    let body = format!(
+        "{} of {} {why} on {}: touches to them stop. Reach them another way, or add a contact \
+         who can take their place.",
+        row.contact, row.account, row.channel
+    );
+    let recipient = row
+        .csm_id
+        .map_or(Recipient::TeamChat, |id| Recipient::Staff(StaffId(id)));
+    let post = NewPost {
+        idempotency_key: format!("unreachable:contact-{contact_id}:{reason}"),
+        kind: PostKind::Unreachable,
+        escalation_id: None,
+        account_id: Some(account_id),
+        recipient,
+        delivery: PostDelivery::Now,
+        body,
+        buttons: Vec::new(),
+        due_at: now,
+    };
+    enqueue(&mut *conn, &post, now).await?;
     Ok(())
 }
 

@@ -33,6 +33,8 @@ pub enum PostKind {
     Weekly,
     /// A client's own words for their CSM, during a human takeover (`chat::takeover`).
     Relay,
+    /// A client contact can no longer be reached through their chat.
+    Unreachable,
 }
 
 impl PostKind {
@@ -47,6 +49,7 @@ impl PostKind {
             PostKind::Digest => "digest",
             PostKind::Weekly => "weekly",
             PostKind::Relay => "relay",
+            PostKind::Unreachable => "unreachable",
         }
     }
 }
