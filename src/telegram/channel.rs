@@ -156,22 +156,11 @@ fn classify_description(text: &str) -> SendError {
     }
 }
 
-/// Moves the team chat to a supergroup's new id, if the old one was the team chat.
-async fn follow_migration(pool: &PgPool, old: ChatId, new: ChatId) -> Result<bool, sqlx::Error> {
-    let moved = sqlx::query!(
-        "update team_chat set address = $2 where channel = 'telegram' and address = $1",
-        old.0.to_string(),
-        new.0.to_string()
-    )
-    .execute(pool)
-    .await?;
-    Ok(moved.rows_affected() > 0)
-}
-
 /// What to do when Telegram says a group now lives under another id: remember it for the team
 /// chat. Also called when the service message about the upgrade arrives.
 pub async fn chat_migrated(pool: &PgPool, old: ChatId, new: ChatId) {
-    match follow_migration(pool, old, new).await {
+    match crate::storage::team_chat::follow_migration(pool, old.0, new.0, chrono::Utc::now()).await
+    {
         Ok(true) => tracing::info!(
             old = old.0,
             new = new.0,
