@@ -983,3 +983,45 @@ async fn a_clients_free_text_reaches_the_csm_and_the_csms_reply_goes_back(pool: 
         to_client.text
     );
 }
+
+#[sqlx::test]
+async fn while_the_csm_talks_with_a_client_the_bot_passes_their_words_on_and_stays_quiet(
+    pool: PgPool,
+) {
+    let settings = settings();
+    let fake = FakeTelegram::start().await;
+    let aigerim = csm_on_telegram(&pool, "Aigerim", 4242).await;
+    let northwind = account(&pool, "Northwind", Some(aigerim)).await;
+    let dana = contact(&pool, northwind, "Dana", Some(6101)).await;
+    // A survey went out just before the CSM started talking with Dana.
+    let (_, _survey) = sent_nps(&pool, &fake, northwind, dana, 6101).await;
+    touchbot::chat::takeover::start(
+        &pool,
+        dana,
+        Some(aigerim),
+        Utc::now() - TimeDelta::minutes(5),
+        Utc::now() + TimeDelta::hours(4),
+    )
+    .await
+    .unwrap();
+
+    let bot = run_bot(&pool, &fake, &settings).await;
+    fake.push_text(6101, "8");
+    fake.push_text(6101, "/help");
+    // The help text is the next thing the client sees: nothing was said about the "8".
+    let next = fake.message(6101, 2).await;
+    bot.stop().await;
+
+    assert!(
+        !next.text.contains("8"),
+        "the bot answered the score: {}",
+        next.text
+    );
+    let relayed: Vec<String> =
+        sqlx::query_scalar!("select body from staff_posts where kind = 'relay'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(relayed.len(), 1, "{relayed:?}");
+    assert!(relayed[0].contains("8"), "{relayed:?}");
+}

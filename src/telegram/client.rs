@@ -170,6 +170,16 @@ async fn handle(
         // Telegram delivered this update again: it was answered the first time.
         return Ok(());
     }
+    if tap.is_none()
+        && !matches!(handled.answer, Answer::OptOut | Answer::OptIn { .. })
+        && crate::chat::takeover::active(&ctx.pool, contact.id, now)
+            .await?
+            .is_some()
+    {
+        // The contact is talking with their CSM: the bot stays quiet and passes every word
+        // on, whatever the parser made of it ("8" may answer the CSM, not an old survey).
+        return staff::forward_in_takeover(ctx, contact, inbound).await;
+    }
     if matches!(handled.answer, Answer::OptOut | Answer::OptIn { .. }) {
         replan_account(&ctx.pool, &ctx.settings.calendar, handled.account_id, now).await?;
     }

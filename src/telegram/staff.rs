@@ -200,12 +200,21 @@ pub async fn contact_needs_person(
     handled: &Handled,
     inbound: &InboundMessage,
 ) -> HandlerResult {
-    let InboundContent::Text(words) = &inbound.content else {
-        return Ok(());
-    };
     if handled.answer != crate::inbound::Answer::FreeText {
         return Ok(());
     }
+    forward_in_takeover(ctx, contact, inbound).await
+}
+
+/// Passes a contact's words to their CSM and starts (or extends) the takeover.
+pub async fn forward_in_takeover(
+    ctx: &BotContext,
+    contact: &ContactRef,
+    inbound: &InboundMessage,
+) -> HandlerResult {
+    let InboundContent::Text(words) = &inbound.content else {
+        return Ok(());
+    };
     let forwarded = chat::forward_to_csm(
         &ctx.pool,
         &ctx.settings,
