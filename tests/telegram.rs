@@ -1025,3 +1025,48 @@ async fn while_the_csm_talks_with_a_client_the_bot_passes_their_words_on_and_sta
     assert_eq!(relayed.len(), 1, "{relayed:?}");
     assert!(relayed[0].contains("8"), "{relayed:?}");
 }
+
+#[sqlx::test]
+async fn resolving_with_a_command_in_the_team_chat_updates_the_card(pool: PgPool) {
+    let settings = settings();
+    let fake = FakeTelegram::start().await;
+    let aigerim = csm_on_telegram(&pool, "Aigerim", 4242).await;
+    let northwind = account(&pool, "Northwind", Some(aigerim)).await;
+    let dana = contact(&pool, northwind, "Dana", Some(6101)).await;
+    team_chat::bind(&pool, ChannelKind::Telegram, "-100777", None, Utc::now())
+        .await
+        .unwrap();
+    let (touch, survey) = sent_nps(&pool, &fake, northwind, dana, 6101).await;
+    let bot = run_bot(&pool, &fake, &settings).await;
+    fake.push_tap(6101, survey.message_id, &format!("nps:{touch}:2"));
+    fake.message(6101, 2).await;
+    deliver_due_posts(
+        &pool,
+        &telegram(&fake, &pool),
+        &dispatch_config(),
+        "test-worker",
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    fake.message(-100777, 1).await;
+    let id: i64 = sqlx::query_scalar("select id from escalations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    fake.push_text_from(
+        -100777,
+        4242,
+        &format!("/resolve {id} churned:competitor:RivalSoft"),
+    );
+    fake.wait_until("the card to be edited", |f| {
+        !f.calls("editMessageText").is_empty()
+    })
+    .await;
+    bot.stop().await;
+
+    let edited = fake.calls("editMessageText")[0].body["text"].to_string();
+    assert!(edited.contains("Resolved by Aigerim"), "{edited}");
+    assert!(edited.contains("RivalSoft"), "{edited}");
+}

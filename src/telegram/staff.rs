@@ -16,6 +16,7 @@ use super::replies::say;
 use super::who::{ContactRef, StaffRef};
 use super::{BotContext, HandlerResult};
 use crate::chat::{self, Edit, ReplyOutcome};
+use crate::domain::EscalationId;
 use crate::inbound::{Handled, InboundContent, InboundMessage};
 
 /// Callback data of the escalation cards' buttons starts with this.
@@ -59,6 +60,51 @@ pub async fn group_message(bot: Bot, ctx: Arc<BotContext>, msg: Message) -> Hand
 async fn answer_command(bot: &Bot, ctx: &BotContext, chat: ChatId, from: i64, text: &str) {
     for part in chat::staff_command(&ctx.pool, &ctx.settings, from, text, Utc::now()).await {
         say(bot, chat, part).await;
+    }
+    if let Some(id) = resolved_by_command(text, &ctx.username) {
+        refresh_cards(bot, ctx, id).await;
+    }
+}
+
+/// The escalation a `/resolve ID OUTCOME` names ("12", "#12" or "#esc12").
+fn resolved_by_command(text: &str, username: &str) -> Option<EscalationId> {
+    let command = typed(text, username)?;
+    if command.name != "resolve" {
+        return None;
+    }
+    let first = command.args.split_whitespace().next()?;
+    first
+        .trim_start_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()
+        .map(EscalationId)
+}
+
+/// Brings every posted card of escalation `id` up to date, as a tap on it would.
+async fn refresh_cards(bot: &Bot, ctx: &BotContext, id: EscalationId) {
+    let view = match chat::card_view(&ctx.pool, &ctx.settings, id, Utc::now()).await {
+        Ok(Some(view)) => view,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(escalation = id.0, error = ?e, "could not rebuild a card");
+            return;
+        }
+    };
+    let cards = chat::posted_cards(&ctx.pool, id).await.unwrap_or_default();
+    for card in cards.iter().filter(|c| c.channel == "telegram") {
+        // Posted messages are named "chat:message" (see `provider_message_id`).
+        let Some((chat, message)) = card.message_id.split_once(':') else {
+            continue;
+        };
+        if let (Ok(chat), Ok(message)) = (chat.parse::<i64>(), message.parse::<i32>()) {
+            edit(
+                bot,
+                ChatId(chat),
+                MessageId(message),
+                Edit::Card(view.clone()),
+            )
+            .await;
+        }
     }
 }
 
@@ -226,4 +272,26 @@ pub async fn forward_in_takeover(
     .await?;
     tracing::info!(contact_id = %contact.id, post = ?forwarded.post, "a contact's words went to their CSM");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resolve_command_names_its_escalation_however_the_id_is_written() {
+        for text in [
+            "/resolve 12 saved",
+            "/resolve #12 saved",
+            "/resolve@touch_bot #esc12 saved",
+        ] {
+            assert_eq!(
+                resolved_by_command(text, "touch_bot"),
+                Some(EscalationId(12)),
+                "{text}"
+            );
+        }
+        assert_eq!(resolved_by_command("/status 12", "touch_bot"), None);
+        assert_eq!(resolved_by_command("/resolve saved", "touch_bot"), None);
+    }
 }
