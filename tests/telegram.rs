@@ -841,29 +841,47 @@ async fn csm_on_telegram(pool: &PgPool, name: &str, user: i64) -> touchbot::doma
     .id
 }
 
-#[sqlx::test]
-async fn a_staff_tap_on_a_card_edits_it_and_a_strangers_tap_changes_nothing(pool: PgPool) {
-    let settings = settings();
-    let fake = FakeTelegram::start().await;
-    let aigerim = csm_on_telegram(&pool, "Aigerim", 4242).await;
-    let northwind = account(&pool, "Northwind", Some(aigerim)).await;
-    let dana = contact(&pool, northwind, "Dana", Some(6101)).await;
-    team_chat::bind(&pool, ChannelKind::Telegram, "-100777", None, Utc::now())
+/// Aigerim (Telegram user 4242) is Northwind's CSM; Dana scores 2 on a survey, and the
+/// detractor's card is delivered to the team chat -100777. The bot is left running.
+async fn detractor_card_posted(
+    pool: &PgPool,
+    fake: &FakeTelegram,
+    settings: &Settings,
+) -> RunningBot {
+    let aigerim = csm_on_telegram(pool, "Aigerim", 4242).await;
+    let northwind = account(pool, "Northwind", Some(aigerim)).await;
+    let dana = contact(pool, northwind, "Dana", Some(6101)).await;
+    team_chat::bind(pool, ChannelKind::Telegram, "-100777", None, Utc::now())
         .await
         .unwrap();
-    let (touch, survey) = sent_nps(&pool, &fake, northwind, dana, 6101).await;
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let (touch, survey) = sent_nps(pool, fake, northwind, dana, 6101).await;
+    let bot = run_bot(pool, fake, settings).await;
     fake.push_tap(6101, survey.message_id, &format!("nps:{touch}:2"));
     fake.message(6101, 2).await;
+    deliver_posts(pool, fake).await;
+    bot
+}
+
+async fn deliver_posts(
+    pool: &PgPool,
+    fake: &FakeTelegram,
+) -> touchbot::outbound::post_dispatcher::PostDeliveryReport {
     deliver_due_posts(
-        &pool,
-        &telegram(&fake, &pool),
+        pool,
+        &telegram(fake, pool),
         &dispatch_config(),
         "test-worker",
         Utc::now(),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[sqlx::test]
+async fn a_staff_tap_on_a_card_edits_it_and_a_strangers_tap_changes_nothing(pool: PgPool) {
+    let settings = settings();
+    let fake = FakeTelegram::start().await;
+    let bot = detractor_card_posted(&pool, &fake, &settings).await;
     let card = fake.message(-100777, 1).await;
     let (_, take) = card.buttons[0][0].clone();
 
@@ -942,29 +960,11 @@ async fn a_clients_free_text_reaches_the_csm_and_the_csms_reply_goes_back(pool: 
     fake.message(6101, 1).await;
     bot.stop().await;
     // The words are queued right after the bot answers the client; poll briefly for them.
-    let mut report = deliver_due_posts(
-        &pool,
-        &telegram(&fake, &pool),
-        &dispatch_config(),
-        "test-worker",
-        Utc::now(),
-    )
-    .await
-    .unwrap();
     for _ in 0..20 {
-        if report.sent > 0 {
+        if deliver_posts(&pool, &fake).await.sent > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        report = deliver_due_posts(
-            &pool,
-            &telegram(&fake, &pool),
-            &dispatch_config(),
-            "test-worker",
-            Utc::now(),
-        )
-        .await
-        .unwrap();
     }
     let relayed = fake.message(4242, 1).await;
     assert!(
@@ -1030,25 +1030,7 @@ async fn while_the_csm_talks_with_a_client_the_bot_passes_their_words_on_and_sta
 async fn resolving_with_a_command_in_the_team_chat_updates_the_card(pool: PgPool) {
     let settings = settings();
     let fake = FakeTelegram::start().await;
-    let aigerim = csm_on_telegram(&pool, "Aigerim", 4242).await;
-    let northwind = account(&pool, "Northwind", Some(aigerim)).await;
-    let dana = contact(&pool, northwind, "Dana", Some(6101)).await;
-    team_chat::bind(&pool, ChannelKind::Telegram, "-100777", None, Utc::now())
-        .await
-        .unwrap();
-    let (touch, survey) = sent_nps(&pool, &fake, northwind, dana, 6101).await;
-    let bot = run_bot(&pool, &fake, &settings).await;
-    fake.push_tap(6101, survey.message_id, &format!("nps:{touch}:2"));
-    fake.message(6101, 2).await;
-    deliver_due_posts(
-        &pool,
-        &telegram(&fake, &pool),
-        &dispatch_config(),
-        "test-worker",
-        Utc::now(),
-    )
-    .await
-    .unwrap();
+    let bot = detractor_card_posted(&pool, &fake, &settings).await;
     fake.message(-100777, 1).await;
     let id: i64 = sqlx::query_scalar("select id from escalations")
         .fetch_one(&pool)
