@@ -139,6 +139,7 @@ async fn a_worker_that_died_after_handing_over_is_settled_by_lookup_without_a_du
     }
     assert_eq!(state(&pool, id).await.status, "sending");
 
+    expire_leases(&pool).await;
     let (rescued, reconciled) = rescue_and_reconcile(&pool, &channels, lease_expired())
         .await
         .unwrap();
@@ -175,6 +176,7 @@ async fn a_worker_that_died_before_the_channel_got_the_message_is_requeued_and_s
         .unwrap();
     // ...and the worker is gone without sending or completing.
 
+    expire_leases(&pool).await;
     let (rescued, reconciled) = rescue_and_reconcile(&pool, &channels, lease_expired())
         .await
         .unwrap();
@@ -203,6 +205,7 @@ async fn without_lookup_an_interrupted_send_stays_unknown_and_is_never_resent_on
         _ = sim.crashed() => {}
     }
 
+    expire_leases(&pool).await;
     let (_, reconciled) = rescue_and_reconcile(&pool, &channels, lease_expired())
         .await
         .unwrap();
@@ -261,6 +264,7 @@ async fn a_claimed_touch_whose_worker_vanished_before_sending_is_delivered_exact
         .unwrap();
 
     let while_leased = deliver(&pool, &channels, &config(), t0()).await;
+    expire_leases(&pool).await;
     let (rescued, _) = rescue_and_reconcile(&pool, &channels, lease_expired())
         .await
         .unwrap();
@@ -301,13 +305,14 @@ async fn a_stale_workers_result_is_refused_once_its_lease_was_taken_over(pool: P
 
     // The slow worker's lease runs out; the channel never saw its message, so it is requeued
     // and another worker delivers it.
+    expire_leases(&pool).await;
     rescue_and_reconcile(&pool, &channels, lease_expired())
         .await
         .unwrap();
     let report = deliver(&pool, &channels, &config(), lease_expired()).await;
     let late = outbox::complete(&pool, stale, "late-id", lease_expired()).await;
     let late_retry =
-        outbox::retry_later(&pool, stale, lease_expired(), "late", lease_expired()).await;
+        outbox::retry_later(&pool, stale, lease_expired(), "late", true, lease_expired()).await;
 
     assert_eq!(report.sent, 1);
     assert!(matches!(late, Err(OutboxError::LeaseLost(l)) if l == stale));

@@ -7,7 +7,7 @@ use std::process::Output;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
-use common::{account, config, staff, t0};
+use common::{account, config, expire_leases, staff, t0};
 use sqlx::PgPool;
 use touchbot::channel::ratelimit::{ChannelLimit, RateLimits};
 use touchbot::channel::simulated::SimulatedChannel;
@@ -118,7 +118,7 @@ async fn digest_item(
 #[derive(Debug)]
 struct PostState {
     status: String,
-    attempt: i32,
+    tries: i32,
     next_attempt_at: Option<DateTime<Utc>>,
     status_reason: Option<String>,
     sent_at: Option<DateTime<Utc>>,
@@ -130,7 +130,7 @@ struct PostState {
 
 async fn state(pool: &PgPool, id: PostId) -> PostState {
     let r = sqlx::query!(
-        "select status, attempt, next_attempt_at, status_reason, sent_at, sent_channel,
+        "select status, tries, next_attempt_at, status_reason, sent_at, sent_channel,
                 sent_address, provider_message_id, digest_id
            from staff_posts where id = $1",
         id.0
@@ -140,7 +140,7 @@ async fn state(pool: &PgPool, id: PostId) -> PostState {
     .unwrap();
     PostState {
         status: r.status,
-        attempt: r.attempt,
+        tries: r.tries,
         next_attempt_at: r.next_attempt_at,
         status_reason: r.status_reason,
         sent_at: r.sent_at,
@@ -278,7 +278,7 @@ async fn without_a_team_chat_a_post_waits_without_using_up_tries_and_goes_out_on
     assert_eq!(again, PostDeliveryReport::default());
     let s = state(&pool, id).await;
     assert_eq!(s.status, "planned");
-    assert_eq!(s.attempt, 0);
+    assert_eq!(s.tries, 0);
     assert_eq!(s.status_reason.as_deref(), Some(NO_TEAM_CHAT));
     assert_eq!(
         s.next_attempt_at,
@@ -295,7 +295,7 @@ async fn without_a_team_chat_a_post_waits_without_using_up_tries_and_goes_out_on
     assert_eq!(sim.sent().len(), 1);
     let s = state(&pool, id).await;
     assert_eq!(s.status, "sent");
-    assert_eq!(s.attempt, 1);
+    assert_eq!(s.tries, 1);
     assert_eq!(s.status_reason, None);
 }
 
@@ -317,7 +317,7 @@ async fn a_team_chat_on_a_channel_this_process_lacks_keeps_its_posts_waiting(poo
     assert_eq!(report.waiting, 1);
     let s = state(&pool, id).await;
     assert_eq!(s.status, "planned");
-    assert_eq!(s.attempt, 0);
+    assert_eq!(s.tries, 0);
     assert!(
         s.status_reason.unwrap().contains("no simulated channel"),
         "the reason names the missing channel"
@@ -349,7 +349,7 @@ async fn a_temporary_failure_is_retried_after_a_backoff_and_then_delivered(pool:
     assert_eq!(sim.sent().len(), 1);
     let s = state(&pool, id).await;
     assert_eq!(s.status, "sent");
-    assert_eq!(s.attempt, 2);
+    assert_eq!(s.tries, 2);
 }
 
 #[sqlx::test]
@@ -372,7 +372,7 @@ async fn a_post_that_keeps_failing_temporarily_fails_after_the_last_attempt(pool
 
     let s = state(&pool, id).await;
     assert_eq!(s.status, "failed");
-    assert_eq!(s.attempt, config().max_attempts);
+    assert_eq!(s.tries, config().max_attempts);
     assert!(
         s.status_reason
             .unwrap()
@@ -432,6 +432,7 @@ async fn a_crash_between_sending_and_recording_leaves_the_post_unknown_and_never
     }
     assert_eq!(state(&pool, id).await.status, "sending");
 
+    expire_leases(&pool).await;
     let (rescued, reconciled) = rescue_and_reconcile_posts(&pool, &channels, lease_expired())
         .await
         .unwrap();
@@ -465,6 +466,7 @@ async fn a_channel_that_can_tell_settles_an_interrupted_post_as_sent_without_a_s
         _ = sim.crashed() => {}
     }
 
+    expire_leases(&pool).await;
     let (_, reconciled) = rescue_and_reconcile_posts(&pool, &channels, lease_expired())
         .await
         .unwrap();
@@ -496,6 +498,7 @@ async fn a_claimed_post_whose_worker_vanished_is_requeued_and_a_stale_result_is_
         .await
         .unwrap()[0];
 
+    expire_leases(&pool).await;
     let (rescued, _) = rescue_and_reconcile_posts(&pool, &channels, lease_expired())
         .await
         .unwrap();

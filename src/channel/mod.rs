@@ -73,9 +73,14 @@ pub enum SendError {
     /// The platform asked us to slow down; try again after this long.
     #[error("rate limited, retry after {retry_after:?}")]
     RateLimited { retry_after: Duration },
-    /// A network error or a platform outage: retry with backoff.
+    /// The message provably never left (the connection could not be made), or the platform
+    /// said it failed and to try again: retry with backoff.
     #[error("temporary failure: {0}")]
     Transient(String),
+    /// It may or may not have arrived: a timeout, an answer cut off or unreadable. Never
+    /// retried: the send is left 'unknown' for the channel's `lookup` or a person to settle.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
     #[error("permanent failure ({}): {detail}", reason.as_str())]
     Permanent {
         reason: PermanentReason,

@@ -38,6 +38,10 @@ enum Fault {
     Transient {
         times: u32,
     },
+    /// The answer is lost (a timeout, a broken connection), after delivering or not; one-shot.
+    AnswerLost {
+        delivered: bool,
+    },
     /// The send never returns, as if the worker process died there; one-shot.
     CrashBeforeDelivery,
     CrashAfterDelivery,
@@ -130,6 +134,12 @@ impl SimulatedChannel {
     /// The next `times` sends to `address` fail with a temporary error.
     pub fn fail_transiently(&self, address: &str, times: u32) {
         self.set_fault(address, Fault::Transient { times });
+    }
+
+    /// The next send to `address` times out: `delivered` says whether the message arrived
+    /// all the same, which the dispatcher cannot know (`SendError::Unknown`).
+    pub fn lose_answer(&self, address: &str, delivered: bool) {
+        self.set_fault(address, Fault::AnswerLost { delivered });
     }
 
     /// The next send to `address` never returns and nothing is delivered.
@@ -247,6 +257,15 @@ impl SimulatedChannel {
                 ))),
                 (times > 1).then_some(Fault::Transient { times: times - 1 }),
             ),
+            Some(Fault::AnswerLost { delivered }) => {
+                state.faults.remove(address);
+                if delivered {
+                    self.deliver(&mut state, message);
+                }
+                return Step::Answer(Err(SendError::Unknown(
+                    "simulated: the provider's answer was lost".into(),
+                )));
+            }
             Some(Fault::CrashBeforeDelivery) => {
                 state.faults.remove(address);
                 return Step::Hang;

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use super::outbox::{self, Lease, OutboxError, Rescued, SendRow};
-use super::wakeup::Wakeup;
+use super::wakeup::{Wakeup, wait_before_next_pass};
 use crate::channel::ratelimit::{RateLimits, Throttle};
 use crate::channel::{
     Address, Button, Channels, Delivered, Lookup, OutboundMessage, PermanentReason, SendError,
@@ -37,10 +37,14 @@ pub struct DispatcherConfig {
     pub lease_seconds: u64,
     /// The longest the run loop sleeps without a notification.
     pub poll_interval_seconds: u64,
-    /// Tries before a temporarily failing touch is given up as failed.
+    /// Tries before a temporarily failing touch is given up as failed. Waiting (a "slow
+    /// down", a paused chat, a missing channel) is not a try.
     pub max_attempts: i32,
     pub backoff_base_seconds: u64,
     pub backoff_max_seconds: u64,
+    /// On SIGTERM or SIGINT, how long sends already handed to a channel may take to finish
+    /// before `serve` stops anyway.
+    pub shutdown_grace_seconds: u64,
     pub rate_limits: RateLimits,
 }
 
@@ -54,6 +58,7 @@ impl Default for DispatcherConfig {
             max_attempts: 6,
             backoff_base_seconds: 30,
             backoff_max_seconds: 3600,
+            shutdown_grace_seconds: 20,
             rate_limits: RateLimits::default(),
         }
     }
@@ -111,6 +116,10 @@ pub struct DeliveryReport {
     pub retried: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Handed to the channel without a clear answer: left 'unknown', never resent blindly.
+    pub unknown: usize,
+    /// Handed back unsent because the dispatcher is stopping.
+    pub released: usize,
     /// Touches this worker lost to the lease rescue before it could record a result.
     pub lease_lost: usize,
     /// Touches left in place by a database error; the lease rescue picks them up.
@@ -123,6 +132,8 @@ enum Outcome {
     Retried,
     Failed,
     Skipped,
+    Unknown,
+    Released,
     LeaseLost,
 }
 
@@ -133,6 +144,8 @@ impl DeliveryReport {
             Outcome::Retried => self.retried += 1,
             Outcome::Failed => self.failed += 1,
             Outcome::Skipped => self.skipped += 1,
+            Outcome::Unknown => self.unknown += 1,
+            Outcome::Released => self.released += 1,
             Outcome::LeaseLost => self.lease_lost += 1,
         }
     }
@@ -143,6 +156,8 @@ impl DeliveryReport {
         self.retried += other.retried;
         self.failed += other.failed;
         self.skipped += other.skipped;
+        self.unknown += other.unknown;
+        self.released += other.released;
         self.lease_lost += other.lease_lost;
         self.errors += other.errors;
     }
@@ -278,10 +293,15 @@ pub(crate) fn backoff_at(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum AfterSend {
     Sent(Delivered),
-    /// Back in the queue until `at`.
+    /// Back in the queue until `at`; `counts` says whether this was a failed try or waiting.
     Retry {
         at: DateTime<Utc>,
         error: String,
+        counts: bool,
+    },
+    /// Nobody can tell whether it arrived: left 'unknown', never resent blindly.
+    Unknown {
+        reason: String,
     },
     /// Given up for good; `refused` is the platform's reason when it refused outright.
     Fail {
@@ -290,13 +310,13 @@ pub(crate) enum AfterSend {
     },
 }
 
-/// Reads a channel's answer to try number `attempt`. A "slow down" also pauses that chat in
-/// `throttle`, so nothing else is sent to it before the platform allows.
+/// Reads a channel's answer to try number `tries`. A "slow down" also pauses that chat in
+/// `throttle`, so nothing else is sent to it before the platform allows; it spends no try.
 pub(crate) fn after_send(
     result: Result<Delivered, SendError>,
     to: &Address,
     throttle: &Throttle,
-    attempt: i32,
+    tries: i32,
     config: &DispatcherConfig,
     now: DateTime<Utc>,
 ) -> AfterSend {
@@ -309,15 +329,23 @@ pub(crate) fn after_send(
             AfterSend::Retry {
                 at: until,
                 error: SendError::RateLimited { retry_after }.to_string(),
+                counts: false,
             }
         }
-        Err(SendError::Transient(detail)) if attempt >= config.max_attempts => AfterSend::Fail {
-            reason: format!("gave up after {attempt} attempts; the last error was: {detail}"),
+        Err(SendError::Transient(detail)) if tries >= config.max_attempts => AfterSend::Fail {
+            reason: format!("gave up after {tries} attempts; the last error was: {detail}"),
             refused: None,
         },
         Err(SendError::Transient(detail)) => AfterSend::Retry {
-            at: backoff_at(config, attempt, now),
+            at: backoff_at(config, tries, now),
             error: format!("temporary failure: {detail}"),
+            counts: true,
+        },
+        Err(SendError::Unknown(detail)) => AfterSend::Unknown {
+            reason: format!(
+                "{} may or may not have received it ({detail}); it is not resent on its own",
+                to.channel
+            ),
         },
         Err(SendError::Permanent { reason, detail }) => AfterSend::Fail {
             reason: format!(
@@ -335,7 +363,54 @@ struct Pass<'a> {
     channels: &'a Channels,
     renderer: &'a dyn Render,
     config: &'a DispatcherConfig,
-    now: DateTime<Utc>,
+    clock: Clock,
+    stop: Stop,
+}
+
+/// The time a pass records: fixed (tests and the demo run their own calendar), or the wall
+/// clock read at each step, so a slow batch stamps each change when it happened.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Clock {
+    Fixed(DateTime<Utc>),
+    Wall,
+}
+
+impl Clock {
+    pub(crate) fn now(self) -> DateTime<Utc> {
+        match self {
+            Clock::Fixed(now) => now,
+            Clock::Wall => Utc::now(),
+        }
+    }
+}
+
+/// The dispatcher's stop signal as a pass sees it: once it is raised, touches not yet handed
+/// to a channel go back to the queue instead.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Stop(Option<watch::Receiver<bool>>);
+
+impl Stop {
+    pub(crate) fn new(rx: &watch::Receiver<bool>) -> Stop {
+        Stop(Some(rx.clone()))
+    }
+
+    pub(crate) fn raised(&self) -> bool {
+        self.0.as_ref().is_some_and(|rx| *rx.borrow())
+    }
+
+    /// Waits for the chat's turn under `throttle`, unless the stop comes first (then false).
+    pub(crate) async fn wait_turn(&self, throttle: &Throttle, address: &str) -> bool {
+        let Some(rx) = &self.0 else {
+            throttle.wait_turn(address).await;
+            return true;
+        };
+        let mut rx = rx.clone();
+        let turn = tokio::select! {
+            _ = throttle.wait_turn(address) => true,
+            _ = rx.wait_for(|stop| *stop) => false,
+        };
+        turn && !self.raised()
+    }
 }
 
 /// Claims and delivers everything due at `now`, batch after batch, until nothing due is left.
@@ -358,9 +433,8 @@ pub async fn deliver_due(
     }
 }
 
-/// Claims one batch due at `now` and delivers it. Leases are counted from `now`, so a caller
-/// on the wall clock passes a fresh `now` per batch (as `run_dispatcher` does); `lease_seconds`
-/// must exceed the time one batch takes to send, rate-limit waits included.
+/// Claims one batch due at `now` and delivers it, recording every change at `now`. Leases
+/// run on the database's clock, and each is renewed when its send starts.
 pub async fn deliver_batch(
     pool: &PgPool,
     channels: &Channels,
@@ -374,37 +448,48 @@ pub async fn deliver_batch(
         channels,
         renderer,
         config,
-        now,
+        clock: Clock::Fixed(now),
+        stop: Stop::default(),
     };
-    let mut report = DeliveryReport::default();
-    let batch = outbox::claim_due(
-        pool,
-        worker_id,
-        now,
-        config.lease(),
-        config.batch_size.max(1),
-    )
-    .await
-    .context("could not claim due touches from the outbox")?;
-    report.claimed = batch.len();
-    let outcomes: Vec<_> = futures::stream::iter(batch)
-        .map(|lease| pass.deliver_one(lease))
-        .buffer_unordered(config.workers.max(1))
-        .collect()
-        .await;
-    for outcome in outcomes {
-        match outcome {
-            Ok(outcome) => report.count(outcome),
-            Err((id, e)) => {
-                report.errors += 1;
-                tracing::error!(touch_id = %id, error = ?e, "could not record a delivery");
-            }
-        }
-    }
-    Ok(report)
+    pass.deliver_batch(worker_id, now).await
 }
 
 impl Pass<'_> {
+    async fn deliver_batch(
+        &self,
+        worker_id: &str,
+        due_at: DateTime<Utc>,
+    ) -> anyhow::Result<DeliveryReport> {
+        let (pool, config) = (self.pool, self.config);
+        let pass = self;
+        let mut report = DeliveryReport::default();
+        let batch = outbox::claim_due(
+            pool,
+            worker_id,
+            due_at,
+            config.lease(),
+            config.batch_size.max(1),
+        )
+        .await
+        .context("could not claim due touches from the outbox")?;
+        report.claimed = batch.len();
+        let outcomes: Vec<_> = futures::stream::iter(batch)
+            .map(|lease| pass.deliver_one(lease))
+            .buffer_unordered(config.workers.max(1))
+            .collect()
+            .await;
+        for outcome in outcomes {
+            match outcome {
+                Ok(outcome) => report.count(outcome),
+                Err((id, e)) => {
+                    report.errors += 1;
+                    tracing::error!(touch_id = %id, error = ?e, "could not record a delivery");
+                }
+            }
+        }
+        Ok(report)
+    }
+
     async fn deliver_one(&self, lease: Lease) -> Result<Outcome, (TouchId, anyhow::Error)> {
         self.try_deliver(lease).await.or_else(|e| match e {
             OutboxError::LeaseLost(_) => {
@@ -420,17 +505,22 @@ impl Pass<'_> {
         lease: Lease,
         at: DateTime<Utc>,
         error: &str,
+        counts: bool,
     ) -> Result<Outcome, OutboxError> {
-        outbox::retry_later(self.pool, lease, at, error, self.now).await?;
+        outbox::retry_later(self.pool, lease, at, error, counts, self.clock.now()).await?;
         Ok(Outcome::Retried)
     }
 
     fn backoff_at(&self, attempt: i32) -> DateTime<Utc> {
-        backoff_at(self.config, attempt, self.now)
+        backoff_at(self.config, attempt, self.clock.now())
     }
 
     async fn try_deliver(&self, lease: Lease) -> Result<Outcome, OutboxError> {
-        let now = self.now;
+        if self.stop.raised() {
+            outbox::release(self.pool, lease, self.clock.now()).await?;
+            return Ok(Outcome::Released);
+        }
+        let now = self.clock.now();
         let Some(row) = outbox::load_for_send(self.pool, lease.id).await? else {
             // Deleted between the claim and now: nothing left to deliver or record.
             return Ok(Outcome::LeaseLost);
@@ -455,12 +545,12 @@ impl Pass<'_> {
                 "no {kind} channel is configured in this dispatcher; the touch waits until one is"
             );
             return self
-                .retry(lease, self.backoff_at(lease.attempt), &error)
+                .retry(lease, self.backoff_at(lease.attempt), &error, false)
                 .await;
         };
         if let Some(until) = throttle.paused_until(&touch.to.address, now) {
             let error = format!("waiting: {kind} asked us to slow down for this chat");
-            return self.retry(lease, until, &error).await;
+            return self.retry(lease, until, &error, false).await;
         }
         let rendered = match self.renderer.render(&touch) {
             Ok(rendered) => rendered,
@@ -477,16 +567,26 @@ impl Pass<'_> {
             buttons: rendered.buttons,
         };
 
-        throttle.wait_turn(&touch.to.address).await;
-        outbox::mark_sending(self.pool, lease, now, self.config.lease()).await?;
+        if !self.stop.wait_turn(throttle, &touch.to.address).await {
+            outbox::release(self.pool, lease, self.clock.now()).await?;
+            return Ok(Outcome::Released);
+        }
+        let tries =
+            outbox::mark_sending(self.pool, lease, self.clock.now(), self.config.lease()).await?;
         let result = channel.send(&message).await;
+        let now = self.clock.now();
 
-        match after_send(result, &touch.to, throttle, lease.attempt, self.config, now) {
+        match after_send(result, &touch.to, throttle, tries, self.config, now) {
             AfterSend::Sent(delivered) => {
                 outbox::complete(self.pool, lease, &delivered.provider_message_id, now).await?;
                 Ok(Outcome::Sent)
             }
-            AfterSend::Retry { at, error } => self.retry(lease, at, &error).await,
+            AfterSend::Retry { at, error, counts } => self.retry(lease, at, &error, counts).await,
+            AfterSend::Unknown { reason } => {
+                tracing::warn!(touch_id = %lease.id, %reason, "send outcome unknown");
+                outbox::mark_unknown(self.pool, lease, &reason, now).await?;
+                Ok(Outcome::Unknown)
+            }
             AfterSend::Fail { reason, refused } => {
                 match (
                     row.contact_id,
@@ -511,15 +611,16 @@ impl Pass<'_> {
         reason: PermanentReason,
         why: &str,
     ) -> Result<(), OutboxError> {
+        let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
-        outbox::fail_permanently(&mut *tx, lease, why, self.now).await?;
+        outbox::fail_permanently(&mut *tx, lease, why, now).await?;
         outbox::mark_contact_unreachable(
             &mut tx,
             row.account_id,
             contact_id,
             row.id,
             reason.as_str(),
-            self.now,
+            now,
         )
         .await?;
         tx.commit().await?;
@@ -540,9 +641,9 @@ pub struct Reconciled {
     pub still_unknown: usize,
 }
 
-pub const UNSUPPORTED_LOOKUP_REASON: &str = "the worker stopped while sending and this channel \
-    cannot tell whether the message arrived; it is not resent automatically. Check with the \
-    recipient, then requeue it if it never arrived";
+pub const UNSUPPORTED_LOOKUP_REASON: &str = "the send was cut short (the worker stopped, or the \
+    channel's answer was lost) and this channel cannot tell whether the message arrived; it is \
+    not resent automatically. Check with the recipient, then requeue it if it never arrived";
 
 /// Asks each unknown touch's channel whether the message arrived, and settles what it can.
 pub async fn reconcile_unknown(
@@ -615,7 +716,8 @@ pub async fn rescue_and_reconcile(
 /// It wakes on a NOTIFY from the `touches` trigger, at the next due time it knows of, and at
 /// least every `poll_interval_seconds` in case a notification was missed (they are not kept
 /// while the listener is reconnecting). Expired leases are not handled here: the scheduler's
-/// rescue job does that.
+/// rescue job does that. Once `shutdown` is raised it claims nothing more, lets the sends
+/// already handed to a channel finish, and hands the rest of its batch back unsent.
 pub async fn run_dispatcher(
     pool: PgPool,
     channels: Arc<Channels>,
@@ -627,21 +729,19 @@ pub async fn run_dispatcher(
     let poll = Duration::from_secs(config.poll_interval_seconds.max(1));
     let mut wakeup = Wakeup::listen(&pool, NOTIFY_CHANNEL).await;
     tracing::info!(worker_id, "dispatcher started");
+    let pass = Pass {
+        pool: &pool,
+        channels: &channels,
+        renderer: renderer.as_ref(),
+        config: &config,
+        clock: Clock::Wall,
+        stop: Stop::new(&shutdown),
+    };
 
     while !*shutdown.borrow() {
-        // A fresh clock per batch keeps every lease counted from when it was taken.
         let mut report = DeliveryReport::default();
         while !*shutdown.borrow() {
-            let now = Utc::now();
-            let batch = deliver_batch(
-                &pool,
-                &channels,
-                renderer.as_ref(),
-                &config,
-                &worker_id,
-                now,
-            );
-            match batch.await {
+            match pass.deliver_batch(&worker_id, Utc::now()).await {
                 Ok(batch) if batch.claimed > 0 => report.add(batch),
                 Ok(_) => break,
                 Err(e) => {
@@ -653,21 +753,10 @@ pub async fn run_dispatcher(
         if report.claimed > 0 {
             tracing::info!(?report, "delivery pass");
         }
-        let wait = match outbox::next_due_at(&pool).await {
-            Ok(Some(next)) => (next - Utc::now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-                .min(poll),
-            Ok(None) => poll,
-            Err(e) => {
-                tracing::error!(error = ?e, "could not read the next due time");
-                poll
-            }
-        };
-        if wait.is_zero() {
-            continue;
-        }
-        wakeup.wait(wait, &mut shutdown).await;
+        let next = outbox::next_due_at(&pool, Utc::now()).await;
+        wakeup
+            .wait(wait_before_next_pass(next, poll, Utc::now()), &mut shutdown)
+            .await;
     }
     tracing::info!(worker_id, "dispatcher stopped");
     Ok(())

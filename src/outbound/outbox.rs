@@ -5,6 +5,11 @@
 //! it, and a later update only applies while the row still has that attempt and the expected
 //! status. A worker whose lease was rescued and handed to someone else therefore cannot
 //! overwrite the newer outcome; it gets `LeaseLost` and drops its result.
+//!
+//! Leases are counted on the database's clock (`now()`), never on a worker's: instances whose
+//! clocks disagree still agree on when a lease ran out. Due-ness uses the `now` passed in, so
+//! tests and the demo can run the calendar on a clock of their own. `tries` (how many
+//! hand-overs failed) is kept apart from `attempt` (the fencing token), so waiting spends none.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::json;
@@ -44,10 +49,10 @@ fn fenced(rows: u64, lease: Lease) -> Result<(), OutboxError> {
     }
 }
 
-/// Leases up to `batch_size` due touches to `worker_id` until `now + lease`. Rows locked by a
-/// concurrent claim are skipped, so two workers never get the same touch. Touches held back by
-/// a human takeover stay planned, untouched, and are claimed once it ends: holding them here
-/// rather than at send time spends none of their tries.
+/// Leases up to `batch_size` touches due at `now` to `worker_id` for `lease` (on the database's
+/// clock). Rows locked by a concurrent claim are skipped, so two workers never get the same
+/// touch. Touches held back by a human takeover (`touch_held_until`, the same rule
+/// `next_due_at` uses) stay planned, untouched, and are claimed once it ends.
 pub async fn claim_due(
     db: impl PgExecutor<'_>,
     worker_id: &str,
@@ -64,17 +69,15 @@ pub async fn claim_due(
               and (next_attempt_at is null or next_attempt_at <= $1)
               -- A contact talking with their CSM gets no automated touches meanwhile (see
               -- chat::takeover); contractual renewal notices keep their date.
-              and (contact_id is null or category = 'renewal'
-                   or not exists (select 1 from contact_takeovers k
-                                   where k.contact_id = touches.contact_id
-                                     and k.ended_at is null and k.until > $1))
+              and touch_held_until(contact_id, category, $1) is null
             order by due_at, id
             limit $2
             for update skip locked
         )
         update touches t
            set status = 'claimed', attempt = t.attempt + 1,
-               lease_owner = $3, lease_until = $4, updated_at = $1
+               lease_owner = $3, lease_until = now() + make_interval(secs => $4),
+               updated_at = $1
           from due
          where t.id = due.id
         returning t.id, t.attempt
@@ -82,7 +85,7 @@ pub async fn claim_due(
         now,
         batch_size,
         worker_id,
-        now + lease,
+        seconds(lease),
     )
     .fetch_all(db)
     .await?;
@@ -97,25 +100,115 @@ pub async fn claim_due(
     Ok(leases)
 }
 
-/// Records that the message is about to be handed to the channel. Commit this before sending:
-/// from here on, a crash leaves the outcome unknown rather than "not sent".
+/// A lease's length in seconds, as `make_interval` takes it.
+pub(crate) fn seconds(d: TimeDelta) -> f64 {
+    d.num_milliseconds() as f64 / 1000.0
+}
+
+/// Records that the message is about to be handed to the channel, and counts the try. Commit
+/// this before sending: from here on, a crash leaves the outcome unknown rather than "not
+/// sent". Refused once the lease ran out (the rescue may already be handing the touch to
+/// someone else); otherwise the lease is renewed for `lease_for` from now. Returns the tries
+/// made so far, this one included.
 pub async fn mark_sending(
     db: impl PgExecutor<'_>,
     lease: Lease,
     now: DateTime<Utc>,
     lease_for: TimeDelta,
-) -> Result<(), OutboxError> {
-    let done = sqlx::query!(
-        "update touches set status = 'sending', lease_until = $3, updated_at = $4
-          where id = $1 and attempt = $2 and status = 'claimed'",
+) -> Result<i32, OutboxError> {
+    let tries = sqlx::query_scalar!(
+        "update touches
+            set status = 'sending', tries = tries + 1,
+                lease_until = now() + make_interval(secs => $3), updated_at = $4
+          where id = $1 and attempt = $2 and status = 'claimed' and lease_until > now()
+          returning tries",
         lease.id.0,
         lease.attempt,
-        now + lease_for,
+        seconds(lease_for),
+        now,
+    )
+    .fetch_optional(db)
+    .await?;
+    tries.ok_or(OutboxError::LeaseLost(lease))
+}
+
+/// The channel answered, but nobody can tell whether the message arrived (a timeout, an answer
+/// cut off or unreadable): the touch is left 'unknown' for the reconcile job or an operator,
+/// never resent blindly.
+pub async fn mark_unknown(
+    db: impl PgExecutor<'_>,
+    lease: Lease,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
+    let done = sqlx::query!(
+        "update touches
+            set status = 'unknown', status_reason = $3, last_error = $3, lease_until = null,
+                updated_at = $4
+          where id = $1 and attempt = $2 and status = 'sending'",
+        lease.id.0,
+        lease.attempt,
+        reason,
         now,
     )
     .execute(db)
     .await?;
     fenced(done.rows_affected(), lease)
+}
+
+/// Hands a claimed touch that was never given to a channel back to the queue at once, as it
+/// was: no try spent (a stopping worker does this with the rest of its batch).
+pub async fn release(
+    db: impl PgExecutor<'_>,
+    lease: Lease,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
+    let done = sqlx::query!(
+        "update touches
+            set status = 'planned', lease_owner = null, lease_until = null, updated_at = $3
+          where id = $1 and attempt = $2 and status = 'claimed'",
+        lease.id.0,
+        lease.attempt,
+        now,
+    )
+    .execute(db)
+    .await?;
+    fenced(done.rows_affected(), lease)
+}
+
+/// Hands back every touch `worker_id` claimed and never gave to a channel; returns how many.
+/// For a stopping process, whatever its workers were doing when they stopped.
+pub async fn release_claims_of(
+    db: impl PgExecutor<'_>,
+    worker_id: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        "update touches
+            set status = 'planned', lease_owner = null, lease_until = null, updated_at = $2
+          where status = 'claimed' and lease_owner = $1",
+        worker_id,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Ends the leases of a worker known to be gone (its process died), so the next rescue takes
+/// its touches back without waiting for the leases to run out.
+pub async fn expire_leases_of(
+    db: impl PgExecutor<'_>,
+    worker_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        "update touches set lease_until = now()
+          where status in ('claimed', 'sending') and lease_owner = $1",
+        worker_id,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn complete(
@@ -139,17 +232,21 @@ pub async fn complete(
     fenced(done.rows_affected(), lease)
 }
 
-/// Puts the touch back in the queue, to be claimed again from `next_attempt_at`.
+/// Puts the touch back in the queue, to be claimed again from `next_attempt_at`. Unless the
+/// failure `counts` as a try, a try taken by `mark_sending` is given back: a "slow down" is
+/// waiting, not failing.
 pub async fn retry_later(
     db: impl PgExecutor<'_>,
     lease: Lease,
     next_attempt_at: DateTime<Utc>,
     error: &str,
+    counts: bool,
     now: DateTime<Utc>,
 ) -> Result<(), OutboxError> {
     let done = sqlx::query!(
         "update touches
             set status = 'planned', next_attempt_at = $3, last_error = $4,
+                tries = tries - case when not $6 and status = 'sending' then 1 else 0 end,
                 lease_owner = null, lease_until = null, updated_at = $5
           where id = $1 and attempt = $2 and status in ('claimed', 'sending')",
         lease.id.0,
@@ -157,6 +254,7 @@ pub async fn retry_later(
         next_attempt_at,
         error,
         now,
+        counts,
     )
     .execute(db)
     .await?;
@@ -393,7 +491,8 @@ pub struct Rescued {
     pub unknown: u64,
 }
 
-/// Takes touches back from workers whose lease expired at `now`.
+/// Takes touches back from workers whose lease ran out (on the database's clock; `now` only
+/// stamps the change).
 pub async fn rescue_expired_leases(
     conn: &mut sqlx::PgConnection,
     now: DateTime<Utc>,
@@ -402,7 +501,7 @@ pub async fn rescue_expired_leases(
         "update touches
             set status = 'planned', lease_owner = null, lease_until = null, updated_at = $1,
                 last_error = 'the worker holding this touch stopped before sending it'
-          where status = 'claimed' and lease_until <= $1",
+          where status = 'claimed' and lease_until <= now()",
         now,
     )
     .execute(&mut *conn)
@@ -414,7 +513,7 @@ pub async fn rescue_expired_leases(
             set status = 'unknown', lease_until = null, updated_at = $1,
                 status_reason = 'the worker stopped while handing this message to the channel; \
                                  asking the channel whether it arrived'
-          where status = 'sending' and lease_until <= $1",
+          where status = 'sending' and lease_until <= now()",
         now,
     )
     .execute(&mut *conn)
@@ -542,7 +641,8 @@ pub enum RequeueError {
     Database(#[from] sqlx::Error),
 }
 
-/// An operator's decision to try an 'unknown' or 'failed' touch again, due at once.
+/// An operator's decision to try an 'unknown' or 'failed' touch again, due at once, with the
+/// full number of tries.
 pub async fn requeue(
     conn: &mut sqlx::PgConnection,
     id: TouchId,
@@ -551,7 +651,7 @@ pub async fn requeue(
     let done = sqlx::query!(
         "update touches
             set status = 'planned', next_attempt_at = $2, status_reason = 'requeued by an operator',
-                lease_owner = null, lease_until = null, updated_at = $2
+                tries = 0, lease_owner = null, lease_until = null, updated_at = $2
           where id = $1 and status in ('unknown', 'failed')",
         id.0,
         now,
@@ -570,11 +670,18 @@ pub async fn requeue(
     }
 }
 
-/// When the earliest planned touch becomes claimable (possibly already past).
-pub async fn next_due_at(db: impl PgExecutor<'_>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+/// When the earliest planned touch becomes claimable (possibly already past), as `claim_due`
+/// sees it at `now`: one held back by a takeover becomes claimable when the takeover lapses.
+pub async fn next_due_at(
+    db: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    // greatest() skips nulls: a touch not held (or never retried) is due at its due_at.
     sqlx::query_scalar!(
-        "select min(greatest(due_at, coalesce(next_attempt_at, due_at)))
-           from touches where status = 'planned'"
+        "select min(greatest(due_at, next_attempt_at,
+                             touch_held_until(contact_id, category, $1)))
+           from touches where status = 'planned'",
+        now,
     )
     .fetch_one(db)
     .await

@@ -19,11 +19,11 @@ use futures::StreamExt;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::dispatcher::{AfterSend, DispatcherConfig, Reconciled, after_send};
+use super::dispatcher::{AfterSend, Clock, DispatcherConfig, Reconciled, Stop, after_send};
 use super::outbox::Rescued;
 use super::post_queue::{self, PostLease, PostQueueError, PostRow};
 use super::post_texts::{self, Lang};
-use super::wakeup::Wakeup;
+use super::wakeup::{Wakeup, wait_before_next_pass};
 use crate::channel::{Address, Channels, Lookup, OutboundMessage};
 use crate::domain::{ChannelKind, PostId};
 
@@ -43,6 +43,10 @@ pub struct PostDeliveryReport {
     pub failed: usize,
     /// Posts with nowhere to go yet, put back without counting a try.
     pub waiting: usize,
+    /// Handed to the channel without a clear answer: left 'unknown', never posted again.
+    pub unknown: usize,
+    /// Handed back unsent because the dispatcher is stopping.
+    pub released: usize,
     /// Posts this worker lost to the lease rescue before it could record a result.
     pub lease_lost: usize,
     /// Posts left in place by a database error; the lease rescue picks them up.
@@ -56,6 +60,8 @@ impl PostDeliveryReport {
             Outcome::Retried => self.retried += 1,
             Outcome::Failed => self.failed += 1,
             Outcome::Waiting => self.waiting += 1,
+            Outcome::Unknown => self.unknown += 1,
+            Outcome::Released => self.released += 1,
             Outcome::LeaseLost => self.lease_lost += 1,
         }
     }
@@ -66,6 +72,8 @@ impl PostDeliveryReport {
         self.retried += other.retried;
         self.failed += other.failed;
         self.waiting += other.waiting;
+        self.unknown += other.unknown;
+        self.released += other.released;
         self.lease_lost += other.lease_lost;
         self.errors += other.errors;
     }
@@ -77,6 +85,8 @@ enum Outcome {
     Retried,
     Failed,
     Waiting,
+    Unknown,
+    Released,
     LeaseLost,
 }
 
@@ -141,7 +151,8 @@ struct Pass<'a> {
     pool: &'a PgPool,
     channels: &'a Channels,
     config: &'a DispatcherConfig,
-    now: DateTime<Utc>,
+    clock: Clock,
+    stop: Stop,
 }
 
 /// Claims and delivers every post due at `now`, batch after batch, until none is left. A post
@@ -163,7 +174,8 @@ pub async fn deliver_due_posts(
     }
 }
 
-/// Claims one batch of posts due at `now` and delivers it; leases count from `now`.
+/// Claims one batch of posts due at `now` and delivers it, recording every change at `now`;
+/// leases run on the database's clock.
 pub async fn deliver_post_batch(
     pool: &PgPool,
     channels: &Channels,
@@ -175,36 +187,48 @@ pub async fn deliver_post_batch(
         pool,
         channels,
         config,
-        now,
+        clock: Clock::Fixed(now),
+        stop: Stop::default(),
     };
-    let batch = post_queue::claim_due(
-        pool,
-        worker_id,
-        now,
-        config.lease(),
-        config.batch_size.max(1),
-    )
-    .await
-    .context("could not claim due staff posts")?;
-    let mut report = PostDeliveryReport {
-        claimed: batch.len(),
-        ..Default::default()
-    };
-    let outcomes: Vec<_> = futures::stream::iter(batch)
-        .map(|lease| pass.deliver_one(lease))
-        .buffer_unordered(config.workers.max(1))
-        .collect()
-        .await;
-    for outcome in outcomes {
-        match outcome {
-            Ok(outcome) => report.count(outcome),
-            Err((id, e)) => {
-                report.errors += 1;
-                tracing::error!(post_id = %id, error = ?e, "could not record a staff post's delivery");
+    pass.deliver_batch(worker_id, now).await
+}
+
+impl Pass<'_> {
+    async fn deliver_batch(
+        &self,
+        worker_id: &str,
+        due_at: DateTime<Utc>,
+    ) -> anyhow::Result<PostDeliveryReport> {
+        let (pool, config, pass) = (self.pool, self.config, self);
+        let batch = post_queue::claim_due(
+            pool,
+            worker_id,
+            due_at,
+            config.lease(),
+            config.batch_size.max(1),
+        )
+        .await
+        .context("could not claim due staff posts")?;
+        let mut report = PostDeliveryReport {
+            claimed: batch.len(),
+            ..Default::default()
+        };
+        let outcomes: Vec<_> = futures::stream::iter(batch)
+            .map(|lease| pass.deliver_one(lease))
+            .buffer_unordered(config.workers.max(1))
+            .collect()
+            .await;
+        for outcome in outcomes {
+            match outcome {
+                Ok(outcome) => report.count(outcome),
+                Err((id, e)) => {
+                    report.errors += 1;
+                    tracing::error!(post_id = %id, error = ?e, "could not record a staff post's delivery");
+                }
             }
         }
+        Ok(report)
     }
-    Ok(report)
 }
 
 impl Pass<'_> {
@@ -220,13 +244,18 @@ impl Pass<'_> {
 
     async fn wait(&self, lease: PostLease, why: &str) -> Result<Outcome, PostQueueError> {
         let poll = TimeDelta::seconds(self.config.poll_interval_seconds.max(1) as i64);
-        post_queue::wait_for_route(self.pool, lease, self.now + poll, why, self.now).await?;
+        let now = self.clock.now();
+        post_queue::wait_for_route(self.pool, lease, now + poll, why, now).await?;
         tracing::debug!(post_id = %lease.id, why, "staff post waits");
         Ok(Outcome::Waiting)
     }
 
     async fn try_deliver(&self, lease: PostLease) -> Result<Outcome, PostQueueError> {
-        let now = self.now;
+        if self.stop.raised() {
+            post_queue::release(self.pool, lease, self.clock.now()).await?;
+            return Ok(Outcome::Released);
+        }
+        let now = self.clock.now();
         let Some(row) = post_queue::load_for_send(self.pool, lease.id).await? else {
             // Deleted since the claim (its escalation or recipient went): nothing to record.
             return Ok(Outcome::LeaseLost);
@@ -247,7 +276,7 @@ impl Pass<'_> {
         };
         if let Some(until) = throttle.paused_until(&to.address, now) {
             let error = format!("waiting: {kind} asked us to slow down for this chat");
-            post_queue::retry_later(self.pool, lease, until, &error, now).await?;
+            post_queue::retry_later(self.pool, lease, until, &error, false, now).await?;
             return Ok(Outcome::Retried);
         }
         let message = OutboundMessage {
@@ -257,25 +286,30 @@ impl Pass<'_> {
             to,
         };
 
-        throttle.wait_turn(&message.to.address).await;
-        post_queue::mark_sending(self.pool, lease, &message.to, now, self.config.lease()).await?;
+        if !self.stop.wait_turn(throttle, &message.to.address).await {
+            post_queue::release(self.pool, lease, self.clock.now()).await?;
+            return Ok(Outcome::Released);
+        }
+        let lease_for = self.config.lease();
+        let tries =
+            post_queue::mark_sending(self.pool, lease, &message.to, self.clock.now(), lease_for)
+                .await?;
         let result = channel.send(&message).await;
+        let now = self.clock.now();
 
-        match after_send(
-            result,
-            &message.to,
-            throttle,
-            lease.attempt,
-            self.config,
-            now,
-        ) {
+        match after_send(result, &message.to, throttle, tries, self.config, now) {
             AfterSend::Sent(delivered) => {
                 post_queue::complete(self.pool, lease, &delivered.provider_message_id, now).await?;
                 Ok(Outcome::Sent)
             }
-            AfterSend::Retry { at, error } => {
-                post_queue::retry_later(self.pool, lease, at, &error, now).await?;
+            AfterSend::Retry { at, error, counts } => {
+                post_queue::retry_later(self.pool, lease, at, &error, counts, now).await?;
                 Ok(Outcome::Retried)
+            }
+            AfterSend::Unknown { reason } => {
+                tracing::warn!(post_id = %lease.id, %reason, "staff post outcome unknown");
+                post_queue::mark_unknown(self.pool, lease, &reason, now).await?;
+                Ok(Outcome::Unknown)
             }
             AfterSend::Fail { reason, .. } => {
                 tracing::warn!(post_id = %lease.id, %reason, "staff post failed");
@@ -286,8 +320,8 @@ impl Pass<'_> {
     }
 }
 
-pub const UNSUPPORTED_LOOKUP_REASON: &str = "the worker stopped while posting this and the \
-    channel cannot tell whether it arrived, so it is not posted again on its own; look in the \
+pub const UNSUPPORTED_LOOKUP_REASON: &str = "posting this was cut short (the worker stopped, or \
+    the channel's answer was lost) and the channel cannot tell whether it arrived, so it is not posted again on its own; look in the \
     chat named by sent_address, and set the post back to 'planned' if it is not there";
 
 /// Asks the channel of each 'unknown' post whether it arrived, and settles what it can.
@@ -365,6 +399,7 @@ pub async fn rescue_and_reconcile_posts(
 /// Delivers staff posts as they fall due until `shutdown` turns true (or its sender is
 /// dropped). It wakes on the `staff_posts` trigger's NOTIFY, at the next due time it knows of,
 /// and at least every `poll_interval_seconds`. Expired leases are the scheduler's rescue job's.
+/// Once `shutdown` is raised, posts not yet handed to a channel go back to the queue.
 pub async fn run_post_dispatcher(
     pool: PgPool,
     channels: Arc<Channels>,
@@ -375,12 +410,18 @@ pub async fn run_post_dispatcher(
     let poll = Duration::from_secs(config.poll_interval_seconds.max(1));
     let mut wakeup = Wakeup::listen(&pool, NOTIFY_CHANNEL).await;
     tracing::info!(worker_id, "staff post dispatcher started");
+    let pass = Pass {
+        pool: &pool,
+        channels: &channels,
+        config: &config,
+        clock: Clock::Wall,
+        stop: Stop::new(&shutdown),
+    };
 
     while !*shutdown.borrow() {
         let mut report = PostDeliveryReport::default();
         while !*shutdown.borrow() {
-            // A fresh clock per batch keeps every lease counted from when it was taken.
-            match deliver_post_batch(&pool, &channels, &config, &worker_id, Utc::now()).await {
+            match pass.deliver_batch(&worker_id, Utc::now()).await {
                 Ok(batch) if batch.claimed > 0 => report.add(batch),
                 Ok(_) => break,
                 Err(e) => {
@@ -392,21 +433,10 @@ pub async fn run_post_dispatcher(
         if report.claimed > report.waiting {
             tracing::info!(?report, "staff post delivery pass");
         }
-        let wait = match post_queue::next_due_at(&pool).await {
-            Ok(Some(next)) => (next - Utc::now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-                .min(poll),
-            Ok(None) => poll,
-            Err(e) => {
-                tracing::error!(error = ?e, "could not read when the next staff post is due");
-                poll
-            }
-        };
-        if wait.is_zero() {
-            continue;
-        }
-        wakeup.wait(wait, &mut shutdown).await;
+        let next = post_queue::next_due_at(&pool).await;
+        wakeup
+            .wait(wait_before_next_pass(next, poll, Utc::now()), &mut shutdown)
+            .await;
     }
     tracing::info!(worker_id, "staff post dispatcher stopped");
     Ok(())

@@ -3,12 +3,13 @@
 //!
 //! A claim bumps the post's `attempt`, and every later change on the worker's behalf applies
 //! only while the row still has that attempt and the expected status: a worker whose lease was
-//! rescued cannot overwrite what happened since.
+//! rescued cannot overwrite what happened since. As for touches, leases run on the database's
+//! clock and `tries` counts failed hand-overs apart from the fencing token.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgExecutor;
 
-use super::outbox::Rescued;
+use super::outbox::{Rescued, seconds};
 use crate::channel::{Address, Button};
 use crate::domain::{ChannelKind, PostId, StaffId};
 
@@ -44,7 +45,8 @@ pub fn channel_key(idempotency_key: &str) -> String {
     format!("post:{idempotency_key}")
 }
 
-/// Leases up to `batch_size` due posts (delivery 'now') to `worker_id` until `now + lease`.
+/// Leases up to `batch_size` posts due at `now` (delivery 'now') to `worker_id` for `lease`,
+/// on the database's clock.
 /// Rows locked by a concurrent claim are skipped, so two workers never get the same post.
 pub async fn claim_due(
     db: impl PgExecutor<'_>,
@@ -66,7 +68,8 @@ pub async fn claim_due(
         )
         update staff_posts p
            set status = 'claimed', attempt = p.attempt + 1,
-               lease_owner = $3, lease_until = $4, updated_at = $1
+               lease_owner = $3, lease_until = now() + make_interval(secs => $4),
+               updated_at = $1
           from due
          where p.id = due.id
         returning p.id, p.attempt
@@ -74,7 +77,7 @@ pub async fn claim_due(
         now,
         batch_size,
         worker_id,
-        now + lease,
+        seconds(lease),
     )
     .fetch_all(db)
     .await?;
@@ -139,31 +142,94 @@ pub async fn load_for_send(
     }))
 }
 
-/// Records where the post is about to go, just before it is handed to the channel. Commit this
-/// before sending: from here on, a crash leaves the outcome unknown rather than "not sent", and
-/// the address says which chat to look in.
+/// Records where the post is about to go, just before it is handed to the channel, and counts
+/// the try. Commit this before sending: from here on, a crash leaves the outcome unknown rather
+/// than "not sent", and the address says which chat to look in. Refused once the lease ran out;
+/// otherwise renews it. Returns the tries made so far, this one included.
 pub async fn mark_sending(
     db: impl PgExecutor<'_>,
     lease: PostLease,
     to: &Address,
     now: DateTime<Utc>,
     lease_for: TimeDelta,
-) -> Result<(), PostQueueError> {
-    let done = sqlx::query!(
+) -> Result<i32, PostQueueError> {
+    let tries = sqlx::query_scalar!(
         "update staff_posts
-            set status = 'sending', sent_channel = $3, sent_address = $4, lease_until = $5,
-                status_reason = null, updated_at = $6
-          where id = $1 and attempt = $2 and status = 'claimed'",
+            set status = 'sending', sent_channel = $3, sent_address = $4, tries = tries + 1,
+                lease_until = now() + make_interval(secs => $5), status_reason = null,
+                updated_at = $6
+          where id = $1 and attempt = $2 and status = 'claimed' and lease_until > now()
+          returning tries",
         lease.id.0,
         lease.attempt,
         to.channel.as_str(),
         to.address,
-        now + lease_for,
+        seconds(lease_for),
+        now,
+    )
+    .fetch_optional(db)
+    .await?;
+    tries.ok_or(PostQueueError::LeaseLost(lease))
+}
+
+/// Nobody can tell whether the post arrived (a timeout, an unreadable answer): it is left
+/// 'unknown', never posted again on its own.
+pub async fn mark_unknown(
+    db: impl PgExecutor<'_>,
+    lease: PostLease,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), PostQueueError> {
+    let done = sqlx::query!(
+        "update staff_posts
+            set status = 'unknown', status_reason = $3, last_error = $3, lease_until = null,
+                updated_at = $4
+          where id = $1 and attempt = $2 and status = 'sending'",
+        lease.id.0,
+        lease.attempt,
+        reason,
         now,
     )
     .execute(db)
     .await?;
     fenced(done.rows_affected(), lease)
+}
+
+/// Hands a claimed post never given to a channel back to the queue at once, no try spent.
+pub async fn release(
+    db: impl PgExecutor<'_>,
+    lease: PostLease,
+    now: DateTime<Utc>,
+) -> Result<(), PostQueueError> {
+    let done = sqlx::query!(
+        "update staff_posts
+            set status = 'planned', lease_owner = null, lease_until = null, updated_at = $3
+          where id = $1 and attempt = $2 and status = 'claimed'",
+        lease.id.0,
+        lease.attempt,
+        now,
+    )
+    .execute(db)
+    .await?;
+    fenced(done.rows_affected(), lease)
+}
+
+/// Hands back every post `worker_id` claimed and never gave to a channel; returns how many.
+pub async fn release_claims_of(
+    db: impl PgExecutor<'_>,
+    worker_id: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        "update staff_posts
+            set status = 'planned', lease_owner = null, lease_until = null, updated_at = $2
+          where status = 'claimed' and lease_owner = $1",
+        worker_id,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn complete(
@@ -187,17 +253,20 @@ pub async fn complete(
     fenced(done.rows_affected(), lease)
 }
 
-/// Puts the post back in the queue after a failed try, to be claimed again from `at`.
+/// Puts the post back in the queue, to be claimed again from `at`. Unless the failure
+/// `counts` as a try, a try taken by `mark_sending` is given back (a "slow down" is waiting).
 pub async fn retry_later(
     db: impl PgExecutor<'_>,
     lease: PostLease,
     at: DateTime<Utc>,
     error: &str,
+    counts: bool,
     now: DateTime<Utc>,
 ) -> Result<(), PostQueueError> {
     let done = sqlx::query!(
         "update staff_posts
             set status = 'planned', next_attempt_at = $3, last_error = $4,
+                tries = tries - case when not $6 and status = 'sending' then 1 else 0 end,
                 lease_owner = null, lease_until = null, updated_at = $5
           where id = $1 and attempt = $2 and status in ('claimed', 'sending')",
         lease.id.0,
@@ -205,6 +274,7 @@ pub async fn retry_later(
         at,
         error,
         now,
+        counts,
     )
     .execute(db)
     .await?;
@@ -213,10 +283,6 @@ pub async fn retry_later(
 
 /// Puts a post that has nowhere to go yet (no team chat, no channel for it) back in the queue
 /// until `at`, without counting a try: nothing was sent, so nothing may be given up on.
-///
-/// Handing the claim's attempt back keeps fencing sound: only the current holder gets here,
-/// and it stops holding the post at once. Any earlier, rescued holder has an attempt below the
-/// one the rescue left, and every later claim starts above that again.
 pub async fn wait_for_route(
     db: impl PgExecutor<'_>,
     lease: PostLease,
@@ -226,7 +292,7 @@ pub async fn wait_for_route(
 ) -> Result<(), PostQueueError> {
     let done = sqlx::query!(
         "update staff_posts
-            set status = 'planned', attempt = attempt - 1, next_attempt_at = $3,
+            set status = 'planned', next_attempt_at = $3,
                 status_reason = $4, lease_owner = null, lease_until = null, updated_at = $5
           where id = $1 and attempt = $2 and status = 'claimed'",
         lease.id.0,
@@ -262,8 +328,9 @@ pub async fn fail(
     fenced(done.rows_affected(), lease)
 }
 
-/// Takes posts back from workers whose lease expired at `now`: a claim never handed to a
-/// channel goes back in the queue; a send cut off midway becomes 'unknown'.
+/// Takes posts back from workers whose lease ran out on the database's clock (`now` only stamps
+/// the change): a claim never handed to a channel goes back in the queue; a send cut off
+/// midway becomes 'unknown'.
 pub async fn rescue_expired_leases(
     conn: &mut sqlx::PgConnection,
     now: DateTime<Utc>,
@@ -272,7 +339,7 @@ pub async fn rescue_expired_leases(
         "update staff_posts
             set status = 'planned', lease_owner = null, lease_until = null, updated_at = $1,
                 last_error = 'the worker holding this post stopped before sending it'
-          where status = 'claimed' and lease_until <= $1",
+          where status = 'claimed' and lease_until <= now()",
         now,
     )
     .execute(&mut *conn)
@@ -284,7 +351,7 @@ pub async fn rescue_expired_leases(
             set status = 'unknown', lease_until = null, updated_at = $1,
                 status_reason = 'the worker stopped while handing this post to the channel; \
                                  asking the channel whether it arrived'
-          where status = 'sending' and lease_until <= $1",
+          where status = 'sending' and lease_until <= now()",
         now,
     )
     .execute(&mut *conn)
@@ -383,7 +450,8 @@ pub async fn explain_unknown(
     Ok(())
 }
 
-/// When the earliest planned post to deliver becomes claimable (possibly already past).
+/// When the earliest planned post to deliver becomes claimable (possibly already past); the
+/// same rows `claim_due` takes.
 pub async fn next_due_at(db: impl PgExecutor<'_>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     sqlx::query_scalar!(
         "select min(greatest(due_at, coalesce(next_attempt_at, due_at)))

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
@@ -56,5 +57,50 @@ impl Wakeup {
         if let Some(listener) = self.listener.as_mut() {
             while listener.next_buffered().is_some() {}
         }
+    }
+}
+
+/// The shortest sleep between two passes of a delivery loop.
+pub const MIN_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a delivery loop sleeps after a pass, given when its queue says the next item is
+/// due: until then, but never longer than `poll` and never less than [`MIN_WAIT`]. A pass
+/// ends when a claim finds nothing, so an item "due" that could not be claimed (held back, or
+/// clocks that disagree) must not make the loop spin.
+pub fn wait_before_next_pass(
+    next: Result<Option<DateTime<Utc>>, sqlx::Error>,
+    poll: Duration,
+    now: DateTime<Utc>,
+) -> Duration {
+    let wait = match next {
+        Ok(Some(next)) => (next - now).to_std().unwrap_or(Duration::ZERO),
+        Ok(None) => poll,
+        Err(e) => {
+            tracing::error!(error = ?e, "could not read when the next item is due");
+            poll
+        }
+    };
+    wait.min(poll).max(MIN_WAIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    #[test]
+    fn a_pass_that_found_nothing_never_loops_without_waiting() {
+        let now = Utc::now();
+        let poll = Duration::from_secs(30);
+        let overdue = Ok(Some(now - TimeDelta::hours(48)));
+        assert_eq!(wait_before_next_pass(overdue, poll, now), MIN_WAIT);
+        let later = Ok(Some(now + TimeDelta::seconds(5)));
+        assert_eq!(
+            wait_before_next_pass(later, poll, now),
+            Duration::from_secs(5)
+        );
+        let far = Ok(Some(now + TimeDelta::hours(5)));
+        assert_eq!(wait_before_next_pass(far, poll, now), poll);
+        assert_eq!(wait_before_next_pass(Ok(None), poll, now), poll);
     }
 }

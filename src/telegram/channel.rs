@@ -10,7 +10,12 @@
 //!   and the message is sent again at once, inside this same send. Resending is safe: Telegram
 //!   refused the first try, so nothing arrived, and waiting for the dispatcher's retry would
 //!   only delay the card.
-//! - A network failure or an answer we cannot read → `Transient`: retried with backoff.
+//! - Only what provably never left is `Transient` (retried with backoff): a connection that
+//!   could not be made. A timeout, a connection broken mid-request or an unreadable answer may
+//!   follow a message Telegram accepted, so they are `Unknown`: the send is left 'unknown',
+//!   never resent blindly. teloxide does not tell us the HTTP status of an unreadable answer;
+//!   one whose body still says `"ok":true` is taken as sent (a 2xx: Telegram answers errors
+//!   with `"ok":false`), anything else as unknown.
 //! - Text over Telegram's 4096 characters is refused as `Permanent(Rejected)` rather than
 //!   split: a split message that fails halfway would be resent in part. Long staff posts (the
 //!   digest) are split before they are queued.
@@ -97,12 +102,43 @@ pub fn classify(error: &RequestError) -> SendError {
             SendError::Transient("the group became a supergroup; sending to its new id".into())
         }
         // teloxide strips the token from the URL in these before we see them.
-        RequestError::Network(e) => SendError::Transient(format!("Telegram unreachable: {e}")),
-        RequestError::InvalidJson { .. } => {
-            SendError::Transient("Telegram's answer could not be read".into())
+        RequestError::Network(e) if e.is_connect() => {
+            SendError::Transient(format!("could not connect to Telegram: {e}"))
         }
-        RequestError::Io(e) => SendError::Transient(format!("I/O error talking to Telegram: {e}")),
+        RequestError::Network(e) if e.is_timeout() => {
+            SendError::Unknown(format!("Telegram did not answer in time: {e}"))
+        }
+        RequestError::Network(e) => {
+            SendError::Unknown(format!("the connection to Telegram broke mid-request: {e}"))
+        }
+        RequestError::InvalidJson { .. } => {
+            SendError::Unknown("Telegram's answer could not be read".into())
+        }
+        RequestError::Io(e) => {
+            SendError::Unknown(format!("I/O error while talking to Telegram: {e}"))
+        }
     }
+}
+
+/// An answer teloxide could not read that still says `"ok":true`: Telegram took the message.
+/// Its id is read from the body if it is there, for editing the message later.
+pub fn accepted_despite_unreadable_answer(error: &RequestError) -> Option<Delivered> {
+    let RequestError::InvalidJson { raw, .. } = error else {
+        return None;
+    };
+    let body: serde_json::Value = serde_json::from_str(raw).ok()?;
+    if body.get("ok")?.as_bool()? {
+        let chat = body.pointer("/result/chat/id").and_then(|v| v.as_i64());
+        let id = body.pointer("/result/message_id").and_then(|v| v.as_i64());
+        let provider_message_id = match (chat, id) {
+            (Some(chat), Some(id)) => format!("{chat}:{id}"),
+            _ => "unreadable-answer".to_string(),
+        };
+        return Some(Delivered {
+            provider_message_id,
+        });
+    }
+    None
 }
 
 fn classify_api(api: &ApiError) -> SendError {
@@ -210,7 +246,7 @@ impl Channel for TelegramChannel {
             Ok(sent) => Ok(Delivered {
                 provider_message_id: provider_message_id(&sent),
             }),
-            Err(e) => Err(classify(&e)),
+            Err(e) => accepted_despite_unreadable_answer(&e).ok_or_else(|| classify(&e)),
         }
     }
 
@@ -264,6 +300,22 @@ mod tests {
             "Internal Server Error".into(),
         )));
         assert!(matches!(odd, SendError::Transient(_)), "{odd:?}");
+    }
+
+    #[test]
+    fn an_unreadable_answer_is_unknown_unless_it_says_ok() {
+        let unreadable = |raw: &str| RequestError::InvalidJson {
+            source: std::sync::Arc::new(serde_json::from_str::<u8>("x").unwrap_err()),
+            raw: raw.into(),
+        };
+        let garbage = unreadable("<html>502 Bad Gateway</html>");
+        assert!(accepted_despite_unreadable_answer(&garbage).is_none());
+        assert!(matches!(classify(&garbage), SendError::Unknown(_)));
+        let ok = unreadable(r#"{"ok":true,"result":{"message_id":7,"chat":{"id":42}}}"#);
+        assert_eq!(
+            accepted_despite_unreadable_answer(&ok).map(|d| d.provider_message_id),
+            Some("42:7".to_string())
+        );
     }
 
     #[tokio::test]

@@ -26,6 +26,7 @@ pub fn config() -> DispatcherConfig {
         max_attempts: 4,
         backoff_base_seconds: 30,
         backoff_max_seconds: 3600,
+        shutdown_grace_seconds: 5,
         rate_limits: RateLimits::default(),
     }
 }
@@ -148,6 +149,25 @@ pub async fn staff_touch(
     TouchId(id)
 }
 
+/// Lets every lease run out on the database's clock, where leases are counted, as if the
+/// lease time had passed.
+pub async fn expire_leases(pool: &PgPool) {
+    sqlx::query!(
+        "update touches set lease_until = now() - interval '1 second'
+          where lease_until is not null"
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "update staff_posts set lease_until = now() - interval '1 second'
+          where lease_until is not null"
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 pub async fn set_template(pool: &PgPool, id: TouchId, template: &str) {
     sqlx::query!(
         "update touches set template = $2 where id = $1",
@@ -163,6 +183,7 @@ pub async fn set_template(pool: &PgPool, id: TouchId, template: &str) {
 pub struct TouchState {
     pub status: String,
     pub attempt: i32,
+    pub tries: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub status_reason: Option<String>,
     pub last_error: Option<String>,
@@ -172,7 +193,7 @@ pub struct TouchState {
 
 pub async fn state(pool: &PgPool, id: TouchId) -> TouchState {
     let r = sqlx::query!(
-        "select status, attempt, next_attempt_at, status_reason, last_error, sent_at,
+        "select status, attempt, tries, next_attempt_at, status_reason, last_error, sent_at,
                 provider_message_id
            from touches where id = $1",
         id.0
@@ -183,6 +204,7 @@ pub async fn state(pool: &PgPool, id: TouchId) -> TouchState {
     TouchState {
         status: r.status,
         attempt: r.attempt,
+        tries: r.tries,
         next_attempt_at: r.next_attempt_at,
         status_reason: r.status_reason,
         last_error: r.last_error,

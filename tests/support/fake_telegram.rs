@@ -11,6 +11,8 @@
 //! - Failures can be injected per method and chat: 429 with `retry_after`, the two 403s for a
 //!   blocked bot and a never-started chat, 400 "chat not found" and a group's migration. It
 //!   never answers 5xx, after which teloxide would sleep for 10 s.
+//! - Lost answers: a send can be accepted (the message counts as sent) and then answered only
+//!   after a long wait, or with a body that is not JSON; and every answer can be slowed down.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,6 +43,18 @@ pub enum Failure {
     CantInitiate,
     ChatNotFound,
     MigratedTo(i64),
+    /// The message is accepted, and the answer comes only after this long.
+    AcceptThenHang(Duration),
+    /// The message is accepted, and the answer is a 200 whose body is not JSON.
+    AcceptThenGarbage,
+}
+
+/// What happens to an answer after the call was handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Now,
+    After(Duration),
+    Garbage,
 }
 
 impl Failure {
@@ -63,6 +77,9 @@ impl Failure {
                 "Bad Request: group chat was upgraded to a supergroup chat".into(),
                 Some(json!({ "migrate_to_chat_id": id })),
             ),
+            Failure::AcceptThenHang(_) | Failure::AcceptThenGarbage => {
+                unreachable!("an accepted call is answered as a success")
+            }
         };
         let mut body = json!({ "ok": false, "error_code": code, "description": description });
         if let Some(p) = parameters {
@@ -106,6 +123,8 @@ struct State_ {
     next_message_id: i64,
     /// The highest offset a GetUpdates asked for: everything below it is confirmed.
     confirmed: i64,
+    /// Every answer but GetUpdates' waits this long first.
+    delay: Duration,
 }
 
 #[derive(Clone)]
@@ -284,6 +303,11 @@ impl FakeTelegram {
         query_id
     }
 
+    /// Holds every answer (GetUpdates aside) for `delay` before giving it, as a slow server.
+    pub fn slow_down(&self, delay: Duration) {
+        self.shared.lock().delay = delay;
+    }
+
     /// Answers the next `times` calls of `method` (to `chat`, if given) with `failure`.
     pub fn fail(&self, method: &str, chat: Option<i64>, failure: Failure, times: u32) {
         self.shared.lock().failures.push(Injected {
@@ -435,8 +459,12 @@ async fn api(
     } else {
         serde_json::from_slice(&body).unwrap_or(Value::Null)
     };
-    let (status, answer) = if method == "getupdates" {
-        (StatusCode::OK, get_updates(&shared, &body).await)
+    let (status, answer, delivery) = if method == "getupdates" {
+        (
+            StatusCode::OK,
+            get_updates(&shared, &body).await,
+            Delivery::Now,
+        )
     } else {
         answer(&shared, &method, &body)
     };
@@ -444,11 +472,23 @@ async fn api(
     if let (Some(map), Some(result)) = (recorded.as_object_mut(), answer.get("result")) {
         map.insert("result".into(), result.clone());
     }
+    let polled = method == "getupdates";
     shared.lock().calls.push(Call {
         method,
         body: recorded,
     });
     shared.calls.send_modify(|n| *n += 1);
+    let delay = shared.lock().delay;
+    if !polled && !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    match delivery {
+        Delivery::Now => {}
+        Delivery::After(wait) => tokio::time::sleep(wait).await,
+        Delivery::Garbage => {
+            return (StatusCode::OK, "<html><body>502 Bad Gateway</body></html>").into_response();
+        }
+    }
     (status, axum::Json(answer)).into_response()
 }
 
@@ -456,17 +496,35 @@ fn chat_of(body: &Value) -> Option<i64> {
     body.get("chat_id").and_then(Value::as_i64)
 }
 
-fn answer(shared: &Shared, method: &str, body: &Value) -> (StatusCode, Value) {
+fn answer(shared: &Shared, method: &str, body: &Value) -> (StatusCode, Value, Delivery) {
     let mut state = shared.lock();
     let chat = chat_of(body);
+    let mut delivery = Delivery::Now;
     if let Some(injected) = state
         .failures
         .iter_mut()
         .find(|f| f.method == method && f.times > 0 && (f.chat.is_none() || f.chat == chat))
     {
         injected.times -= 1;
-        return injected.failure.answer();
+        match injected.failure {
+            Failure::AcceptThenHang(wait) => delivery = Delivery::After(wait),
+            Failure::AcceptThenGarbage => delivery = Delivery::Garbage,
+            failure => {
+                let (status, body) = failure.answer();
+                return (status, body, delivery);
+            }
+        }
     }
+    let (status, answer) = succeed(&mut state, method, body, chat);
+    (status, answer, delivery)
+}
+
+fn succeed(
+    state: &mut State_,
+    method: &str,
+    body: &Value,
+    chat: Option<i64>,
+) -> (StatusCode, Value) {
     let ok = |result: Value| (StatusCode::OK, json!({ "ok": true, "result": result }));
     match method {
         "getme" => ok(json!({
