@@ -155,7 +155,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::db::migrate(&ctx.pool).await?;
             println!("The database schema is up to date.");
         }
-        Command::Serve => crate::startup::serve_until_ctrl_c(ctx).await?,
+        Command::Serve => crate::startup::serve_until_stopped(ctx).await?,
         Command::Account(c) => cli::run_account(&ctx, c).await?,
         Command::Contact(c) => cli::run_contact(&ctx, c).await?,
         Command::Staff(c) => cli::run_staff(&ctx, c).await?,

@@ -20,6 +20,7 @@ pub mod domain;
 pub mod escalation;
 pub mod health;
 pub mod inbound;
+pub mod liveness;
 pub mod messages;
 pub mod metrics;
 pub mod outbound;

@@ -1,9 +1,15 @@
 //! `touchbot serve`: the dispatchers of touches and staff posts, the periodic jobs, the Telegram
 //! bot when a token is set, and a health endpoint, started in a way
 //! tests can drive (any port, an explicit shutdown) and stopped cleanly.
+//!
+//! On SIGTERM or SIGINT it stops claiming work, lets the sends already handed to a channel
+//! finish (for at most `dispatcher.shutdown_grace_seconds`), hands back what it claimed and
+//! never sent, resigns leadership and exits 0: a stop leaves no send 'unknown'.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -12,6 +18,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -19,22 +26,27 @@ use crate::app::Ctx;
 use crate::channel::Channels;
 use crate::config::Settings;
 use crate::inbound::{Judge, reassess};
+use crate::liveness::Liveness;
 use crate::messages::Messages;
 use crate::outbound::digest::{DIGEST_TICK_CRON, daily_digest_job};
 use crate::outbound::dispatcher::{Render, run_dispatcher};
-use crate::outbound::planner;
 use crate::outbound::post_dispatcher::run_post_dispatcher;
 use crate::outbound::render::TemplateRenderer;
 use crate::outbound::scheduler::{Scheduled, Scheduler, job_fn, start_scheduler};
+use crate::outbound::{outbox, planner, post_queue};
 use crate::telegram::{TelegramChannel, polling, webhook};
 
 /// A running service.
 pub struct Service {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
-    workers: Vec<JoinHandle<anyhow::Result<()>>>,
+    workers: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
     http: JoinHandle<std::io::Result<()>>,
     scheduler: Scheduler,
+    liveness: Arc<Liveness>,
+    pool: PgPool,
+    worker_id: String,
+    grace: Duration,
 }
 
 impl Service {
@@ -43,16 +55,78 @@ impl Service {
         self.addr
     }
 
-    /// Stops taking work, lets in-flight sends finish, and stops the jobs.
+    /// Stops claiming work, lets the sends in flight finish (within the grace period), hands
+    /// back what was claimed and never sent, resigns leadership and stops the jobs. Every part
+    /// is stopped even if one fails; the first failure is returned.
+    #[tracing::instrument(skip_all, fields(worker_id = %self.worker_id))]
     pub async fn stop(self) -> anyhow::Result<()> {
+        self.liveness.stopping();
         let _ = self.shutdown.send(true);
-        for w in self.workers {
-            w.await.context("a dispatcher worker panicked")??;
+        let deadline = tokio::time::Instant::now() + self.grace;
+        let mut failures = Vec::new();
+        for (name, worker) in self.workers {
+            let abort = worker.abort_handle();
+            match tokio::time::timeout_at(deadline, worker).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => failures.push(e.context(format!("the {name} failed"))),
+                Ok(Err(e)) => {
+                    failures.push(anyhow::Error::new(e).context(format!("the {name} panicked")))
+                }
+                Err(_) => {
+                    // What it was sending stays 'sending' and is settled by the rescue job.
+                    tracing::warn!(
+                        task = name,
+                        "still busy when the grace period ran out; stopped"
+                    );
+                    abort.abort();
+                }
+            }
         }
-        self.scheduler.shutdown().await?;
-        self.http.await.context("the HTTP server panicked")??;
-        Ok(())
+        if let Err(e) = hand_back(&self.pool, &self.worker_id).await {
+            failures.push(e);
+        }
+        if let Err(e) = self.scheduler.shutdown().await {
+            failures.push(e);
+        }
+        match self.http.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failures.push(anyhow::Error::new(e).context("the HTTP server failed")),
+            Err(e) => failures.push(anyhow::Error::new(e).context("the HTTP server panicked")),
+        }
+        match failures.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
+        }
     }
+}
+
+/// Puts back in the queue whatever this process claimed and never handed to a channel, so it
+/// goes out from another instance (or the next start) at once, with no try spent.
+async fn hand_back(pool: &PgPool, worker_id: &str) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let touches = outbox::release_claims_of(pool, worker_id, now)
+        .await
+        .context("could not hand back the claimed touches")?;
+    let posts = post_queue::release_claims_of(pool, worker_id, now)
+        .await
+        .context("could not hand back the claimed staff posts")?;
+    if touches + posts > 0 {
+        tracing::info!(
+            touches,
+            posts,
+            "handed back claimed work that was never sent"
+        );
+    }
+    Ok(())
+}
+
+/// A worker id unique to this service: the host, the process and a counter (tests run several
+/// services in one process), as leases and logs name it.
+fn worker_id() -> String {
+    static SERVICES: AtomicUsize = AtomicUsize::new(0);
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "touchbot".into());
+    let n = SERVICES.fetch_add(1, Ordering::Relaxed);
+    format!("{host}-{}-{n}", std::process::id())
 }
 
 /// Starts everything on `listener` with the given channels.
@@ -75,30 +149,41 @@ pub async fn start(
     };
     let channels = Arc::new(channels);
     let (shutdown, watch_rx) = watch::channel(false);
+    let liveness = Liveness::new();
 
     // One loop per process; it sends `dispatcher.workers` touches at a time.
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "touchbot".into());
-    let worker_id = format!("{host}-{}", std::process::id());
+    let worker_id = worker_id();
+    let dispatcher = run_dispatcher(
+        pool.clone(),
+        channels.clone(),
+        renderer.clone(),
+        settings.dispatcher.clone(),
+        worker_id.clone(),
+        watch_rx.clone(),
+    );
+    let post_dispatcher = run_post_dispatcher(
+        pool.clone(),
+        channels.clone(),
+        settings.dispatcher.clone(),
+        worker_id.clone(),
+        watch_rx.clone(),
+    );
     let mut workers = vec![
-        tokio::spawn(run_dispatcher(
-            pool.clone(),
-            channels.clone(),
-            renderer.clone(),
-            settings.dispatcher.clone(),
-            worker_id.clone(),
-            watch_rx.clone(),
-        )),
-        tokio::spawn(run_post_dispatcher(
-            pool.clone(),
-            channels.clone(),
-            settings.dispatcher.clone(),
-            worker_id,
-            watch_rx.clone(),
-        )),
+        (
+            "dispatcher",
+            tokio::spawn(liveness.track("dispatcher", dispatcher)),
+        ),
+        (
+            "post dispatcher",
+            tokio::spawn(liveness.track("post dispatcher", post_dispatcher)),
+        ),
     ];
     let mut app = Router::new()
         .route("/healthz", get(healthz))
-        .with_state(pool.clone());
+        .with_state(Health {
+            pool: pool.clone(),
+            liveness: liveness.clone(),
+        });
     if let Some(bot) = bot {
         let shared = Arc::new(settings.clone());
         match webhook::start(
@@ -108,17 +193,16 @@ pub async fn start(
             messages.clone(),
             watch_rx.clone(),
         ) {
+            // Setting the webhook is done once; this task ends when it is.
             Some((route, ready)) => {
                 app = app.merge(route);
-                workers.push(ready);
+                workers.push(("webhook set-up", ready));
             }
-            None => workers.push(tokio::spawn(polling::run(
-                bot,
-                pool.clone(),
-                shared,
-                messages,
-                watch_rx.clone(),
-            ))),
+            None => {
+                let poller = polling::run(bot, pool.clone(), shared, messages, watch_rx.clone());
+                let poller = tokio::spawn(liveness.track("Telegram poller", poller));
+                workers.push(("Telegram poller", poller));
+            }
         }
     }
 
@@ -141,6 +225,9 @@ pub async fn start(
     scheduler
         .add_job("daily-digest", DIGEST_TICK_CRON, digest)
         .await?;
+    scheduler
+        .add_heartbeat(liveness.heartbeat("scheduler", SCHEDULER_SILENCE))
+        .await?;
 
     let addr = listener.local_addr()?;
     let mut http_stop = watch_rx.clone();
@@ -151,15 +238,22 @@ pub async fn start(
             })
             .await
     });
-    tracing::info!(%addr, "touchbot is serving");
+    tracing::info!(%addr, worker_id, "touchbot is serving");
     Ok(Service {
         addr,
         shutdown,
         workers,
         http,
         scheduler,
+        liveness,
+        pool,
+        worker_id,
+        grace: Duration::from_secs(settings.dispatcher.shutdown_grace_seconds),
     })
 }
+
+/// The scheduler beats every ten seconds; this much silence means it stopped.
+const SCHEDULER_SILENCE: Duration = Duration::from_secs(60);
 
 /// The nightly pass: re-plans every calendar, then re-scores every account and runs the
 /// escalation rules, because time alone changes things (tickets age, clients fall silent,
@@ -239,21 +333,37 @@ fn escalation_job(pool: &PgPool, settings: &Settings) -> Scheduled {
     }
 }
 
-/// 200 when the database answers, 503 otherwise: for load balancers and orchestrators.
-async fn healthz(State(pool): State<PgPool>) -> (StatusCode, &'static str) {
+#[derive(Clone)]
+struct Health {
+    pool: PgPool,
+    liveness: Arc<Liveness>,
+}
+
+/// 200 when the database answers and every task of the service runs; 503 with a short reason
+/// otherwise: for load balancers and orchestrators.
+async fn healthz(State(health): State<Health>) -> (StatusCode, String) {
+    let problems = health.liveness.problems();
+    if !problems.is_empty() {
+        tracing::warn!(?problems, "health check: a task of the service stopped");
+        return (StatusCode::SERVICE_UNAVAILABLE, problems.join("; "));
+    }
     match sqlx::query_scalar!("select 1 as \"one!\"")
-        .fetch_one(&pool)
+        .fetch_one(&health.pool)
         .await
     {
-        Ok(_) => (StatusCode::OK, "ok"),
+        Ok(_) => (StatusCode::OK, "ok".into()),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database unreachable".into(),
+            )
         }
     }
 }
 
-pub async fn serve_until_ctrl_c(ctx: Ctx) -> anyhow::Result<()> {
+/// Runs the service until SIGTERM or SIGINT, then stops it gracefully.
+pub async fn serve_until_stopped(ctx: Ctx) -> anyhow::Result<()> {
     let addr = format!("{}:{}", ctx.settings.server.host, ctx.settings.server.port);
     let listener = TcpListener::bind(&addr)
         .await
@@ -266,10 +376,16 @@ pub async fn serve_until_ctrl_c(ctx: Ctx) -> anyhow::Result<()> {
             "TELOXIDE_TOKEN is not set, so no chat channel runs: due touches stay queued in the outbox"
         );
     }
+    // Listening before start, so a signal that comes during start-up is not missed.
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let service = start(&ctx.settings, ctx.pool.clone(), channels, listener).await?;
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")?;
-    tracing::info!("shutting down");
-    service.stop().await
+    let which = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    };
+    tracing::info!(signal = which, "stopping: finishing the sends in flight");
+    service.stop().await?;
+    tracing::info!("stopped");
+    Ok(())
 }

@@ -13,8 +13,8 @@ use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
-use touchbot::channel::Channels;
 use touchbot::channel::simulated::SimulatedChannel;
+use touchbot::channel::{Channel, Channels, Delivered, Lookup, OutboundMessage, SendError};
 use touchbot::config::Settings;
 use touchbot::domain::{AccountId, ChannelKind, ContactRole, Segment, TouchKind};
 use touchbot::outbound::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
@@ -341,4 +341,61 @@ async fn a_card_queued_while_serving_reaches_the_team_chat_and_is_marked_sent(po
         .await
         .unwrap();
     assert_eq!(status, "sent");
+}
+
+/// A channel whose every send panics, as a bug in a channel would.
+struct Panicking;
+
+#[async_trait::async_trait]
+impl Channel for Panicking {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Simulated
+    }
+
+    async fn send(&self, _message: &OutboundMessage) -> Result<Delivered, SendError> {
+        panic!("a bug in the channel");
+    }
+
+    async fn lookup(&self, _idempotency_key: &str) -> Lookup {
+        Lookup::Unsupported
+    }
+}
+
+#[sqlx::test]
+async fn the_health_check_fails_with_a_reason_once_the_dispatcher_has_died(pool: PgPool) {
+    let settings = settings();
+    let acme = account(&pool, "Acme").await;
+    contact(&pool, acme, "Ann", ChannelKind::Simulated, "ann").await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let channels = Channels::new(settings.dispatcher.rate_limits.clone()).with(Arc::new(Panicking));
+    let service = start(&settings, pool.clone(), channels, listener)
+        .await
+        .unwrap();
+    let addr = service.addr();
+    let (before, _) = http_get(addr, "/healthz").await;
+
+    // The welcome planned now is due at once; sending it kills the dispatcher.
+    planner::replan_account(&pool, &settings.calendar, acme, planned_at())
+        .await
+        .unwrap();
+    let (status, body) = timeout(PATIENCE, async {
+        loop {
+            let answer = http_get(addr, "/healthz").await;
+            if answer.0 != 200 {
+                return answer;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the health check notices the dead dispatcher");
+    let stopped = timeout(PATIENCE, service.stop()).await.unwrap();
+
+    assert_eq!(before, 200);
+    assert_eq!((status, body.as_str()), (503, "the dispatcher stopped"));
+    let err = stopped.expect_err("stop() reports the dead dispatcher");
+    assert!(
+        format!("{err:#}").contains("the dispatcher panicked"),
+        "{err:#}"
+    );
 }

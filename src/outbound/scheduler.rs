@@ -205,6 +205,22 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Beats `heartbeat` every ten seconds from the scheduler's own timetable, so a scheduler
+    /// that stopped firing jobs shows in the health check.
+    pub async fn add_heartbeat(&self, heartbeat: crate::liveness::Heartbeat) -> anyhow::Result<()> {
+        heartbeat.beat();
+        let job = Job::new_async("*/10 * * * * *", move |_id, _scheduler| {
+            let heartbeat = heartbeat.clone();
+            Box::pin(async move { heartbeat.beat() })
+        })
+        .context("could not build the scheduler's heartbeat")?;
+        self.inner
+            .add(job)
+            .await
+            .context("could not schedule the scheduler's heartbeat")?;
+        Ok(())
+    }
+
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.inner
             .shutdown()
