@@ -676,10 +676,13 @@ pub async fn next_due_at(
     db: impl PgExecutor<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    // greatest() skips nulls: a touch not held (or never retried) is due at its due_at.
+    // greatest() skips nulls: a touch not held (or never retried) is due at its due_at. The
+    // hashed `in` only spares the rule's cost on contacts nobody is talking with.
     sqlx::query_scalar!(
         "select min(greatest(due_at, next_attempt_at,
-                             touch_held_until(contact_id, category, $1)))
+                             case when contact_id in (select contact_id from contact_takeovers
+                                                       where ended_at is null)
+                                  then touch_held_until(contact_id, category, $1) end))
            from touches where status = 'planned'",
         now,
     )
