@@ -5,9 +5,11 @@
 //!
 //! Posts to the CS team travel alongside: `staff_posts` queues them, `digest` gathers the
 //! non-urgent ones into a daily post, `post_queue` leases them and `post_dispatcher` delivers
-//! them to a staff member's Telegram or the team chat. `wakeup` is how both delivery loops wait.
+//! them to a staff member's Telegram or the team chat. `delivery` is what both dispatchers share
+//! about one send, and `wakeup` is how both delivery loops wait.
 
 pub mod calendar;
+pub mod delivery;
 pub mod digest;
 pub mod dispatcher;
 pub mod outbox;

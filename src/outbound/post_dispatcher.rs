@@ -19,7 +19,8 @@ use futures::StreamExt;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::dispatcher::{AfterSend, Clock, DispatcherConfig, Reconciled, Stop, after_send};
+use super::delivery::{AfterSend, Clock, Stop, after_send};
+use super::dispatcher::{DispatcherConfig, Reconciled};
 use super::outbox::Rescued;
 use super::post_queue::{self, PostLease, PostQueueError, PostRow};
 use super::post_texts::{self, Lang};
