@@ -32,7 +32,8 @@ pub struct DispatcherConfig {
     pub workers: usize,
     /// Touches claimed per round trip.
     pub batch_size: i64,
-    /// How long a worker may hold a touch before the rescue job takes it back.
+    /// How long a worker may hold a touch before the rescue job takes it back, on the
+    /// database's clock; renewed when the send starts.
     pub lease_seconds: u64,
     /// The longest the run loop sleeps without a notification.
     pub poll_interval_seconds: u64,
