@@ -138,7 +138,10 @@ impl Stop {
     }
 
     pub(crate) fn raised(&self) -> bool {
-        self.0.as_ref().is_some_and(|rx| *rx.borrow())
+        // A dropped sender can never say "go on" again: that is a stop too.
+        self.0
+            .as_ref()
+            .is_some_and(|rx| *rx.borrow() || rx.has_changed().is_err())
     }
 
     /// Waits for the chat's turn under `throttle`, unless the stop comes first (then false).
@@ -159,6 +162,20 @@ impl Stop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stop_is_raised_by_the_signal_or_by_its_sender_going_away() {
+        assert!(!Stop::default().raised());
+        let (tx, rx) = watch::channel(false);
+        let stop = Stop::new(&rx);
+        assert!(!stop.raised());
+        tx.send(true).unwrap();
+        assert!(stop.raised());
+        let (tx, rx) = watch::channel(false);
+        let stop = Stop::new(&rx);
+        drop(tx);
+        assert!(stop.raised());
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_jitter_only_shortens_it() {

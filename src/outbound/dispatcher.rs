@@ -593,9 +593,9 @@ pub async fn run_dispatcher(
         stop: Stop::new(&shutdown),
     };
 
-    while !*shutdown.borrow() {
+    while !pass.stop.raised() {
         let mut report = DeliveryReport::default();
-        while !*shutdown.borrow() {
+        while !pass.stop.raised() {
             match pass.deliver_batch(&worker_id, Utc::now()).await {
                 Ok(batch) if batch.claimed > 0 => report.add(batch),
                 Ok(_) => break,

@@ -419,9 +419,9 @@ pub async fn run_post_dispatcher(
         stop: Stop::new(&shutdown),
     };
 
-    while !*shutdown.borrow() {
+    while !pass.stop.raised() {
         let mut report = PostDeliveryReport::default();
-        while !*shutdown.borrow() {
+        while !pass.stop.raised() {
             match pass.deliver_batch(&worker_id, Utc::now()).await {
                 Ok(batch) if batch.claimed > 0 => report.add(batch),
                 Ok(_) => break,
