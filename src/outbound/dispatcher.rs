@@ -315,22 +315,20 @@ impl Pass<'_> {
         worker_id: &str,
         due_at: DateTime<Utc>,
     ) -> anyhow::Result<DeliveryReport> {
-        let (pool, config) = (self.pool, self.config);
-        let pass = self;
         let mut report = DeliveryReport::default();
         let batch = outbox::claim_due(
-            pool,
+            self.pool,
             worker_id,
             due_at,
-            config.lease(),
-            config.batch_size.max(1),
+            self.config.lease(),
+            self.config.batch_size.max(1),
         )
         .await
         .context("could not claim due touches from the outbox")?;
         report.claimed = batch.len();
         let outcomes: Vec<_> = futures::stream::iter(batch)
-            .map(|lease| pass.deliver_one(lease))
-            .buffer_unordered(config.workers.max(1))
+            .map(|lease| self.deliver_one(lease))
+            .buffer_unordered(self.config.workers.max(1))
             .collect()
             .await;
         for outcome in outcomes {

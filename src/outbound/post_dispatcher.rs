@@ -200,13 +200,12 @@ impl Pass<'_> {
         worker_id: &str,
         due_at: DateTime<Utc>,
     ) -> anyhow::Result<PostDeliveryReport> {
-        let (pool, config, pass) = (self.pool, self.config, self);
         let batch = post_queue::claim_due(
-            pool,
+            self.pool,
             worker_id,
             due_at,
-            config.lease(),
-            config.batch_size.max(1),
+            self.config.lease(),
+            self.config.batch_size.max(1),
         )
         .await
         .context("could not claim due staff posts")?;
@@ -215,8 +214,8 @@ impl Pass<'_> {
             ..Default::default()
         };
         let outcomes: Vec<_> = futures::stream::iter(batch)
-            .map(|lease| pass.deliver_one(lease))
-            .buffer_unordered(config.workers.max(1))
+            .map(|lease| self.deliver_one(lease))
+            .buffer_unordered(self.config.workers.max(1))
             .collect()
             .await;
         for outcome in outcomes {
@@ -230,9 +229,7 @@ impl Pass<'_> {
         }
         Ok(report)
     }
-}
 
-impl Pass<'_> {
     async fn deliver_one(&self, lease: PostLease) -> Result<Outcome, (PostId, anyhow::Error)> {
         self.try_deliver(lease).await.or_else(|e| match e {
             PostQueueError::LeaseLost(_) => {
