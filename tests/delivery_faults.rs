@@ -205,6 +205,25 @@ async fn an_unreadable_telegram_answer_is_never_resent(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn an_answer_that_says_ok_but_cannot_be_read_counts_as_sent(pool: PgPool) {
+    let fake = FakeTelegram::start().await;
+    let channels = real_telegram(&fake, &pool);
+    let acme = account(&pool, "Acme").await;
+    let ann = contact_on(&pool, acme, "telegram", "4242").await;
+    let id = touch(&pool, acme, ann, "welcome", "welcome", t0()).await;
+    fake.fail("sendMessage", Some(4242), Failure::AcceptThenOddAnswer, 1);
+
+    let report = deliver(&pool, &channels, &config(), t0()).await;
+
+    assert_eq!(report.sent, 1);
+    assert_eq!(fake.calls("sendMessage").len(), 1);
+    let s = state(&pool, id).await;
+    assert_eq!(s.status, "sent");
+    let message_id = fake.sent_to(4242)[0].message_id;
+    assert_eq!(s.provider_message_id, Some(format!("4242:{message_id}")));
+}
+
+#[sqlx::test]
 async fn a_refused_connection_is_retried_as_nothing_left(pool: PgPool) {
     // Nothing listens on port 9: the message provably never left.
     let bot = teloxide::Bot::new(TOKEN).set_api_url("http://127.0.0.1:9".parse().unwrap());

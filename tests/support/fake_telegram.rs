@@ -47,6 +47,9 @@ pub enum Failure {
     AcceptThenHang(Duration),
     /// The message is accepted, and the answer is a 200 whose body is not JSON.
     AcceptThenGarbage,
+    /// The message is accepted, and the answer says `"ok":true` with a message teloxide cannot
+    /// read (fields missing).
+    AcceptThenOddAnswer,
 }
 
 /// What happens to an answer after the call was handled.
@@ -55,6 +58,7 @@ enum Delivery {
     Now,
     After(Duration),
     Garbage,
+    Odd,
 }
 
 impl Failure {
@@ -77,7 +81,9 @@ impl Failure {
                 "Bad Request: group chat was upgraded to a supergroup chat".into(),
                 Some(json!({ "migrate_to_chat_id": id })),
             ),
-            Failure::AcceptThenHang(_) | Failure::AcceptThenGarbage => {
+            Failure::AcceptThenHang(_)
+            | Failure::AcceptThenGarbage
+            | Failure::AcceptThenOddAnswer => {
                 unreachable!("an accepted call is answered as a success")
             }
         };
@@ -488,6 +494,14 @@ async fn api(
         Delivery::Garbage => {
             return (StatusCode::OK, "<html><body>502 Bad Gateway</body></html>").into_response();
         }
+        Delivery::Odd => {
+            let message = json!({
+                "message_id": answer.pointer("/result/message_id"),
+                "chat": { "id": answer.pointer("/result/chat/id") },
+            });
+            let odd = json!({ "ok": true, "result": message });
+            return (StatusCode::OK, axum::Json(odd)).into_response();
+        }
     }
     (status, axum::Json(answer)).into_response()
 }
@@ -509,6 +523,7 @@ fn answer(shared: &Shared, method: &str, body: &Value) -> (StatusCode, Value, De
         match injected.failure {
             Failure::AcceptThenHang(wait) => delivery = Delivery::After(wait),
             Failure::AcceptThenGarbage => delivery = Delivery::Garbage,
+            Failure::AcceptThenOddAnswer => delivery = Delivery::Odd,
             failure => {
                 let (status, body) = failure.answer();
                 return (status, body, delivery);
