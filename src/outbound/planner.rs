@@ -3,6 +3,7 @@
 //! dispatcher (claimed, sending, sent, unknown, failed) are never rewritten, so re-planning
 //! can run at any time without risking a second send.
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -20,6 +21,8 @@ pub struct ReplanReport {
     pub skipped: usize,
     /// Touches still ahead that the calendar no longer wants (dates or contacts changed).
     pub cancelled: usize,
+    /// Accounts that could not be re-planned (`replan_all` logs each and goes on).
+    pub failed: usize,
 }
 
 /// What the calendar needs to know about an account at `now`, read from storage.
@@ -162,6 +165,7 @@ pub async fn replan_account(
 }
 
 /// Re-plans every active account (the nightly job, and after a configuration change).
+#[tracing::instrument(skip_all)]
 pub async fn replan_all(
     pool: &PgPool,
     config: &CalendarConfig,
@@ -169,13 +173,22 @@ pub async fn replan_all(
 ) -> anyhow::Result<ReplanReport> {
     let ids = sqlx::query_scalar!("select id from accounts where lifecycle = 'active' order by id")
         .fetch_all(pool)
-        .await?;
+        .await
+        .context("listing the active accounts to re-plan")?;
     let mut total = ReplanReport::default();
     for id in ids {
-        let r = replan_account(pool, config, AccountId(id), now).await?;
-        total.planned += r.planned;
-        total.skipped += r.skipped;
-        total.cancelled += r.cancelled;
+        // One broken account must not cost every later one its calendar.
+        match replan_account(pool, config, AccountId(id), now).await {
+            Ok(r) => {
+                total.planned += r.planned;
+                total.skipped += r.skipped;
+                total.cancelled += r.cancelled;
+            }
+            Err(e) => {
+                tracing::error!(account_id = id, error = %format!("{e:#}"), "could not re-plan an account; going on with the others");
+                total.failed += 1;
+            }
+        }
     }
     Ok(total)
 }
@@ -299,5 +312,6 @@ async fn store_plan(
         planned: statuses.iter().filter(|s| s.as_str() == "planned").count(),
         skipped: statuses.iter().filter(|s| s.as_str() == "skipped").count(),
         cancelled: cancelled as usize,
+        failed: 0,
     })
 }

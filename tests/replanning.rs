@@ -1,0 +1,107 @@
+//! Re-planning under faults and late events: the nightly pass goes past a broken account, a
+//! survey skipped for want of a reachable contact comes back when one joins, and touches
+//! overdue after an outage are re-timed by the calendar's rules instead of going out at once.
+
+mod fixtures;
+
+use chrono::Duration;
+use fixtures::{account, contact, date, new_account, now};
+use sqlx::PgPool;
+use touchbot::domain::{AccountId, ContactRole};
+use touchbot::escalation::EscalationConfig;
+use touchbot::inbound::signal_store;
+use touchbot::inbound::signals::{RawSignal, parse_signal};
+use touchbot::outbound::calendar::CalendarConfig;
+use touchbot::outbound::planner;
+
+async fn planned(pool: &PgPool, account: AccountId) -> i64 {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from touches where account_id = $1 and status = 'planned'"#,
+        account.0
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// An account whose stored time zone no code writes: loading it fails.
+async fn break_account(pool: &PgPool, account: AccountId) {
+    sqlx::query!(
+        "update accounts set time_zone = 'Mars/Olympus_Mons' where id = $1",
+        account.0
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test]
+async fn the_nightly_replan_goes_past_a_broken_account_and_counts_it(pool: PgPool) {
+    let broken = account(&pool, new_account("Broken", date(2026, 3, 2))).await;
+    let fine = account(&pool, new_account("Fine", date(2026, 3, 2))).await;
+    for (a, phone) in [(broken, "+77010000001"), (fine, "+77010000002")] {
+        contact(&pool, a, "Dana", ContactRole::Champion, phone, now()).await;
+    }
+    break_account(&pool, broken).await;
+
+    let report = planner::replan_all(&pool, &CalendarConfig::default(), now())
+        .await
+        .expect("a broken account does not fail the whole pass");
+
+    assert_eq!(report.failed, 1);
+    assert_eq!(planned(&pool, broken).await, 0);
+    assert!(planned(&pool, fine).await > 10);
+}
+
+async fn critical_ticket_open_for_9_days(pool: &PgPool, account: AccountId) {
+    let raw = RawSignal {
+        kind: "ticket_opened".into(),
+        occurred_at: now() - Duration::days(9),
+        ticket: Some("T-1".into()),
+        severity: Some("critical".into()),
+        ..RawSignal::default()
+    };
+    let s = parse_signal(account, &raw).unwrap();
+    signal_store::store(pool, &s, "test").await.unwrap();
+}
+
+#[sqlx::test]
+async fn the_nightly_escalation_pass_goes_past_an_account_it_cannot_store(pool: PgPool) {
+    let broken = account(&pool, new_account("Broken", date(2026, 1, 5))).await;
+    let fine = account(&pool, new_account("Fine", date(2026, 1, 5))).await;
+    critical_ticket_open_for_9_days(&pool, broken).await;
+    critical_ticket_open_for_9_days(&pool, fine).await;
+    // The database refuses this one account's escalations, as a constraint or a lost
+    // connection would in the middle of the pass.
+    sqlx::query!(
+        "create function refuse_escalation() returns trigger language plpgsql as
+         $$ begin raise exception 'refused for the test'; end $$"
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "create trigger refuse_first before insert on escalations
+         for each row when (new.account_id = 1) execute function refuse_escalation()"
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(broken, AccountId(1));
+
+    let report =
+        touchbot::escalation::engine::run(&pool, &EscalationConfig::default(), now(), None)
+            .await
+            .expect("one account's failure does not fail the pass");
+
+    assert_eq!(report.failed, 1);
+    let open = |a: AccountId| {
+        sqlx::query_scalar!(
+            r#"select count(*) as "n!" from escalations where account_id = $1"#,
+            a.0
+        )
+        .fetch_one(&pool)
+    };
+    assert_eq!(open(broken).await.unwrap(), 0);
+    assert_eq!(open(fine).await.unwrap(), 1);
+}
