@@ -96,3 +96,182 @@ async fn a_database_newer_than_the_binary_is_refused_as_such(pool: PgPool) {
     let err = refused(&pool, &["serve"]);
     assert!(err.contains("older than the database"), "{err}");
 }
+
+/// Aigerim (CSM, Telegram 111) owns Northwind; Bolat (CSM) owns nothing; Vera is the VP.
+fn team(pool: &PgPool) {
+    for args in [
+        &[
+            "--name",
+            "Aigerim Sadykova",
+            "--role",
+            "csm",
+            "--telegram-id",
+            "111",
+        ][..],
+        &[
+            "--name",
+            "Bolat Nurlan",
+            "--role",
+            "csm",
+            "--telegram-id",
+            "222",
+        ],
+        &["--name", "Vera Ivanova", "--role", "vp"],
+    ] {
+        ok(pool, &[&["staff", "add"][..], args].concat());
+    }
+    ok(
+        pool,
+        &[
+            "account",
+            "add",
+            "--name",
+            "Northwind",
+            "--segment",
+            "smb",
+            "--start",
+            "2026-03-02",
+            "--csm",
+            "aigerim",
+        ],
+    );
+}
+
+#[sqlx::test]
+async fn a_removed_csm_is_a_stranger_to_the_bot_at_once(pool: PgPool) {
+    team(&pool);
+    let settings = touchbot::config::Settings::default();
+    let asks = |from: i64| {
+        touchbot::chat::staff_command(&pool, &settings, from, "/status", fixtures::now())
+    };
+    assert_ne!(asks(222).await, [touchbot::chat::REFUSAL]);
+
+    let out = ok(&pool, &["staff", "remove", "bolat"]);
+    assert!(out.contains("Removed Bolat Nurlan"), "{out}");
+
+    assert_eq!(asks(222).await, [touchbot::chat::REFUSAL]);
+    let list = ok(&pool, &["staff", "list"]);
+    assert!(!list.contains("Bolat"), "{list}");
+    let err = refused(&pool, &["staff", "update", "bolat", "--role", "vp"]);
+    assert!(err.contains("no staff member matches 'bolat'"), "{err}");
+    // The name and the Telegram id are free again for someone new.
+    ok(
+        &pool,
+        &[
+            "staff",
+            "add",
+            "--name",
+            "Bolat Nurlan",
+            "--role",
+            "csm",
+            "--telegram-id",
+            "222",
+        ],
+    );
+}
+
+#[sqlx::test]
+async fn a_csm_who_still_owns_accounts_is_removed_only_after_they_are_reassigned(pool: PgPool) {
+    team(&pool);
+    let err = refused(&pool, &["staff", "remove", "aigerim"]);
+    assert!(err.contains("still owns 1 account(s): Northwind"), "{err}");
+    assert!(err.contains("touchbot account update"), "{err}");
+    assert!(ok(&pool, &["staff", "list"]).contains("Aigerim"));
+
+    ok(&pool, &["account", "update", "northwind", "--csm", "bolat"]);
+    ok(&pool, &["staff", "remove", "aigerim"]);
+    assert!(!ok(&pool, &["staff", "list"]).contains("Aigerim"));
+}
+
+#[sqlx::test]
+async fn staff_update_changes_role_telegram_id_and_manager_at_once(pool: PgPool) {
+    team(&pool);
+    let settings = touchbot::config::Settings::default();
+    let out = ok(
+        &pool,
+        &[
+            "staff",
+            "update",
+            "bolat",
+            "--role",
+            "cs_manager",
+            "--telegram-id",
+            "333",
+            "--manager",
+            "vera",
+            "--name",
+            "Bolat N.",
+        ],
+    );
+    assert!(out.contains("Updated Bolat N. (cs_manager)"), "{out}");
+    let status = |from: i64| {
+        touchbot::chat::staff_command(&pool, &settings, from, "/status", fixtures::now())
+    };
+    assert_eq!(status(222).await, [touchbot::chat::REFUSAL]);
+    assert_ne!(status(333).await, [touchbot::chat::REFUSAL]);
+    let list = ok(&pool, &["staff", "list"]);
+    assert!(list.contains("Bolat N."), "{list}");
+    assert!(list.contains("Vera Ivanova"), "{list}");
+
+    ok(
+        &pool,
+        &[
+            "staff",
+            "update",
+            "bolat",
+            "--telegram-id",
+            "none",
+            "--manager",
+            "none",
+        ],
+    );
+    assert_eq!(status(333).await, [touchbot::chat::REFUSAL]);
+    let err = refused(&pool, &["staff", "update", "bolat", "--telegram-id", "abc"]);
+    assert!(err.contains("not a Telegram user id"), "{err}");
+}
+
+#[sqlx::test]
+async fn only_the_accounts_csm_a_cs_manager_or_a_vp_may_resolve_as_churned(pool: PgPool) {
+    team(&pool);
+    let out = ok(
+        &pool,
+        &[
+            "signal",
+            "add",
+            "--account",
+            "north",
+            "--kind",
+            "sponsor_left",
+        ],
+    );
+    assert!(out.contains("opened"), "{out}");
+    let resolve = |by: &str, outcome: &str| {
+        touchbot(
+            &pool,
+            &[
+                "escalation",
+                "resolve",
+                "1",
+                "--by",
+                by,
+                "--outcome",
+                outcome,
+            ],
+        )
+    };
+
+    let other_csm = resolve("bolat", "churned:price");
+    assert_eq!(other_csm.code, 2, "{other_csm:?}");
+    assert!(
+        other_csm
+            .stderr
+            .contains("only the account's CSM, a CS manager or a VP"),
+        "{other_csm:?}"
+    );
+    let list = ok(&pool, &["account", "list"]);
+    assert!(!list.contains("churned"), "{list}");
+
+    let vp = resolve("vera", "churned:price");
+    assert_eq!(vp.code, 0, "{vp:?}");
+    assert!(vp.stdout.contains("now marked churned"), "{vp:?}");
+}
