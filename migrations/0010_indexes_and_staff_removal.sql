@@ -14,3 +14,12 @@ create index staff_posts_unknown_idx on staff_posts (id) where status = 'unknown
 alter table staff add column removed_at timestamptz;
 drop index staff_name_key;
 create unique index staff_name_key on staff (lower(name)) where removed_at is null;
+
+-- A staff button's action runs once per callback query, however often the update is handled
+-- again (a failed answerCallbackQuery, a redelivery).
+create table staff_callbacks (
+    channel         text not null,
+    callback_id     text not null,
+    received_at     timestamptz not null default now(),
+    primary key (channel, callback_id)
+);
