@@ -105,3 +105,74 @@ async fn the_nightly_escalation_pass_goes_past_an_account_it_cannot_store(pool: 
     assert_eq!(open(broken).await.unwrap(), 0);
     assert_eq!(open(fine).await.unwrap(), 1);
 }
+
+async fn touch_state(
+    pool: &PgPool,
+    account: AccountId,
+    key: &str,
+) -> (String, Option<String>, chrono::DateTime<chrono::Utc>) {
+    let r = sqlx::query!(
+        "select status, status_reason, due_at from touches where account_id = $1 and touch_key = $2",
+        account.0,
+        key
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (r.status, r.status_reason, r.due_at)
+}
+
+/// Day 30 of an account whose only contact, on Telegram, has not opened their link yet: the
+/// morning's plan skips the NPS for want of anyone to ask. The contact joins in the afternoon.
+#[sqlx::test]
+async fn a_contact_who_joins_late_on_the_day_still_gets_the_day_30_survey(pool: PgPool) {
+    let config = CalendarConfig::default();
+    let a = account(&pool, new_account("Northwind", date(2026, 1, 31))).await;
+    let dana = touchbot::storage::contacts::add(
+        &pool,
+        &touchbot::storage::contacts::NewContact {
+            account_id: a,
+            name: "Dana".into(),
+            role: ContactRole::Champion,
+            channel: touchbot::domain::ChannelKind::Telegram,
+            address: None,
+            time_zone: None,
+            locale: None,
+        },
+        now() - Duration::days(40),
+    )
+    .await
+    .unwrap()
+    .id;
+    planner::replan_account(&pool, &config, a, now())
+        .await
+        .unwrap();
+    let key = sqlx::query_scalar!(
+        "select touch_key from touches where account_id = $1 and kind = 'nps'
+          order by due_at limit 1",
+        a.0
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let (status, reason, _) = touch_state(&pool, a, &key).await;
+    assert_eq!(status, "skipped");
+    assert!(reason.unwrap().starts_with("no reachable contact"));
+
+    let afternoon = now() + Duration::hours(6);
+    sqlx::query!(
+        "update contacts set address = '777001', joined_at = $2 where id = $1",
+        dana.0,
+        afternoon
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    planner::replan_account(&pool, &config, a, afternoon)
+        .await
+        .unwrap();
+
+    let (status, reason, due) = touch_state(&pool, a, &key).await;
+    assert_eq!(status, "planned", "{reason:?}");
+    assert!(due >= afternoon, "{due}");
+}

@@ -161,7 +161,7 @@ pub async fn replan_account(
     } else {
         Vec::new()
     };
-    store_plan(pool, id, &plan, now).await
+    store_plan(pool, id, &plan, now, config.grace_days).await
 }
 
 /// Re-plans every active account (the nightly job, and after a configuration change).
@@ -198,6 +198,7 @@ async fn store_plan(
     account: AccountId,
     plan: &[PlannedTouch],
     now: DateTime<Utc>,
+    grace_days: u32,
 ) -> anyhow::Result<ReplanReport> {
     let mut keys = Vec::new();
     let mut rules = Vec::new();
@@ -269,8 +270,14 @@ async fn store_plan(
                notes = excluded.notes, updated_at = excluded.updated_at
            -- Only what is still ahead is re-planned: a touch skipped or cancelled when its
            -- time came keeps the reason it had then.
+           -- Except one skipped for want of a reachable contact, still within the grace
+           -- period: someone can be reached now (they joined late), and the calendar has
+           -- re-timed it into the next free slot.
            where (touches.status = 'planned'
-                  or (touches.status in ('skipped', 'cancelled') and touches.due_at > $13))
+                  or (touches.status in ('skipped', 'cancelled') and touches.due_at > $13)
+                  or (touches.status = 'skipped' and excluded.status = 'planned'
+                      and touches.status_reason like 'no reachable contact%'
+                      and touches.due_at > $13 - make_interval(days => $14)))
              and (touches.due_at, touches.status, coalesce(touches.status_reason, ''),
                   touches.contact_id, touches.staff_id, touches.notes, touches.template)
                  is distinct from
@@ -289,9 +296,11 @@ async fn store_plan(
         &reasons as &[Option<String>],
         &notes,
         now,
+        i32::try_from(grace_days).unwrap_or(i32::MAX),
     )
     .execute(&mut *tx)
-    .await?;
+    .await
+    .context("storing the account's plan")?;
     let cancelled = sqlx::query!(
         r#"update touches set status = 'cancelled',
                   status_reason = 'no longer in the calendar (dates, contacts or settings changed)',
