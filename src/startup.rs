@@ -87,6 +87,7 @@ pub async fn start(
             settings.dispatcher.clone(),
             worker_id.clone(),
             watch_rx.clone(),
+            Some(Arc::new(settings.calendar.clone())),
         )),
         tokio::spawn(run_post_dispatcher(
             pool.clone(),

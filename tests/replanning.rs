@@ -2,6 +2,7 @@
 //! survey skipped for want of a reachable contact comes back when one joins, and touches
 //! overdue after an outage are re-timed by the calendar's rules instead of going out at once.
 
+mod common;
 mod fixtures;
 
 use chrono::Duration;
@@ -175,4 +176,88 @@ async fn a_contact_who_joins_late_on_the_day_still_gets_the_day_30_survey(pool: 
     let (status, reason, due) = touch_state(&pool, a, &key).await;
     assert_eq!(status, "planned", "{reason:?}");
     assert!(due >= afternoon, "{due}");
+}
+
+/// An IANA zone in which the wall clock's now is 03:00, outside any send window, so that what
+/// the dispatcher does at once can be told from what the calendar schedules.
+fn zone_at_three_in_the_night(now: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike;
+    let mut behind = (i64::from(now.hour()) - 3).rem_euclid(24);
+    if behind > 12 {
+        behind -= 24;
+    }
+    // Etc/GMT+N is N hours behind UTC (the sign is POSIX's).
+    if behind >= 0 {
+        format!("Etc/GMT+{behind}")
+    } else {
+        format!("Etc/GMT{behind}")
+    }
+}
+
+/// The service was down while a welcome fell due five hours ago. When the dispatcher starts
+/// again at 03:00 the client's time, the welcome waits for the morning's send window instead of
+/// going out in the night.
+#[sqlx::test]
+async fn a_touch_left_overdue_by_an_outage_waits_for_the_send_window(pool: PgPool) {
+    use std::sync::Arc;
+    use touchbot::channel::simulated::SimulatedChannel;
+
+    let started = chrono::Utc::now();
+    let mut new = new_account("Northwind", started.date_naive() - Duration::days(1));
+    new.time_zone = zone_at_three_in_the_night(started);
+    let a = account(&pool, new).await;
+    let sim = Arc::new(SimulatedChannel::new());
+    let dana = common::contact(&pool, a, "dana").await;
+    let config = CalendarConfig::default();
+    planner::replan_account(&pool, &config, a, started)
+        .await
+        .unwrap();
+    let overdue = started - Duration::hours(5);
+    let stored = sqlx::query!(
+        "update touches set due_at = $3 where account_id = $1 and contact_id = $2
+            and kind = 'welcome' returning id, due_at",
+        a.0,
+        dana.0,
+        overdue
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // As stored, to the microsecond.
+    let (welcome, overdue) = (stored.id, stored.due_at);
+
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(touchbot::outbound::dispatcher::run_dispatcher(
+        pool.clone(),
+        Arc::new(common::channels(&sim)),
+        Arc::new(common::PlainRenderer),
+        common::config(),
+        "after-outage".into(),
+        shutdown,
+        Some(Arc::new(config)),
+    ));
+    let settled = async {
+        loop {
+            let r = sqlx::query!("select status, due_at from touches where id = $1", welcome)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            if r.status != "planned" || r.due_at != overdue {
+                return (r.status, r.due_at);
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let (status, due) = tokio::time::timeout(std::time::Duration::from_secs(20), settled)
+        .await
+        .expect("the dispatcher neither sent nor re-timed the overdue welcome");
+    stop.send(true).unwrap();
+    running.await.unwrap().unwrap();
+
+    assert!(sim.sent().is_empty(), "sent in the night: {:?}", sim.sent());
+    assert_eq!(status, "planned");
+    let tz: chrono_tz::Tz = zone_at_three_in_the_night(started).parse().unwrap();
+    let local = due.with_timezone(&tz);
+    assert!(due > started, "{due}");
+    assert_eq!(local.format("%H:%M").to_string(), "10:00", "{local}");
 }

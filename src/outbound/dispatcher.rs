@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tokio::sync::watch;
 
+use super::calendar::CalendarConfig;
 use super::outbox::{self, Lease, OutboxError, Rescued, SendRow};
 use super::wakeup::Wakeup;
 use crate::channel::ratelimit::{RateLimits, Throttle};
@@ -623,12 +624,16 @@ pub async fn run_dispatcher(
     config: DispatcherConfig,
     worker_id: String,
     mut shutdown: watch::Receiver<bool>,
+    retime: Option<Arc<CalendarConfig>>,
 ) -> anyhow::Result<()> {
     let poll = Duration::from_secs(config.poll_interval_seconds.max(1));
     let mut wakeup = Wakeup::listen(&pool, NOTIFY_CHANNEL).await;
     tracing::info!(worker_id, "dispatcher started");
 
     while !*shutdown.borrow() {
+        if let Some(calendar) = &retime {
+            retime_backlog(&pool, calendar).await;
+        }
         // A fresh clock per batch keeps every lease counted from when it was taken.
         let mut report = DeliveryReport::default();
         while !*shutdown.borrow() {
@@ -671,6 +676,18 @@ pub async fn run_dispatcher(
     }
     tracing::info!(worker_id, "dispatcher stopped");
     Ok(())
+}
+
+/// Gives long-overdue touches back to the calendar before they can be claimed (see
+/// `backlog`); a failure only means they go out as they are.
+async fn retime_backlog(pool: &PgPool, calendar: &CalendarConfig) {
+    match super::backlog::retime_overdue(pool, calendar, Utc::now()).await {
+        Ok(done) if done.accounts > 0 || done.failed > 0 => {
+            tracing::info!(?done, "re-timed overdue touches")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not look for overdue touches"),
+    }
 }
 
 #[cfg(test)]
