@@ -152,6 +152,8 @@ async fn a_removed_csm_is_a_stranger_to_the_bot_at_once(pool: PgPool) {
     assert_eq!(asks(222).await, [touchbot::chat::REFUSAL]);
     let list = ok(&pool, &["staff", "list"]);
     assert!(!list.contains("Bolat"), "{list}");
+    let status = ok(&pool, &["status"]);
+    assert!(!status.contains("Bolat"), "{status}");
     let err = refused(&pool, &["staff", "update", "bolat", "--role", "vp"]);
     assert!(err.contains("no staff member matches 'bolat'"), "{err}");
     // The name and the Telegram id are free again for someone new.
