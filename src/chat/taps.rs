@@ -16,5 +16,10 @@ pub async fn first_time(pool: &PgPool, channel: &str, id: &str) -> Result<bool, 
     .execute(pool)
     .await?
     .rows_affected();
+    // Telegram stops redelivering an update after a day; taps come at human speed, so the
+    // table stays small without a job of its own.
+    sqlx::query!("delete from staff_callbacks where received_at < now() - interval '2 days'")
+        .execute(pool)
+        .await?;
     Ok(inserted == 1)
 }
