@@ -150,6 +150,8 @@ async fn a_removed_csm_is_a_stranger_to_the_bot_at_once(pool: PgPool) {
     assert!(out.contains("Removed Bolat Nurlan"), "{out}");
 
     assert_eq!(asks(222).await, [touchbot::chat::REFUSAL]);
+    let tap = touchbot::chat::press(&pool, &settings, "esc:1:take", 222, fixtures::now()).await;
+    assert_eq!(tap.notice, touchbot::chat::identity::BUTTON_REFUSAL);
     let list = ok(&pool, &["staff", "list"]);
     assert!(!list.contains("Bolat"), "{list}");
     let status = ok(&pool, &["status"]);
