@@ -78,6 +78,7 @@ fn is_user_error(e: &anyhow::Error) -> bool {
         return s.is_user_error();
     }
     e.downcast_ref::<ConfigError>().is_some()
+        || e.downcast_ref::<crate::db::SchemaError>().is_some()
 }
 
 fn init_logging(default: &str) {
@@ -142,8 +143,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => {}
     }
     let pool = connect(&settings).await?;
+    // Only `migrate` changes the schema; everything else refuses one it was not built for.
     if !matches!(cli.command, Command::Migrate) {
-        crate::db::migrate(&pool).await?;
+        crate::db::check_schema(&pool).await?;
     }
     let ctx = Ctx {
         pool,

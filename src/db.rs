@@ -22,3 +22,109 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .await
         .context("could not apply the database migrations")
 }
+
+/// Why a command other than `migrate` will not run against this database.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error(
+        "the database schema is behind this version of touchbot ({missing} migration(s) not applied, the first being {first}); run `touchbot migrate` first"
+    )]
+    Behind { missing: usize, first: String },
+    #[error(
+        "the database has migration {version} that this touchbot does not know: the binary is older than the database; run a newer touchbot (nothing was changed)"
+    )]
+    Ahead { version: i64 },
+    #[error(
+        "migration {version} failed part-way in this database; fix the cause and run `touchbot migrate`"
+    )]
+    Dirty { version: i64 },
+}
+
+/// Refuses a schema this binary was not built for, without changing it: a newer CLI must
+/// never migrate production under an older `serve`, and an older one must not write into
+/// tables it does not understand. Only `touchbot migrate` (and the demo) apply migrations.
+pub async fn check_schema(pool: &PgPool) -> anyhow::Result<()> {
+    let has_table =
+        sqlx::query_scalar!(r#"select to_regclass('_sqlx_migrations') is not null as "exists!""#)
+            .fetch_one(pool)
+            .await
+            .context("could not read the database's schema version")?;
+    let applied = if has_table {
+        sqlx::query!("select version, success from _sqlx_migrations order by version")
+            .fetch_all(pool)
+            .await
+            .context("could not read the applied migrations")?
+            .into_iter()
+            .map(|r| (r.version, r.success))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    compare(&applied)?;
+    Ok(())
+}
+
+fn compare(applied: &[(i64, bool)]) -> Result<(), SchemaError> {
+    let known: Vec<(i64, &str)> = MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| (m.version, m.description.as_ref()))
+        .collect();
+    if let Some((version, _)) = applied.iter().find(|(_, ok)| !ok) {
+        return Err(SchemaError::Dirty { version: *version });
+    }
+    if let Some((version, _)) = applied
+        .iter()
+        .find(|(v, _)| !known.iter().any(|(k, _)| k == v))
+    {
+        return Err(SchemaError::Ahead { version: *version });
+    }
+    let missing: Vec<String> = known
+        .iter()
+        .filter(|(k, _)| !applied.iter().any(|(v, _)| v == k))
+        .map(|(k, d)| format!("{k:04} {d}"))
+        .collect();
+    match missing.first() {
+        Some(first) => Err(SchemaError::Behind {
+            missing: missing.len(),
+            first: first.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_applied() -> Vec<(i64, bool)> {
+        MIGRATOR.iter().map(|m| (m.version, true)).collect()
+    }
+
+    #[test]
+    fn a_database_with_every_migration_is_accepted() {
+        assert!(compare(&all_applied()).is_ok());
+    }
+
+    #[test]
+    fn a_database_missing_the_last_migration_is_behind() {
+        let mut applied = all_applied();
+        applied.pop();
+        assert!(matches!(
+            compare(&applied),
+            Err(SchemaError::Behind { missing: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn a_database_with_an_unknown_migration_is_ahead() {
+        let mut applied = all_applied();
+        applied.push((99_990_101, true));
+        assert!(matches!(
+            compare(&applied),
+            Err(SchemaError::Ahead {
+                version: 99_990_101
+            })
+        ));
+    }
+}

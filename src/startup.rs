@@ -160,6 +160,7 @@ pub async fn start(
         settings.dispatcher.clone(),
         worker_id.clone(),
         watch_rx.clone(),
+        Some(Arc::new(settings.calendar.clone())),
     );
     let post_dispatcher = run_post_dispatcher(
         pool.clone(),
@@ -266,14 +267,32 @@ fn nightly_job(pool: &PgPool, settings: &Settings) -> Scheduled {
         let pool = pool.clone();
         let settings = settings.clone();
         async move {
-            let report = planner::replan_all(&pool, &settings.calendar, now).await?;
-            tracing::info!(?report, "nightly re-plan");
-            let judged = reassess(&pool, Judge::from(&*settings), now, "nightly", None).await?;
-            tracing::info!(
-                accounts = judged.scores.len(),
-                escalations = ?judged.escalations,
-                "nightly health scores and escalations"
-            );
+            // The re-plan and the reassessment are independent: a failure in one must not
+            // skip the other. Broken accounts are logged and counted inside each.
+            let replanned = planner::replan_all(&pool, &settings.calendar, now).await;
+            match &replanned {
+                Ok(report) if report.failed > 0 => {
+                    tracing::warn!(
+                        ?report,
+                        failed = report.failed,
+                        "nightly re-plan, with failures"
+                    )
+                }
+                Ok(report) => tracing::info!(?report, "nightly re-plan"),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "nightly re-plan failed"),
+            }
+            let judged = reassess(&pool, Judge::from(&*settings), now, "nightly", None).await;
+            match &judged {
+                Ok(judged) => tracing::info!(
+                    accounts = judged.scores.len(),
+                    escalations = ?judged.escalations,
+                    failed = judged.escalations.failed,
+                    "nightly health scores and escalations"
+                ),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "nightly reassessment failed"),
+            }
+            replanned.context("the nightly re-plan")?;
+            judged.context("the nightly reassessment")?;
             Ok(())
         }
     });

@@ -666,6 +666,7 @@ async fn a_notify_wakes_the_run_loop_long_before_its_next_poll(pool: PgPool) {
         config,
         "looper".into(),
         shutdown,
+        None,
     ));
     let wait = Duration::from_secs(10);
     tokio::time::timeout(wait, sim.wait_for_sent(1))

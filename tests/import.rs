@@ -215,3 +215,35 @@ async fn a_file_without_a_required_column_is_refused_as_a_whole(pool: PgPool) {
     );
     assert_eq!(count(&pool, "accounts").await, 0);
 }
+
+/// The undo of a refused row used to be a delete whose failure was ignored; a database that
+/// refuses that delete (here a trigger, in life a lost connection) left the account behind.
+#[sqlx::test]
+async fn a_refused_contact_leaves_no_account_even_when_deleting_would_fail(pool: PgPool) {
+    sqlx::query!(
+        "create function refuse_delete() returns trigger language plpgsql as
+         $$ begin raise exception 'accounts are never deleted here'; end $$"
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "create trigger no_account_deletes before delete on accounts
+         for each row execute function refuse_delete()"
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let file = CsvFile::new(
+        "undo",
+        &[
+            "Northwind,smb,,2026-03-02,,,,,,Dana,champion,whatsapp,+77011234567",
+            "Wayne,smb,,2026-03-02,,,,,,Bruce,user,whatsapp,+77011234567",
+        ],
+    );
+    let report = import_file(&ctx(&pool, now()), &file.0).await.unwrap();
+
+    assert_eq!(report.imported, 1);
+    assert_eq!(report.refused.len(), 1, "{:?}", report.refused);
+    assert_eq!(names(&pool).await, ["Northwind"]);
+}

@@ -100,7 +100,8 @@ async fn the_calendar_preview_of_an_account_started_today_shows_the_default_cale
         ReplanReport {
             planned: 26,
             skipped: 1,
-            cancelled: 0
+            cancelled: 0,
+            failed: 0
         }
     );
 

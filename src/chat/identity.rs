@@ -4,8 +4,10 @@
 
 use sqlx::PgPool;
 
+use crate::domain::ChannelKind;
 use crate::storage::StoreError;
 use crate::storage::staff::{self, Staff};
+use crate::storage::team_chat;
 
 /// The answer to a stranger's command: no figures, no names, no hint whether an account exists.
 pub const REFUSAL: &str = "Sorry, these commands are for the customer-success team only. If \
@@ -27,4 +29,21 @@ pub fn log_refused(telegram_user_id: i64, attempt: &str) {
         attempt,
         "refused a staff command or button from someone who is not on the staff"
     );
+}
+
+/// The answer to a staff command typed in a group that is not the team's: a group may be shared
+/// with a client, so it gets no figures and no names, only where to ask instead.
+pub const NOT_IN_THIS_CHAT: &str = "The team's commands are answered only in the team chat and \
+    in a private chat with me.";
+
+/// Whether staff commands typed in the group `address` on `channel` may be answered: only in
+/// the bound team chat (private chats are always fine and do not come here).
+pub async fn is_team_chat(
+    pool: &PgPool,
+    channel: ChannelKind,
+    address: &str,
+) -> Result<bool, StoreError> {
+    Ok(team_chat::get(pool)
+        .await?
+        .is_some_and(|t| t.channel == channel && t.address == address))
 }

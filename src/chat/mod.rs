@@ -10,6 +10,7 @@
 //! - `cards`: the escalation card's buttons and its text with the history
 //! - `bind`: one-time codes that bind the team chat
 //! - `takeover`: the conversation state; `relay`: the words passed between client and CSM
+//! - `taps`: each button's callback applied once
 //!
 //! Texts for staff are in English, as the escalation cards are.
 
@@ -23,11 +24,12 @@ mod portfolio;
 pub mod relay;
 pub mod split;
 pub mod takeover;
+pub mod taps;
 
 pub use answer::{answer, command as staff_command};
 pub use bind::{BindCode, BindOutcome, bind, follow_migration, new_code};
 pub use cards::{CardView, Edit, PressResult, card_view, posted_cards, press};
-pub use identity::{REFUSAL, who};
+pub use identity::{NOT_IN_THIS_CHAT, REFUSAL, is_team_chat, who};
 pub use relay::{Forwarded, ReplyOutcome, forward_to_csm, reply_to_client};
 pub use split::{MAX_MESSAGE, split};
 

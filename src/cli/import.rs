@@ -205,8 +205,15 @@ async fn import_row(ctx: &Ctx, row: CsvRow) -> Result<(), String> {
         }
         None => None,
     };
+    // One transaction per row: a refused contact takes its account with it, and nobody ever
+    // sees the account alone.
+    let mut tx = ctx
+        .pool
+        .begin()
+        .await
+        .map_err(|e| format!("could not start the row's transaction: {e}"))?;
     let account = accounts::create(
-        &ctx.pool,
+        &mut *tx,
         &accounts::NewAccount {
             name: row.name,
             segment,
@@ -222,8 +229,8 @@ async fn import_row(ctx: &Ctx, row: CsvRow) -> Result<(), String> {
     .await
     .map_err(|e| e.to_string())?;
     if let Some((name, role, channel, address)) = contact {
-        let added = contacts::add(
-            &ctx.pool,
+        contacts::insert(
+            &mut *tx,
             &contacts::NewContact {
                 account_id: account.id,
                 name,
@@ -235,15 +242,12 @@ async fn import_row(ctx: &Ctx, row: CsvRow) -> Result<(), String> {
             },
             ctx.now,
         )
-        .await;
-        if let Err(e) = added {
-            // Keep the row all-or-nothing: undo the account it created.
-            let _ = sqlx::query!("delete from accounts where id = $1", account.id.0)
-                .execute(&ctx.pool)
-                .await;
-            return Err(e.to_string());
-        }
+        .await
+        .map_err(|e| e.to_string())?;
     }
+    tx.commit()
+        .await
+        .map_err(|e| format!("could not save the row: {e}"))?;
     ctx.replan(account.id)
         .await
         .map_err(|e| format!("the account was saved but its calendar could not be planned: {e}"))?;

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use super::table::{json, opt, table};
 use crate::app::Ctx;
 use crate::domain::StaffRole;
-use crate::storage::staff;
+use crate::storage::{StoreError, staff};
 
 #[derive(Debug, Subcommand)]
 pub enum StaffCommand {
@@ -30,6 +30,44 @@ pub enum StaffCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a member of the team; commands and buttons see the change at once.
+    Update {
+        /// Staff id or name (a unique part of it is enough).
+        staff: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        role: Option<StaffRole>,
+        /// Their Telegram user id, or `none`.
+        #[arg(long)]
+        telegram_id: Option<String>,
+        /// Whom they report to (staff id or name), or `none`.
+        #[arg(long)]
+        manager: Option<String>,
+        #[arg(long)]
+        locale: Option<String>,
+    },
+    /// Remove a member of the team: the bot treats them as a stranger from now on. Someone who
+    /// still owns accounts is refused until they are given to another CSM.
+    Remove {
+        /// Staff id or name (a unique part of it is enough).
+        staff: String,
+    },
+}
+
+fn is_none(value: &str) -> bool {
+    value.trim().eq_ignore_ascii_case("none")
+}
+
+fn telegram_id(value: &str) -> Result<Option<i64>, StoreError> {
+    if is_none(value) {
+        return Ok(None);
+    }
+    value.trim().parse::<i64>().map(Some).map_err(|_| {
+        StoreError::Invalid(format!(
+            "'{value}' is not a Telegram user id; give the number, or `none`"
+        ))
+    })
 }
 
 pub async fn run(ctx: &Ctx, cmd: StaffCommand) -> anyhow::Result<()> {
@@ -57,6 +95,38 @@ pub async fn run(ctx: &Ctx, cmd: StaffCommand) -> anyhow::Result<()> {
             )
             .await?;
             println!("Added {} ({}) as staff {}.", s.name, s.role, s.id);
+        }
+        StaffCommand::Update {
+            staff: key,
+            name,
+            role,
+            telegram_id: tg,
+            manager,
+            locale,
+        } => {
+            let who = staff::find(&ctx.pool, &key).await?;
+            let manager_id = match manager.as_deref() {
+                None => None,
+                Some(m) if is_none(m) => Some(None),
+                Some(m) => Some(Some(staff::find(&ctx.pool, m).await?.id)),
+            };
+            let change = staff::StaffUpdate {
+                name,
+                role,
+                telegram_user_id: tg.as_deref().map(telegram_id).transpose()?,
+                locale,
+                manager_id,
+            };
+            let s = staff::update(&ctx.pool, who.id, &change).await?;
+            println!("Updated {} ({}), staff {}.", s.name, s.role, s.id);
+        }
+        StaffCommand::Remove { staff: key } => {
+            let who = staff::find(&ctx.pool, &key).await?;
+            let s = staff::remove(&ctx.pool, who.id).await?;
+            println!(
+                "Removed {} ({}); the bot no longer answers them.",
+                s.name, s.role
+            );
         }
         StaffCommand::List { json: as_json } => {
             let list = staff::list(&ctx.pool).await?;

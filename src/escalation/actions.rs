@@ -43,6 +43,29 @@ pub enum ActionError {
     Database(#[from] sqlx::Error),
 }
 
+/// Who may say a client is lost, in the words of a refusal.
+pub const CHURN_REFUSAL: &str = "only the account's CSM, a CS manager or a VP may resolve it as \
+    churned, which stops every touch to the client; ask one of them";
+
+/// Marking a client lost stops all contact with them, so it is kept to the people who answer
+/// for the account: its own CSM, and the CS managers and VPs above every CSM.
+async fn may_record_churn(
+    tx: &mut sqlx::PgConnection,
+    by: StaffId,
+    account: crate::domain::AccountId,
+) -> Result<bool, sqlx::Error> {
+    let allowed = sqlx::query_scalar!(
+        r#"select (s.role in ('cs_manager', 'vp') or a.csm_id = s.id) as "allowed!"
+             from staff s, accounts a
+            where s.id = $1 and a.id = $2 and s.removed_at is null"#,
+        by.0,
+        account.0
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(allowed.unwrap_or(false))
+}
+
 /// Applies `action` by `by` at `now` and returns the escalation as it is afterwards.
 pub async fn act(
     pool: &PgPool,
@@ -63,6 +86,11 @@ pub async fn act(
             "it is already resolved; if the problem is back, a new escalation opens by itself"
                 .into(),
         ));
+    }
+    if let Action::Resolve(Outcome::Churned(_)) = action
+        && !may_record_churn(&mut tx, by, e.account_id).await?
+    {
+        return Err(refuse(CHURN_REFUSAL.into()));
     }
     let mut details = String::new();
     match action {

@@ -30,6 +30,8 @@ pub struct RunReport {
     pub held: usize,
     pub cleared: usize,
     pub recovered: usize,
+    /// Accounts whose decisions could not be stored (each is logged; the run goes on).
+    pub failed: usize,
 }
 
 /// Evaluates every account that is not churned (or only `only`) at `now` and stores the
@@ -50,7 +52,11 @@ pub async fn run(
             continue;
         }
         let account = &loaded.accounts[id];
-        apply(pool, config, account, state, &triggers, now, &mut report).await?;
+        // One broken account must not keep every later one from being judged.
+        if let Err(e) = apply(pool, config, account, state, &triggers, now, &mut report).await {
+            tracing::error!(account_id = id.0, error = %format!("{e:#}"), "could not store an account's escalations; going on with the others");
+            report.failed += 1;
+        }
     }
     report.recovered = mark_recovered(pool, config, now, only).await?;
     Ok(report)

@@ -262,10 +262,11 @@ pub async fn events(conn: &mut PgConnection, id: EscalationId) -> Result<Vec<Eve
         .collect())
 }
 
-/// The staff table, for names and the ladder.
+/// The current staff, for the ladder: someone removed is never brought in.
 pub async fn staff_directory(conn: &mut PgConnection) -> Result<Vec<Staff>, sqlx::Error> {
     let rows = sqlx::query!(
-        "select id, name, role, telegram_user_id, locale, manager_id from staff order by id"
+        "select id, name, role, telegram_user_id, locale, manager_id from staff
+          where removed_at is null order by id"
     )
     .fetch_all(conn)
     .await?;

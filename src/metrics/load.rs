@@ -34,20 +34,26 @@ pub async fn load(
 ) -> anyhow::Result<Facts> {
     let csm = csm.map(|s| s.0);
 
-    let staff = sqlx::query!("select id, name, role from staff order by lower(name), id")
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|r| {
-            Ok(StaffFacts {
-                id: StaffId(r.id),
-                name: r.name,
-                role: r.role.parse().map_err(|e: crate::domain::ParseError| {
-                    anyhow::anyhow!("stored staff role: {}", e.0)
-                })?,
-            })
+    // Someone removed from the team is left out, unless accounts (churned ones) still name
+    // them: those stay under their name rather than moving to "(no CSM)".
+    let staff = sqlx::query!(
+        "select id, name, role from staff s
+          where s.removed_at is null or exists (select 1 from accounts a where a.csm_id = s.id)
+          order by lower(name), id"
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| {
+        Ok(StaffFacts {
+            id: StaffId(r.id),
+            name: r.name,
+            role: r.role.parse().map_err(|e: crate::domain::ParseError| {
+                anyhow::anyhow!("stored staff role: {}", e.0)
+            })?,
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    })
+    .collect::<anyhow::Result<Vec<_>>>()?;
 
     let accounts = sqlx::query!(
         r#"select a.id, a.name, a.csm_id, a.lifecycle, a.renewal_date,

@@ -16,6 +16,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use super::delivery::{AfterSend, Clock, Stop, after_send, backoff_at};
+use super::calendar::CalendarConfig;
 use super::outbox::{self, Lease, OutboxError, Rescued, SendRow};
 use super::wakeup::{Wakeup, wait_before_next_pass};
 use crate::channel::ratelimit::RateLimits;
@@ -578,6 +579,7 @@ pub async fn run_dispatcher(
     config: DispatcherConfig,
     worker_id: String,
     mut shutdown: watch::Receiver<bool>,
+    retime: Option<Arc<CalendarConfig>>,
 ) -> anyhow::Result<()> {
     let poll = Duration::from_secs(config.poll_interval_seconds.max(1));
     let mut wakeup = Wakeup::listen(&pool, NOTIFY_CHANNEL).await;
@@ -592,6 +594,9 @@ pub async fn run_dispatcher(
     };
 
     while !pass.stop.raised() {
+        if let Some(calendar) = &retime {
+            retime_backlog(&pool, calendar).await;
+        }
         let mut report = DeliveryReport::default();
         while !pass.stop.raised() {
             match pass.deliver_batch(&worker_id, Utc::now()).await {
@@ -613,6 +618,18 @@ pub async fn run_dispatcher(
     }
     tracing::info!(worker_id, "dispatcher stopped");
     Ok(())
+}
+
+/// Gives long-overdue touches back to the calendar before they can be claimed (see
+/// `backlog`); a failure only means they go out as they are.
+async fn retime_backlog(pool: &PgPool, calendar: &CalendarConfig) {
+    match super::backlog::retime_overdue(pool, calendar, Utc::now()).await {
+        Ok(done) if done.accounts > 0 || done.failed > 0 => {
+            tracing::info!(?done, "re-timed overdue touches")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not look for overdue touches"),
+    }
 }
 
 #[cfg(test)]

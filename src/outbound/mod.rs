@@ -6,8 +6,10 @@
 //! Posts to the CS team travel alongside: `staff_posts` queues them, `digest` gathers the
 //! non-urgent ones into a daily post, `post_queue` leases them and `post_dispatcher` delivers
 //! them to a staff member's Telegram or the team chat. `delivery` is what both dispatchers share
-//! about one send, and `wakeup` is how both delivery loops wait.
+//! about one send, and `wakeup` is how both delivery loops wait. `backlog` re-times touches left
+//! long overdue by an outage before the dispatcher claims them.
 
+pub mod backlog;
 pub mod calendar;
 pub mod delivery;
 pub mod digest;

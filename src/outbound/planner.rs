@@ -3,6 +3,7 @@
 //! dispatcher (claimed, sending, sent, unknown, failed) are never rewritten, so re-planning
 //! can run at any time without risking a second send.
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -20,6 +21,8 @@ pub struct ReplanReport {
     pub skipped: usize,
     /// Touches still ahead that the calendar no longer wants (dates or contacts changed).
     pub cancelled: usize,
+    /// Accounts that could not be re-planned (`replan_all` logs each and goes on).
+    pub failed: usize,
 }
 
 /// What the calendar needs to know about an account at `now`, read from storage.
@@ -158,10 +161,11 @@ pub async fn replan_account(
     } else {
         Vec::new()
     };
-    store_plan(pool, id, &plan, now).await
+    store_plan(pool, id, &plan, now, config.grace_days).await
 }
 
 /// Re-plans every active account (the nightly job, and after a configuration change).
+#[tracing::instrument(skip_all)]
 pub async fn replan_all(
     pool: &PgPool,
     config: &CalendarConfig,
@@ -169,13 +173,22 @@ pub async fn replan_all(
 ) -> anyhow::Result<ReplanReport> {
     let ids = sqlx::query_scalar!("select id from accounts where lifecycle = 'active' order by id")
         .fetch_all(pool)
-        .await?;
+        .await
+        .context("listing the active accounts to re-plan")?;
     let mut total = ReplanReport::default();
     for id in ids {
-        let r = replan_account(pool, config, AccountId(id), now).await?;
-        total.planned += r.planned;
-        total.skipped += r.skipped;
-        total.cancelled += r.cancelled;
+        // One broken account must not cost every later one its calendar.
+        match replan_account(pool, config, AccountId(id), now).await {
+            Ok(r) => {
+                total.planned += r.planned;
+                total.skipped += r.skipped;
+                total.cancelled += r.cancelled;
+            }
+            Err(e) => {
+                tracing::error!(account_id = id, error = %format!("{e:#}"), "could not re-plan an account; going on with the others");
+                total.failed += 1;
+            }
+        }
     }
     Ok(total)
 }
@@ -185,6 +198,7 @@ async fn store_plan(
     account: AccountId,
     plan: &[PlannedTouch],
     now: DateTime<Utc>,
+    grace_days: u32,
 ) -> anyhow::Result<ReplanReport> {
     let mut keys = Vec::new();
     let mut rules = Vec::new();
@@ -256,8 +270,14 @@ async fn store_plan(
                notes = excluded.notes, updated_at = excluded.updated_at
            -- Only what is still ahead is re-planned: a touch skipped or cancelled when its
            -- time came keeps the reason it had then.
+           -- Except one skipped for want of a reachable contact, still within the grace
+           -- period: someone can be reached now (they joined late), and the calendar has
+           -- re-timed it into the next free slot.
            where (touches.status = 'planned'
-                  or (touches.status in ('skipped', 'cancelled') and touches.due_at > $13))
+                  or (touches.status in ('skipped', 'cancelled') and touches.due_at > $13)
+                  or (touches.status = 'skipped' and excluded.status = 'planned'
+                      and touches.status_reason like 'no reachable contact%'
+                      and touches.due_at > $13 - make_interval(days => $14)))
              and (touches.due_at, touches.status, coalesce(touches.status_reason, ''),
                   touches.contact_id, touches.staff_id, touches.notes, touches.template)
                  is distinct from
@@ -276,9 +296,11 @@ async fn store_plan(
         &reasons as &[Option<String>],
         &notes,
         now,
+        i32::try_from(grace_days).unwrap_or(i32::MAX),
     )
     .execute(&mut *tx)
-    .await?;
+    .await
+    .context("storing the account's plan")?;
     let cancelled = sqlx::query!(
         r#"update touches set status = 'cancelled',
                   status_reason = 'no longer in the calendar (dates, contacts or settings changed)',
@@ -299,5 +321,6 @@ async fn store_plan(
         planned: statuses.iter().filter(|s| s.as_str() == "planned").count(),
         skipped: statuses.iter().filter(|s| s.as_str() == "skipped").count(),
         cancelled: cancelled as usize,
+        failed: 0,
     })
 }

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 
 use super::{StoreError, parse_locale, parse_time_zone, stored, unique_violation};
 use crate::domain::{AccountId, AccountLifecycle, Segment, StaffId};
@@ -142,7 +142,8 @@ fn check_arr(arr_cents: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub async fn create(pool: &PgPool, new: &NewAccount) -> Result<Account, StoreError> {
+/// Takes any executor so that an import can create the account inside its row's transaction.
+pub async fn create(db: impl PgExecutor<'_>, new: &NewAccount) -> Result<Account, StoreError> {
     let name = check_name(&new.name)?;
     let tz = parse_time_zone(&new.time_zone)?;
     let locale = parse_locale(&new.locale)?;
@@ -165,7 +166,7 @@ pub async fn create(pool: &PgPool, new: &NewAccount) -> Result<Account, StoreErr
         tz.name(),
         locale,
     )
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
     .map_err(|e| unique_violation(e, || format!("an account named '{name}' already exists")))?;
     row.try_into()

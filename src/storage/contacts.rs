@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 
 use super::{StoreError, parse_locale, parse_time_zone, stored, unique_violation};
 use crate::domain::{AccountId, ChannelKind, ContactId, ContactRole, MessageCategory};
@@ -131,6 +131,19 @@ pub async fn add(
     new: &NewContact,
     now: DateTime<Utc>,
 ) -> Result<Contact, StoreError> {
+    let id = insert(pool, new, now).await?;
+    get(pool, id).await?.ok_or(StoreError::Corrupt(
+        "a contact vanished right after it was added".into(),
+    ))
+}
+
+/// Checks and stores a new contact; takes any executor so that an import can add it inside
+/// its row's transaction.
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    new: &NewContact,
+    now: DateTime<Utc>,
+) -> Result<ContactId, StoreError> {
     let name = new.name.trim();
     if name.is_empty() {
         return Err(StoreError::Invalid("the contact name is empty".into()));
@@ -161,7 +174,7 @@ pub async fn add(
         locale,
         now,
     )
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
     .map_err(|e| {
         unique_violation(e, || {
@@ -172,9 +185,7 @@ pub async fn add(
             )
         })
     })?;
-    get(pool, ContactId(id)).await?.ok_or(StoreError::Corrupt(
-        "a contact vanished right after it was added".into(),
-    ))
+    Ok(ContactId(id))
 }
 
 pub async fn get(pool: &PgPool, id: ContactId) -> Result<Option<Contact>, StoreError> {

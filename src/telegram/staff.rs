@@ -16,7 +16,7 @@ use super::replies::say;
 use super::who::{ContactRef, StaffRef};
 use super::{BotContext, HandlerResult};
 use crate::chat::{self, Edit, ReplyOutcome};
-use crate::domain::EscalationId;
+use crate::domain::{ChannelKind, EscalationId};
 use crate::inbound::{Handled, InboundContent, InboundMessage};
 
 /// Callback data of the escalation cards' buttons starts with this.
@@ -29,8 +29,8 @@ fn user_id(msg: &Message) -> Option<i64> {
 }
 
 /// A message in a group or supergroup (the team chat, or a group the bot was added to): a
-/// reply to a client's relayed words goes back to the client; `/bind` and the staff commands
-/// are answered; plain conversation is not for the bot.
+/// reply to a client's relayed words goes back to the client; `/bind` is answered anywhere, the
+/// staff commands only in the team chat; plain conversation is not for the bot.
 pub async fn group_message(bot: Bot, ctx: Arc<BotContext>, msg: Message) -> HandlerResult {
     let (Some(text), Some(from)) = (msg.text(), user_id(&msg)) else {
         return Ok(());
@@ -52,7 +52,18 @@ pub async fn group_message(bot: Bot, ctx: Arc<BotContext>, msg: Message) -> Hand
         .await?;
         say(&bot, msg.chat.id, outcome.text).await;
     } else if is_staff_command(&command.name) {
-        answer_command(&bot, &ctx, msg.chat.id, from, text).await;
+        let here = msg.chat.id.0.to_string();
+        if chat::is_team_chat(&ctx.pool, ChannelKind::Telegram, &here).await? {
+            answer_command(&bot, &ctx, msg.chat.id, from, text).await;
+        } else {
+            tracing::info!(
+                chat = msg.chat.id.0,
+                telegram_user_id = from,
+                command = %command.name,
+                "a staff command in a group that is not the team chat; no data given"
+            );
+            say(&bot, msg.chat.id, chat::NOT_IN_THIS_CHAT.to_string()).await;
+        }
     }
     Ok(())
 }
@@ -208,11 +219,24 @@ async fn relay_reply(
 /// and the card is edited to show who did what.
 pub async fn escalation_button(bot: Bot, ctx: Arc<BotContext>, q: CallbackQuery) -> HandlerResult {
     let presser = i64::try_from(q.from.id.0).unwrap_or_default();
+    if !chat::taps::first_time(&ctx.pool, "telegram", &q.id.0).await? {
+        // Handled before: only the spinner may still need stopping.
+        if let Err(e) = bot.answer_callback_query(q.id.clone()).await {
+            tracing::debug!(error = %e, "a repeated tap could not be answered");
+        }
+        return Ok(());
+    }
     let data = q.data.clone().unwrap_or_default();
     let result = chat::press(&ctx.pool, &ctx.settings, &data, presser, Utc::now()).await;
-    bot.answer_callback_query(q.id.clone())
+    // The action is done; a failed answer (an expired query, a network fault) only leaves a
+    // spinner, and must not make the update be handled again.
+    if let Err(e) = bot
+        .answer_callback_query(q.id.clone())
         .text(result.notice)
-        .await?;
+        .await
+    {
+        tracing::warn!(telegram_user_id = presser, error = %e, "could not answer a staff tap");
+    }
     let Some(message) = q.message.as_ref() else {
         return Ok(());
     };

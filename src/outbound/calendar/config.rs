@@ -20,6 +20,9 @@ pub struct CalendarConfig {
     /// A touch whose time passed less than this many days ago is still sent (spread out);
     /// an older one is skipped.
     pub grace_days: u32,
+    /// A touch still waiting this many hours after its time (an outage) is re-planned by
+    /// these rules before it is sent, rather than sent at once; 0 sends it as it is.
+    pub retime_after_hours: u32,
     /// Public holidays, local dates on which nothing is sent.
     pub holidays: Vec<NaiveDate>,
     /// Months (1-12) in which rules with `in_quiet_months = "earlier"` or `"later"` do not land.
@@ -334,6 +337,7 @@ impl Default for CalendarConfig {
         CalendarConfig {
             horizon_days: 365,
             grace_days: 3,
+            retime_after_hours: 3,
             holidays: Vec::new(),
             quiet_months: vec![7, 8],
             send_window: SendWindow::default(),
