@@ -96,6 +96,12 @@ pub async fn start(
             watch_rx.clone(),
         )),
     ];
+    // Steps after inbound messages that a crash or an outage left undone.
+    workers.push(tokio::spawn(crate::inbound::followups::run_sweeper(
+        pool.clone(),
+        Arc::new(settings.clone()),
+        watch_rx.clone(),
+    )));
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .with_state(pool.clone());

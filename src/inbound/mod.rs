@@ -3,6 +3,8 @@
 //! `receive`, which also re-scores the account's health.
 
 pub mod callback;
+pub mod dead_letters;
+pub mod followups;
 mod outcome;
 pub mod parser;
 mod receive;
