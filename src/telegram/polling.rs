@@ -320,8 +320,12 @@ pub async fn replay(
     messages: Arc<crate::messages::Messages>,
     payload: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    let update: Update = serde_json::from_value(payload.clone())
+    // From text: teloxide reads an update's kind from a `Value` as an error.
+    let update: Update = serde_json::from_str(&payload.to_string())
         .map_err(|e| anyhow::anyhow!("the stored update is not a Telegram update: {e}"))?;
+    if matches!(update.kind, teloxide::types::UpdateKind::Error(_)) {
+        anyhow::bail!("the stored update is of a kind the bot cannot read");
+    }
     let me = bot
         .get_me()
         .await
