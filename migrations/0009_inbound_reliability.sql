@@ -59,3 +59,12 @@ update replies r set touch_id = null
                   and e.kind <> 'unclear' and e.id < r.id);
 create unique index replies_one_answer_per_touch on replies (touch_id, contact_id)
     where touch_id is not null and kind <> 'unclear';
+
+-- A CSM's reply to a client during a takeover is queued as a post whose reader is the
+-- contact, keyed by the staff message it answers: delivered once by the post dispatcher,
+-- never sent twice for a redelivered update, never lost to a crash between tap and send.
+alter table staff_posts add column contact_id bigint references contacts(id) on delete cascade;
+alter table staff_posts drop constraint staff_posts_kind_check;
+alter table staff_posts add constraint staff_posts_kind_check
+    check (kind in ('escalation', 'realert', 'cleared', 'ladder', 'sla_breach', 'recovered',
+                    'digest', 'weekly', 'relay', 'unreachable', 'relay_reply'));
