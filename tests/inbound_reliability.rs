@@ -322,3 +322,30 @@ async fn two_taps_on_one_survey_handled_at_once_store_one_answer(pool: PgPool) {
         );
     }
 }
+
+#[sqlx::test]
+async fn steps_left_behind_by_a_crash_are_done_by_the_sweep(pool: PgPool) {
+    let settings = Settings::default();
+    world(&pool).await;
+    // Stored, then the process died: nobody will deliver this message again.
+    handled(
+        record_reply(&pool, &text("m1", "Could we move the training?", now()))
+            .await
+            .unwrap(),
+    );
+    sqlx::query("update inbound_followups set created_at = now() - interval '1 minute'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let done = followups::sweep(&pool, &settings, now()).await.unwrap();
+    let again = followups::sweep(&pool, &settings, now()).await.unwrap();
+
+    assert_eq!(done, 2, "the reassessment and the forward to the CSM");
+    assert_eq!(again, 0);
+    assert_eq!(count(&pool, "select count(*) from health_scores").await, 1);
+    assert_eq!(
+        count(&pool, "select count(*) from staff_posts where kind = 'relay'").await,
+        1
+    );
+}

@@ -334,3 +334,102 @@ async fn a_webhook_update_claimed_by_an_instance_that_died_is_handled_by_the_nex
         answers[0].text
     );
 }
+
+#[sqlx::test]
+async fn in_webhook_mode_an_update_that_keeps_failing_is_set_aside_after_five_deliveries(
+    pool: PgPool,
+) {
+    let fake = FakeTelegram::start().await;
+    contact(&pool, "Dana", 9001).await;
+    sqlx::query("alter table replies rename to replies_away")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (service, addr) = webhook_service(&pool, &fake).await;
+    let update = text_update(41, 9001, "Could we move our call?").to_string();
+    let head = post_head(addr, "s3cret_token-1", update.len());
+
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        answers.push(raw_request(addr, &head, &update).await);
+    }
+    service.stop().await.unwrap();
+    let letters = dead_letters::list(&pool, false).await.unwrap();
+
+    assert_eq!(
+        answers,
+        [500, 500, 500, 500, 200, 200],
+        "Telegram is asked to deliver again until the update is set aside"
+    );
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].external_id, "41");
+    assert_eq!(
+        letters[0].payload["message"]["text"],
+        "Could we move our call?"
+    );
+}
+
+/// The built program, against the test's database and the fake Bot API.
+async fn touchbot(pool: &PgPool, fake: &FakeTelegram, args: &[&str]) -> (i32, String, String) {
+    let db = pool
+        .connect_options()
+        .get_database()
+        .expect("the test database has a name")
+        .to_string();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_touchbot"))
+        .args(args)
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:5432/{db}"),
+        )
+        .env("TELOXIDE_TOKEN", TOKEN)
+        .env("TELOXIDE_API_URL", fake.url())
+        .env_remove("TOUCHBOT_CONFIG")
+        .env_remove("TOUCHBOT_LOG")
+        .output()
+        .await
+        .expect("the touchbot binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[sqlx::test]
+async fn staff_list_an_update_set_aside_and_replay_it_from_the_command_line(pool: PgPool) {
+    let fake = FakeTelegram::start().await;
+    let dana = contact(&pool, "Dana", 6101).await;
+    let update = text_update(77, 6101, "Could we move our call to Friday?");
+    let id = dead_letters::set_aside(
+        &pool,
+        "telegram",
+        "77",
+        &update,
+        &anyhow::anyhow!("could not store an inbound message"),
+        5,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+
+    let (listed, table, _) = touchbot(&pool, &fake, &["inbound", "dead-letters"]).await;
+    let (_, json, _) = touchbot(&pool, &fake, &["inbound", "dead-letters", "--json"]).await;
+    let (replayed, said, err) =
+        touchbot(&pool, &fake, &["inbound", "replay", &id.to_string()]).await;
+    let (_, after, _) = touchbot(&pool, &fake, &["inbound", "dead-letters"]).await;
+
+    assert_eq!(listed, 0);
+    assert!(
+        table.contains("could not store an inbound message"),
+        "{table}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json[0]["external_id"], "77");
+    assert_eq!(replayed, 0, "{said}{err}");
+    assert!(said.contains("was handled"), "{said}");
+    let answer = fake.message(6101, 1).await;
+    assert!(answer.text.contains("passed"), "{}", answer.text);
+    assert_eq!(replies_from(&pool, dana).await, 1);
+    assert!(after.contains("no inbound update is set aside"), "{after}");
+}
