@@ -345,7 +345,11 @@ async fn steps_left_behind_by_a_crash_are_done_by_the_sweep(pool: PgPool) {
     assert_eq!(again, 0);
     assert_eq!(count(&pool, "select count(*) from health_scores").await, 1);
     assert_eq!(
-        count(&pool, "select count(*) from staff_posts where kind = 'relay'").await,
+        count(
+            &pool,
+            "select count(*) from staff_posts where kind = 'relay'"
+        )
+        .await,
         1
     );
 }
