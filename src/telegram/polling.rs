@@ -226,7 +226,9 @@ async fn confirm(bot: &Bot, offset: i32) {
 
 /// Handles one update until it is done: tried again as long as the database is away, set
 /// aside after [`POISON_TRIES`] failures while it answers. False when told to stop before the
-/// update was done: it is then left unconfirmed, for the next reader.
+/// update was done: it is then left unconfirmed, for the next reader. Telegram being out of
+/// reach counts as an outage too: the update is not its own fault.
+#[tracing::instrument(skip_all, fields(update_id = update.id.0))]
 async fn handle_patiently(
     handler: &UpdateHandler<anyhow::Error>,
     bot: &Bot,
@@ -242,13 +244,19 @@ async fn handle_patiently(
             Ok(()) => return true,
             Err(e) => e,
         };
-        let wait = match failures.after_failure(&ctx.pool).await {
+        let verdict = if telegram_unreachable(&error) {
+            failures.outage += 1;
+            AfterFailure::Outage(dead_letters::outage_pause(failures.outage))
+        } else {
+            failures.after_failure(&ctx.pool).await
+        };
+        let wait = match verdict {
             AfterFailure::TryAgain(wait) => {
                 tracing::warn!(update_id = id, tries = failures.poison, error = ?error, "handling an update failed; trying again");
                 wait
             }
             AfterFailure::Outage(wait) => {
-                tracing::warn!(update_id = id, error = ?error, wait_seconds = wait.as_secs(), "the database is unreachable; the update is kept and tried again");
+                tracing::warn!(update_id = id, error = ?error, wait_seconds = wait.as_secs(), "the database or Telegram is unreachable; the update is kept and tried again");
                 wait
             }
             AfterFailure::SetAside => {
@@ -270,6 +278,17 @@ async fn handle_patiently(
             return false;
         }
     }
+}
+
+/// Whether the handler failed because Telegram could not be reached (a timeout, a refused
+/// connection), rather than because of the update.
+fn telegram_unreachable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<RequestError>(),
+            Some(RequestError::Network(_) | RequestError::Io(_))
+        )
+    })
 }
 
 async fn set_aside(
@@ -343,6 +362,20 @@ pub async fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn telegram_out_of_reach_is_an_outage_and_an_api_refusal_is_not() {
+        let io = RequestError::Io(Arc::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
+        let refused = anyhow::Error::from(io).context("answering a tap");
+        assert!(telegram_unreachable(&refused));
+        let api = anyhow::Error::from(RequestError::Api(ApiError::BotBlocked));
+        assert!(!telegram_unreachable(&api));
+        assert!(!telegram_unreachable(&anyhow::anyhow!(
+            "relation does not exist"
+        )));
+    }
 
     #[test]
     fn the_backoff_grows_to_a_minute_and_stays_there() {
