@@ -9,6 +9,7 @@ mod outcome;
 pub mod parser;
 mod receive;
 pub mod record;
+mod rows;
 pub mod signal_store;
 pub mod signals;
 

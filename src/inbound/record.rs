@@ -35,22 +35,22 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
-use crate::domain::{AccountId, ChannelKind, ContactId, MessageCategory, TouchId, TouchKind};
+use crate::domain::{AccountId, ChannelKind, ContactId, TouchId, TouchKind};
 
 use super::callback::{CallbackAnswer, parse_callback};
 use super::followups::{self, Planned, Step};
 use super::outcome::{Answer, Handled, InboundOutcome};
 use super::parser::{Expecting, ParsedReply, parse_reply};
 use super::receive::reply_key;
+use super::rows::{
+    NewReply, already_reasked, has_stopped, in_takeover, insert_reply, set_stopped, unlinked,
+};
 
 /// How long after a survey or check-in was sent a plain text is still read as its answer.
 pub const REPLY_WINDOW: TimeDelta = TimeDelta::days(7);
 
 /// How long after a bare NPS score the next free text is taken as its reason.
 pub const COMMENT_WINDOW: TimeDelta = TimeDelta::hours(24);
-
-/// The categories "stop" turns off; renewal and service notices are contractual and stay.
-const STOPPABLE: [MessageCategory; 2] = [MessageCategory::Survey, MessageCategory::Checkin];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundMessage {
@@ -232,16 +232,6 @@ async fn claim(
     .await
 }
 
-/// A reply row to write.
-struct NewReply<'a> {
-    touch_id: Option<TouchId>,
-    kind: &'static str,
-    score: Option<u8>,
-    comment: Option<&'a str>,
-    /// A check-in answer's choice.
-    choice: Option<&'static str>,
-}
-
 async fn handle(
     conn: &mut PgConnection,
     contact: &Contact,
@@ -324,8 +314,14 @@ async fn handle_text(
                 store_parsed(conn, contact, message, text, None, parsed).await
             }
             _ => {
-                let reply_id =
-                    insert_reply(conn, contact, message, text, unlinked("free_text")).await?;
+                let reply_id = insert_reply(
+                    conn,
+                    (contact.account_id, contact.id),
+                    message,
+                    text,
+                    unlinked("free_text"),
+                )
+                .await?;
                 Ok(StoredOutcome {
                     result: Answer::Relayed,
                     touch_id: None,
@@ -486,7 +482,7 @@ async fn store_parsed(
         ),
     };
     let touch_id = reply.touch_id;
-    match insert_reply(conn, contact, message, body, reply).await? {
+    match insert_reply(conn, (contact.account_id, contact.id), message, body, reply).await? {
         Some(reply_id) => Ok(StoredOutcome {
             result,
             touch_id,
@@ -499,123 +495,4 @@ async fn store_parsed(
             reply_id: None,
         }),
     }
-}
-
-/// Whether the contact is talking with a person at `now`.
-async fn in_takeover(
-    conn: &mut PgConnection,
-    contact: ContactId,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from contact_takeovers
-                         where contact_id = $1 and ended_at is null and until > $2)
-           as "current!""#,
-        contact.0,
-        now
-    )
-    .fetch_one(conn)
-    .await
-}
-
-fn unlinked(kind: &'static str) -> NewReply<'static> {
-    NewReply {
-        touch_id: None,
-        kind,
-        score: None,
-        comment: None,
-        choice: None,
-    }
-}
-
-/// Writes the reply row; its id, or None when its touch already has an answer.
-async fn insert_reply(
-    conn: &mut PgConnection,
-    contact: &Contact,
-    message: &InboundMessage,
-    body: &str,
-    reply: NewReply<'_>,
-) -> Result<Option<i64>, sqlx::Error> {
-    let inserted = sqlx::query_scalar!(
-        "insert into replies (account_id, contact_id, touch_id, channel, provider_message_id,
-                              received_at, body, kind, score, comment, choice)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         on conflict do nothing
-         returning id",
-        contact.account_id.0,
-        contact.id.0,
-        reply.touch_id.map(|t| t.0),
-        message.channel.as_str(),
-        message.provider_message_id,
-        message.received_at,
-        body,
-        reply.kind,
-        reply.score.map(i16::from),
-        reply.comment,
-        reply.choice,
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    match inserted {
-        Some(id) => Ok(Some(id)),
-        // Stored by some other path without its signal (the first row stands), or the touch
-        // got its one answer from another message meanwhile (None).
-        None => {
-            sqlx::query_scalar!(
-                "select id from replies where channel = $1 and provider_message_id = $2",
-                message.channel.as_str(),
-                message.provider_message_id,
-            )
-            .fetch_optional(conn)
-            .await
-        }
-    }
-}
-
-async fn already_reasked(conn: &mut PgConnection, touch_id: TouchId) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from replies where touch_id = $1 and kind = 'unclear') as "asked!""#,
-        touch_id.0
-    )
-    .fetch_one(conn)
-    .await
-}
-
-async fn has_stopped(conn: &mut PgConnection, contact_id: ContactId) -> Result<bool, sqlx::Error> {
-    let categories: Vec<String> = STOPPABLE.iter().map(|c| c.as_str().to_string()).collect();
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from contact_consents
-                         where contact_id = $1 and category = any($2) and opted_out) as "stopped!""#,
-        contact_id.0,
-        &categories,
-    )
-    .fetch_one(conn)
-    .await
-}
-
-async fn set_stopped(
-    conn: &mut PgConnection,
-    contact_id: ContactId,
-    opted_out: bool,
-    message: &InboundMessage,
-) -> Result<(), sqlx::Error> {
-    let source = format!("reply:{}", message.channel.as_str());
-    for category in STOPPABLE {
-        sqlx::query!(
-            "insert into contact_consents (contact_id, category, opted_out, changed_at, source)
-             values ($1, $2, $3, $4, $5)
-             on conflict (contact_id, category) do update
-                 set opted_out = excluded.opted_out,
-                     changed_at = excluded.changed_at,
-                     source = excluded.source",
-            contact_id.0,
-            category.as_str(),
-            opted_out,
-            message.received_at,
-            source,
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
 }
