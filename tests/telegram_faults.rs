@@ -433,3 +433,46 @@ async fn staff_list_an_update_set_aside_and_replay_it_from_the_command_line(pool
     assert_eq!(replies_from(&pool, dana).await, 1);
     assert!(after.contains("no inbound update is set aside"), "{after}");
 }
+
+#[sqlx::test]
+async fn in_webhook_mode_a_chats_updates_wait_for_each_other_while_other_chats_go_on(pool: PgPool) {
+    let fake = FakeTelegram::start().await;
+    let (service, addr) = webhook_service(&pool, &fake).await;
+    let post = move |update: serde_json::Value| {
+        let body = update.to_string();
+        tokio::spawn(async move {
+            raw_request(addr, &post_head(addr, "s3cret_token-1", body.len()), &body).await
+        })
+    };
+    fake.hold("sendMessage");
+    let first = post(text_update(51, 9001, "hello?"));
+    fake.wait_until("the first answer to be on its way", |f| f.held_calls() == 1)
+        .await;
+
+    let second = post(text_update(52, 9001, "anyone there?"));
+    let other = post(text_update(53, 9002, "hi"));
+    fake.wait_until("the other chat's answer to be on its way", |f| {
+        f.held_calls() == 2
+    })
+    .await;
+    let second_started: i64 =
+        sqlx::query_scalar("select count(*) from telegram_updates where update_id = 52")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    fake.release();
+    let statuses = [
+        first.await.unwrap(),
+        second.await.unwrap(),
+        other.await.unwrap(),
+    ];
+    service.stop().await.unwrap();
+
+    assert_eq!(statuses, [200, 200, 200]);
+    assert_eq!(
+        second_started, 0,
+        "the chat's second update waited for its first"
+    );
+    assert_eq!(fake.sent_to(9001).len(), 2);
+    assert_eq!(fake.sent_to(9002).len(), 1);
+}
