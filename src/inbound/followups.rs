@@ -22,6 +22,9 @@ use crate::domain::{AccountId, ContactId};
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// Steps older than this are left to the sweep, so a fresh one is done by its own caller.
 const SWEEP_AFTER_SECONDS: f64 = 10.0;
+/// A step that failed this often is left alone by the sweep (its error stays on the row for
+/// a person); a redelivery of its message still tries it.
+const SWEEP_TRIES: i32 = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -113,8 +116,10 @@ pub async fn sweep(
     let ids = sqlx::query_scalar!(
         "select id from inbound_followups
           where done_at is null and created_at < now() - make_interval(secs => $1)
+            and tries < $2
           order by id limit 500",
-        SWEEP_AFTER_SECONDS
+        SWEEP_AFTER_SECONDS,
+        SWEEP_TRIES
     )
     .fetch_all(pool)
     .await
