@@ -13,10 +13,8 @@
 //! - Until the bot knows who it is (Telegram answered `getMe`), requests get 503 and Telegram
 //!   retries them.
 
-use std::sync::Arc;
-
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Request, State};
