@@ -166,6 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => crate::status::run(&ctx, a).await?,
         Command::Outbox(c) => cli::run_outbox(&ctx, c).await?,
         Command::Signal(c) => cli::run_signal(&ctx, c).await?,
+        Command::Inbound(c) => cli::run_inbound(&ctx, c).await?,
         Command::Escalation(c) => cli::run_escalation(&ctx, c).await?,
         Command::Team(c) => cli::run_team(&ctx, c).await?,
         Command::Config(_) | Command::Demo(_) => unreachable!("handled above"),

@@ -179,6 +179,16 @@ pub async fn start(
             tokio::spawn(liveness.track("post dispatcher", post_dispatcher)),
         ),
     ];
+    // Steps after inbound messages that a crash or an outage left undone.
+    let sweeper = crate::inbound::followups::run_sweeper(
+        pool.clone(),
+        Arc::new(settings.clone()),
+        watch_rx.clone(),
+    );
+    workers.push((
+        "follow-up sweeper",
+        tokio::spawn(liveness.track("follow-up sweeper", sweeper)),
+    ));
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .with_state(Health {

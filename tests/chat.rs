@@ -722,29 +722,53 @@ async fn the_clients_words_reach_the_csm_and_a_staff_reply_goes_back_to_the_clie
     )
     .await
     .unwrap();
-    let ReplyOutcome::Send {
+    let ReplyOutcome::Queued {
         contact,
-        to,
-        text,
+        fresh,
         confirmation,
         ..
     } = reply
     else {
-        panic!("expected a reply to send, got {reply:?}");
+        panic!("expected a reply to pass on, got {reply:?}");
     };
     assert_eq!(contact, s.dana);
+    assert!(fresh);
+    assert!(
+        confirmation.starts_with("Passing it on to Dana (Northwind)."),
+        "{confirmation}"
+    );
+    // The same staff message again (a redelivered update) queues nothing new.
+    let again = chat::reply_to_client(
+        &pool,
+        &settings,
+        ALICE_TG,
+        &chat_id,
+        &sent.provider_message_id,
+        "r1",
+        "Sure, Friday works",
+        at,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(again, ReplyOutcome::Queued { fresh: false, .. }),
+        "{again:?}"
+    );
+    let simulated = Arc::new(SimulatedChannel::new());
+    let report = deliver_due_posts(&pool, &unlimited(&simulated), &config(), "w1", at)
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    let to_client = simulated.sent();
+    assert_eq!(to_client.len(), 1, "the client gets the reply once");
     assert_eq!(
-        to,
+        to_client[0].message.to,
         Address {
             channel: ChannelKind::Simulated,
             address: "dana".into()
         }
     );
-    assert_eq!(text, "Alice:\nSure, Friday works");
-    assert!(
-        confirmation.starts_with("Sent to Dana (Northwind)."),
-        "{confirmation}"
-    );
+    assert_eq!(to_client[0].message.text, "Alice:\nSure, Friday works");
     let current = takeover::active(&pool, s.dana, at).await.unwrap().unwrap();
     assert_eq!(
         current.until,

@@ -186,9 +186,10 @@ async fn the_reply_rate_counts_answered_client_touches(pool: PgPool) {
     touch(&pool, a, "t2", Some(dana), "sent", day(20)).await;
     let third = touch(&pool, a, "t3", Some(dana), "sent", day(10)).await;
     touch(&pool, a, "t4", Some(dana), "sent", day(5)).await;
-    // Answered twice: still one answered touch. A reply to nothing counts for nothing.
-    reply(&pool, a, dana, "checkin", Some(4), day(29), Some(first)).await;
-    reply(&pool, a, dana, "free_text", None, day(28), Some(first)).await;
+    // Asked again, then answered (a touch holds one answer): still one answered touch. A reply
+    // to nothing counts for nothing.
+    reply(&pool, a, dana, "unclear", None, day(29), Some(first)).await;
+    reply(&pool, a, dana, "checkin", Some(4), day(28), Some(first)).await;
     reply(&pool, a, dana, "checkin", Some(5), day(9), Some(third)).await;
     reply(&pool, a, dana, "free_text", None, day(3), None).await;
     // Not sent, or not for a client: not in the rate.

@@ -975,8 +975,11 @@ async fn a_clients_free_text_reaches_the_csm_and_the_csms_reply_goes_back(pool: 
 
     let bot = run_bot(&pool, &fake, &settings).await;
     fake.push_reply_from(4242, 4242, relayed.message_id, "Sure, Friday 11:00 works.");
-    let to_client = fake.message(6101, 2).await;
+    // The CSM is told it is on its way; the post dispatcher delivers it.
+    fake.message(4242, 2).await;
     bot.stop().await;
+    assert_eq!(deliver_posts(&pool, &fake).await.sent, 1);
+    let to_client = fake.message(6101, 2).await;
     assert!(
         to_client.text.contains("Friday 11:00 works"),
         "{}",

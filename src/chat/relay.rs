@@ -1,7 +1,10 @@
 //! The words passed between a client and their CSM during a human takeover. A client's message
 //! the bot cannot answer goes to the account's CSM as a staff post (their private chat, or the
 //! team chat), delivered by the staff post dispatcher like any post, and starts a takeover; a
-//! staff member's reply to that post goes back to the client, signed with their name.
+//! staff member's reply to that post goes back to the client, signed with their name, as a
+//! post whose reader is the contact: queued under the key of the staff message it answers (a
+//! redelivered update queues nothing new) and delivered by the same dispatcher (a crash after
+//! the tap loses nothing).
 //!
 //! The client's words are posted, never logged.
 
@@ -11,7 +14,7 @@ use sqlx::PgPool;
 use super::identity::{REFUSAL, log_refused, who};
 use super::takeover::{self, Takeover};
 use super::when;
-use crate::channel::{Address, Button};
+use crate::channel::Button;
 use crate::config::Settings;
 use crate::domain::{ContactId, PostId};
 use crate::outbound::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipient};
@@ -120,13 +123,12 @@ pub enum ReplyOutcome {
     NotARelay,
     /// The sender is not on the staff; tell them `notice` and send nothing.
     Refused { notice: String },
-    /// Send `text` to the contact at `to`, then tell the staff member `confirmation`.
-    Send {
+    /// The reply is queued for the contact (`fresh` false when this staff message was queued
+    /// before: a redelivery); tell the staff member `confirmation`.
+    Queued {
         contact: ContactId,
-        to: Address,
-        text: String,
-        /// Names this reply, so a redelivered update is not sent twice.
-        idempotency_key: String,
+        post: Option<PostId>,
+        fresh: bool,
         confirmation: String,
     },
     /// The contact cannot get it; tell the staff member why. Nothing was sent.
@@ -180,32 +182,44 @@ pub async fn reply_to_client(
             reason.replace('_', " ")
         ));
     }
-    let Some(address) = person.address.clone() else {
+    if person.address.is_none() {
         return undeliverable(format!(
             "{} has not joined the bot on {}; nothing was sent.",
             person.name, person.channel
         ));
-    };
+    }
     let account = accounts::get(pool, person.account_id).await?;
-    let takeover = takeover::start(
-        pool,
+    let mut tx = pool.begin().await?;
+    let takeover = takeover::start_in(
+        &mut tx,
         contact,
         Some(staff.id),
         now,
         now + settings.takeover.duration(),
     )
     .await?;
-    tracing::info!(staff_id = %staff.id, contact_id = %contact, "relayed a staff reply to a client");
-    Ok(ReplyOutcome::Send {
-        contact,
-        to: Address {
-            channel: person.channel,
-            address,
-        },
-        text: format!("{}:\n{words}", staff.name),
+    let post = NewPost {
         idempotency_key: format!("relay-reply:{chat}:{reply_message_id}"),
+        kind: PostKind::RelayReply,
+        escalation_id: None,
+        account_id: Some(person.account_id),
+        recipient: Recipient::Contact(contact),
+        delivery: PostDelivery::Now,
+        body: format!("{}:\n{words}", staff.name),
+        buttons: Vec::new(),
+        due_at: now,
+    };
+    let queued = staff_posts::enqueue(&mut *tx, &post, now).await?;
+    tx.commit().await?;
+    if queued.is_some() {
+        tracing::info!(staff_id = %staff.id, contact_id = %contact, "queued a staff reply to a client");
+    }
+    Ok(ReplyOutcome::Queued {
+        contact,
+        post: queued,
+        fresh: queued.is_some(),
         confirmation: format!(
-            "Sent to {}{}. Automated touches wait until {}.",
+            "Passing it on to {}{}. Automated touches wait until {}.",
             person.name,
             account
                 .map(|a| format!(" ({})", a.name))

@@ -6,6 +6,7 @@ mod calendar;
 mod contacts;
 mod escalations;
 mod import;
+mod inbound;
 mod outbox;
 mod signals;
 mod staff;
@@ -63,6 +64,9 @@ pub enum Command {
     /// Touches whose sending needs a decision: list them, send again, or confirm by hand.
     #[command(subcommand)]
     Outbox(outbox::OutboxCommand),
+    /// Inbound updates set aside after failing again and again: list and replay them.
+    #[command(subcommand)]
+    Inbound(inbound::InboundCommand),
     /// Outside facts about an account (usage, tickets, payments, goals, people).
     #[command(subcommand)]
     Signal(signals::SignalCommand),
@@ -111,6 +115,7 @@ pub use calendar::run as run_calendar;
 pub use contacts::run as run_contact;
 pub use escalations::run as run_escalation;
 pub use import::{ImportReport, import_file, run as run_import};
+pub use inbound::run as run_inbound;
 pub use outbox::run as run_outbox;
 pub use signals::run as run_signal;
 pub use staff::run as run_staff;

@@ -7,9 +7,8 @@ use clap::Subcommand;
 
 use super::table::{json, opt, table};
 use crate::app::Ctx;
-use crate::inbound::signal_store;
-use crate::inbound::signals::{RawSignal, SignalKind, parse_signal};
-use crate::inbound::{Judge, reassess};
+use crate::inbound::signals::{RawSignal, parse_signal};
+use crate::inbound::{followups, signal_store};
 use crate::storage::{StoreError, accounts, contacts};
 
 #[derive(Debug, Subcommand)]
@@ -119,29 +118,25 @@ pub async fn run(ctx: &Ctx, cmd: SignalCommand) -> anyhow::Result<()> {
                 key,
             };
             let signal = parse_signal(a.id, &raw).map_err(|e| StoreError::Invalid(e.0))?;
-            let Some(id) = signal_store::store(&ctx.pool, &signal, "cli").await? else {
-                println!(
+            // The signal and what follows it are stored together; a run cut short is finished
+            // by running the same command (with --key) again, or by `serve`'s sweep.
+            let stored = signal_store::store_with_followups(&ctx.pool, &signal, "cli").await?;
+            match stored {
+                Some(id) => println!("Recorded {} for {} (signal {id}).", signal.kind, a.name),
+                None => println!(
                     "This signal is already recorded for {} (key '{}'); nothing changed.",
                     a.name, signal.idempotency_key
-                );
-                return Ok(());
-            };
-            println!("Recorded {} for {} (signal {id}).", signal.kind, a.name);
-            if matches!(
-                signal.kind,
-                SignalKind::TicketOpened | SignalKind::TicketClosed
-            ) {
-                let planned = ctx.replan(a.id).await?;
+                ),
+            }
+            let done =
+                followups::run_for(&ctx.pool, &ctx.settings, &signal.idempotency_key, ctx.now)
+                    .await?;
+            if let Some(planned) = done.replanned {
                 println!("{planned} touches planned ahead for {}.", a.name);
             }
-            let judged = reassess(
-                &ctx.pool,
-                Judge::from(&ctx.settings),
-                ctx.now,
-                "signal",
-                Some(a.id),
-            )
-            .await?;
+            let Some(judged) = done.reassessed else {
+                return Ok(());
+            };
             match judged.scores.first() {
                 Some((_, s)) => println!("Health: {}", s.summary()),
                 None => println!(

@@ -53,6 +53,7 @@ fn summarise(answer: &Answer) -> String {
         Answer::OptOut => "opted out of surveys and check-ins (renewal notices continue)".into(),
         Answer::OptIn { .. } => "opted back in".into(),
         Answer::FreeText => "free text: forwarded to the CSM".into(),
+        Answer::Relayed => "said to the CSM during their conversation: passed on".into(),
         Answer::Unclear => "not a score: asked again".into(),
         Answer::AlreadyAnswered => "already answered: ignored".into(),
         Answer::StaleButton => "an old button: ignored".into(),

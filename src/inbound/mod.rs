@@ -3,10 +3,13 @@
 //! `receive`, which also re-scores the account's health.
 
 pub mod callback;
+pub mod dead_letters;
+pub mod followups;
 mod outcome;
 pub mod parser;
 mod receive;
 pub mod record;
+mod rows;
 pub mod signal_store;
 pub mod signals;
 

@@ -66,6 +66,9 @@ pub enum Answer {
     FreeText,
     /// A score was expected and none was found; the contact is asked once more.
     Unclear,
+    /// Words to a person during a takeover: stored as free text and passed on, unread by the
+    /// bot, which stays quiet.
+    Relayed,
     /// A button tapped for a touch that already has its answer; the first answer stands.
     AlreadyAnswered,
     /// Button data that is not ours, or names a touch this contact never received.
@@ -93,9 +96,10 @@ impl Answer {
             Answer::OptIn { changed: true } => vec!["optin-confirm"],
             Answer::FreeText => vec!["fallback-forwarded"],
             Answer::Unclear => vec!["nps-reask"],
-            Answer::OptIn { changed: false } | Answer::AlreadyAnswered | Answer::StaleButton => {
-                Vec::new()
-            }
+            Answer::OptIn { changed: false }
+            | Answer::AlreadyAnswered
+            | Answer::StaleButton
+            | Answer::Relayed => Vec::new(),
         }
     }
 
@@ -105,6 +109,7 @@ impl Answer {
         matches!(
             self,
             Answer::FreeText
+                | Answer::Relayed
                 | Answer::Checkin {
                     choice: CheckinAnswer::Help | CheckinAnswer::Manager
                 }

@@ -1,11 +1,16 @@
 //! The one entry point every chat channel hands a contact's message to: store it, then let the
 //! account's health and escalations see it. Written once so Telegram, WhatsApp and the
 //! simulation behave alike; `touchbot signal add` and the nightly job reassess the same way.
+//!
+//! What follows a message (reassessment, a re-plan after an opt-out, the words passed to the
+//! CSM) is written with the message, in one transaction, and done right after
+//! (`followups`): a failure or a crash in between leaves it to do, on the redelivery or by
+//! the sweep, never skipped.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::{InboundMessage, InboundOutcome, record_reply};
+use super::{InboundMessage, InboundOutcome, followups, record_reply};
 use crate::config::Settings;
 use crate::domain::AccountId;
 use crate::escalation::EscalationConfig;
@@ -17,6 +22,8 @@ use crate::health::{HealthConfig, HealthScore};
 pub struct Judge<'a> {
     pub health: &'a HealthConfig,
     pub escalation: &'a EscalationConfig,
+    /// For what follows a message: the calendar to re-plan by, the takeover's length.
+    pub settings: &'a Settings,
 }
 
 impl<'a> From<&'a Settings> for Judge<'a> {
@@ -24,6 +31,7 @@ impl<'a> From<&'a Settings> for Judge<'a> {
         Judge {
             health: &settings.health,
             escalation: &settings.escalation,
+            settings,
         }
     }
 }
@@ -53,8 +61,11 @@ pub async fn reassess(
     })
 }
 
-/// Records `message` and, unless it is a repeat delivery, reassesses the account as of `now`
-/// (an answer, or its absence, is part of engagement; a detractor score escalates).
+/// Records `message` and does what follows it as of `now` (an answer, or its absence, is part
+/// of engagement; a detractor score escalates; words the bot cannot answer go to a person).
+/// A repeat delivery changes nothing, but finishes what its first delivery left undone. A
+/// failed follow-up is logged and left to the sweep: the message itself is stored, and its
+/// answer is due to the contact.
 pub async fn receive(
     pool: &PgPool,
     judge: Judge<'_>,
@@ -62,10 +73,20 @@ pub async fn receive(
     now: DateTime<Utc>,
 ) -> anyhow::Result<InboundOutcome> {
     let outcome = record_reply(pool, message).await?;
-    if let InboundOutcome::Handled(handled) = &outcome
-        && !handled.duplicate
-    {
-        reassess(pool, judge, now, "reply", Some(handled.account_id)).await?;
+    if let InboundOutcome::Handled(handled) = &outcome {
+        let key = reply_key(message);
+        if let Err(e) = followups::run_for(pool, judge.settings, &key, now).await {
+            tracing::warn!(account_id = %handled.account_id, error = ?e, "a step after an inbound message failed; it is done later");
+        }
     }
     Ok(outcome)
+}
+
+/// The idempotency key of an inbound message's `reply` signal, which names its follow-ups.
+pub fn reply_key(message: &InboundMessage) -> String {
+    format!(
+        "reply:{}:{}",
+        message.channel.as_str(),
+        message.provider_message_id
+    )
 }

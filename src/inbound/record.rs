@@ -23,25 +23,34 @@
 //!   only when it answers a check-in.
 //! - Opt-out sets `contact_consents` for survey and checkin to opted out; renewal and service
 //!   notices keep coming. Opt-in (`/start`) clears those two, and says so only if they were set.
+//! - While the contact talks with a person (a takeover), a text is not read for a score or a
+//!   reason: it is stored as free text and passed on (`Answer::Relayed`); only "stop" and
+//!   "start" are still acted on. "3, all in finance" said to the CSM is no detractor score.
+//! - A touch has one answer (a unique index): when two taps race, the second finds the first
+//!   and is `AlreadyAnswered`.
+//! - The steps that follow (reassess, re-plan, forward to the CSM) are written as
+//!   `inbound_followups` in the same transaction, and done by `receive`.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
-use crate::domain::{AccountId, ChannelKind, ContactId, MessageCategory, TouchId, TouchKind};
+use crate::domain::{AccountId, ChannelKind, ContactId, TouchId, TouchKind};
 
 use super::callback::{CallbackAnswer, parse_callback};
+use super::followups::{self, Planned, Step};
 use super::outcome::{Answer, Handled, InboundOutcome};
 use super::parser::{Expecting, ParsedReply, parse_reply};
+use super::receive::reply_key;
+use super::rows::{
+    NewReply, already_reasked, has_stopped, in_takeover, insert_reply, set_stopped, unlinked,
+};
 
 /// How long after a survey or check-in was sent a plain text is still read as its answer.
 pub const REPLY_WINDOW: TimeDelta = TimeDelta::days(7);
 
 /// How long after a bare NPS score the next free text is taken as its reason.
 pub const COMMENT_WINDOW: TimeDelta = TimeDelta::hours(24);
-
-/// The categories "stop" turns off; renewal and service notices are contractual and stay.
-const STOPPABLE: [MessageCategory; 2] = [MessageCategory::Survey, MessageCategory::Checkin];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundMessage {
@@ -92,11 +101,7 @@ pub async fn record_reply(
     let Some(contact) = find_contact(&mut tx, message).await? else {
         return Ok(InboundOutcome::UnknownSender);
     };
-    let key = format!(
-        "reply:{}:{}",
-        message.channel.as_str(),
-        message.provider_message_id
-    );
+    let key = reply_key(message);
 
     let stored = match claim(&mut tx, &contact, message, &key).await? {
         Some(signal_id) => {
@@ -113,6 +118,15 @@ pub async fn record_reply(
             )
             .execute(&mut *tx)
             .await?;
+            let planned = Planned {
+                source_key: key.clone(),
+                account: contact.account_id,
+                contact: Some(contact.id),
+                reply_id: stored.reply_id,
+                occurred_at: message.received_at,
+                steps: steps_after(&stored.result, message.channel),
+            };
+            followups::plan(&mut tx, &planned).await?;
             tx.commit().await?;
             (stored, false)
         }
@@ -141,6 +155,20 @@ pub async fn record_reply(
         account_name: contact.account_name,
         csm_name: contact.csm_name,
     }))
+}
+
+/// What follows a stored message: every one counts towards the account's health; a change
+/// of consent changes the calendar; words the bot cannot answer go to a person, on the
+/// channels where a person can answer (the simulation has nobody to talk to).
+fn steps_after(answer: &Answer, channel: ChannelKind) -> Vec<Step> {
+    let mut steps = vec![Step::Reassess];
+    if matches!(answer, Answer::OptOut | Answer::OptIn { .. }) {
+        steps.push(Step::Replan);
+    }
+    if matches!(answer, Answer::FreeText | Answer::Relayed) && channel != ChannelKind::Simulated {
+        steps.push(Step::Forward);
+    }
+    steps
 }
 
 fn first_name(full: &str) -> String {
@@ -202,16 +230,6 @@ async fn claim(
     )
     .fetch_optional(conn)
     .await
-}
-
-/// A reply row to write.
-struct NewReply<'a> {
-    touch_id: Option<TouchId>,
-    kind: &'static str,
-    score: Option<u8>,
-    comment: Option<&'a str>,
-    /// A check-in answer's choice.
-    choice: Option<&'static str>,
 }
 
 async fn handle(
@@ -290,6 +308,28 @@ async fn handle_text(
     text: &str,
 ) -> Result<StoredOutcome, sqlx::Error> {
     let now = message.received_at;
+    if in_takeover(conn, contact.id, now).await? {
+        return match parse_reply(text, Expecting::Nothing) {
+            parsed @ (ParsedReply::OptOut | ParsedReply::OptIn) => {
+                store_parsed(conn, contact, message, text, None, parsed).await
+            }
+            _ => {
+                let reply_id = insert_reply(
+                    conn,
+                    (contact.account_id, contact.id),
+                    message,
+                    text,
+                    unlinked("free_text"),
+                )
+                .await?;
+                Ok(StoredOutcome {
+                    result: Answer::Relayed,
+                    touch_id: None,
+                    reply_id,
+                })
+            }
+        };
+    }
     let open = sqlx::query!(
         r#"select t.id, t.kind, t.sent_at as "sent_at!"
            from touches t
@@ -442,110 +482,17 @@ async fn store_parsed(
         ),
     };
     let touch_id = reply.touch_id;
-    let reply_id = insert_reply(conn, contact, message, body, reply).await?;
-    Ok(StoredOutcome {
-        result,
-        touch_id,
-        reply_id: Some(reply_id),
-    })
-}
-
-fn unlinked(kind: &'static str) -> NewReply<'static> {
-    NewReply {
-        touch_id: None,
-        kind,
-        score: None,
-        comment: None,
-        choice: None,
+    match insert_reply(conn, (contact.account_id, contact.id), message, body, reply).await? {
+        Some(reply_id) => Ok(StoredOutcome {
+            result,
+            touch_id,
+            reply_id: Some(reply_id),
+        }),
+        // Another message (a second tap handled at the same moment) answered the touch first.
+        None => Ok(StoredOutcome {
+            result: Answer::AlreadyAnswered,
+            touch_id,
+            reply_id: None,
+        }),
     }
-}
-
-async fn insert_reply(
-    conn: &mut PgConnection,
-    contact: &Contact,
-    message: &InboundMessage,
-    body: &str,
-    reply: NewReply<'_>,
-) -> Result<i64, sqlx::Error> {
-    let inserted = sqlx::query_scalar!(
-        "insert into replies (account_id, contact_id, touch_id, channel, provider_message_id,
-                              received_at, body, kind, score, comment, choice)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         on conflict (channel, provider_message_id) do nothing
-         returning id",
-        contact.account_id.0,
-        contact.id.0,
-        reply.touch_id.map(|t| t.0),
-        message.channel.as_str(),
-        message.provider_message_id,
-        message.received_at,
-        body,
-        reply.kind,
-        reply.score.map(i16::from),
-        reply.comment,
-        reply.choice,
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    match inserted {
-        Some(id) => Ok(id),
-        // Stored by some other path without its signal; the first row stands.
-        None => {
-            sqlx::query_scalar!(
-                "select id from replies where channel = $1 and provider_message_id = $2",
-                message.channel.as_str(),
-                message.provider_message_id,
-            )
-            .fetch_one(conn)
-            .await
-        }
-    }
-}
-
-async fn already_reasked(conn: &mut PgConnection, touch_id: TouchId) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from replies where touch_id = $1 and kind = 'unclear') as "asked!""#,
-        touch_id.0
-    )
-    .fetch_one(conn)
-    .await
-}
-
-async fn has_stopped(conn: &mut PgConnection, contact_id: ContactId) -> Result<bool, sqlx::Error> {
-    let categories: Vec<String> = STOPPABLE.iter().map(|c| c.as_str().to_string()).collect();
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from contact_consents
-                         where contact_id = $1 and category = any($2) and opted_out) as "stopped!""#,
-        contact_id.0,
-        &categories,
-    )
-    .fetch_one(conn)
-    .await
-}
-
-async fn set_stopped(
-    conn: &mut PgConnection,
-    contact_id: ContactId,
-    opted_out: bool,
-    message: &InboundMessage,
-) -> Result<(), sqlx::Error> {
-    let source = format!("reply:{}", message.channel.as_str());
-    for category in STOPPABLE {
-        sqlx::query!(
-            "insert into contact_consents (contact_id, category, opted_out, changed_at, source)
-             values ($1, $2, $3, $4, $5)
-             on conflict (contact_id, category) do update
-                 set opted_out = excluded.opted_out,
-                     changed_at = excluded.changed_at,
-                     source = excluded.source",
-            contact_id.0,
-            category.as_str(),
-            opted_out,
-            message.received_at,
-            source,
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
 }

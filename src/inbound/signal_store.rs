@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::signals::Signal;
+use super::followups::{self, Planned, Step};
+use super::signals::{Signal, SignalKind};
 use crate::domain::AccountId;
 
 /// One stored signal, as `signal list` shows it.
@@ -40,6 +41,60 @@ pub async fn store(pool: &PgPool, signal: &Signal, source: &str) -> sqlx::Result
     )
     .fetch_optional(pool)
     .await
+}
+
+/// Stores a checked signal with the steps that follow it, in one transaction: the account is
+/// reassessed, and re-planned when a ticket opened or closed (a closed ticket brings a CSAT
+/// survey). `None` when the signal was stored before; its steps still pending remain to do
+/// (`followups::run_for` with the signal's key).
+pub async fn store_with_followups(
+    pool: &PgPool,
+    signal: &Signal,
+    source: &str,
+) -> anyhow::Result<Option<i64>> {
+    use anyhow::Context as _;
+    let mut tx = pool.begin().await.context("storing a signal")?;
+    let id = sqlx::query_scalar!(
+        "insert into signals (account_id, contact_id, kind, value, details, occurred_at, source,
+                              idempotency_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
+         on conflict (idempotency_key) do nothing
+         returning id",
+        signal.account.0,
+        signal.contact.map(|c| c.0),
+        signal.kind.as_str(),
+        signal.value,
+        signal.details,
+        signal.occurred_at,
+        source,
+        signal.idempotency_key,
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .context("storing a signal")?;
+    if id.is_some() {
+        let mut steps = Vec::new();
+        if matches!(
+            signal.kind,
+            SignalKind::TicketOpened | SignalKind::TicketClosed
+        ) {
+            steps.push(Step::Replan);
+        }
+        steps.push(Step::Reassess);
+        let planned = Planned {
+            source_key: signal.idempotency_key.clone(),
+            account: signal.account,
+            contact: signal.contact,
+            reply_id: None,
+            occurred_at: signal.occurred_at,
+            steps,
+        };
+        followups::plan(&mut tx, &planned)
+            .await
+            .context("writing the steps after a signal")?;
+    }
+    tx.commit().await.context("storing a signal")?;
+    Ok(id)
 }
 
 /// An account's signals, newest first.

@@ -103,8 +103,23 @@ pub enum Route {
     Wait(String),
 }
 
-/// A staff member with a Telegram id gets the post privately; the team chat gets the rest.
+/// A post for a client contact goes to them (never to the team chat); a staff member with a
+/// Telegram id gets the post privately; the team chat gets the rest.
 pub fn route(row: &PostRow) -> Route {
+    if let Some((contact, channel, address)) = &row.contact {
+        return match (channel.parse::<ChannelKind>(), address) {
+            (Ok(channel), Some(address)) => Route::Send {
+                to: Address {
+                    channel,
+                    address: address.clone(),
+                },
+                rerouted_for: None,
+            },
+            _ => Route::Wait(format!(
+                "waiting for contact {contact} to have an address the bot can reach"
+            )),
+        };
+    }
     if let (Some(_), Some(telegram_id)) = (row.staff_id, row.staff_telegram_user_id) {
         return Route::Send {
             to: Address {
@@ -456,6 +471,7 @@ mod tests {
             staff_telegram_user_id: Some(4242),
             staff_locale: Some("en".into()),
             team_channel: Some("telegram".into()),
+            contact: None,
             team_address: Some("-100500".into()),
         }
     }

@@ -11,7 +11,7 @@ use sqlx::PgExecutor;
 
 use super::outbox::{Rescued, seconds};
 use crate::channel::{Address, Button};
-use crate::domain::{ChannelKind, PostId, StaffId};
+use crate::domain::{ChannelKind, ContactId, PostId, StaffId};
 
 /// A worker's hold on one post; `attempt` is the fencing token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +107,9 @@ pub struct PostRow {
     /// The team chat's channel as stored (`telegram`, `simulated`), if one is bound.
     pub team_channel: Option<String>,
     pub team_address: Option<String>,
+    /// A post for a client contact (a relayed staff reply): the contact, their channel and
+    /// address (None when they have none any more).
+    pub contact: Option<(ContactId, String, Option<String>)>,
 }
 
 pub async fn load_for_send(
@@ -118,10 +121,12 @@ pub async fn load_for_send(
         select p.id, p.idempotency_key, p.body, p.buttons, p.staff_id,
                s.name as "staff_name?", s.telegram_user_id as "staff_telegram_user_id?",
                s.locale as "staff_locale?",
-               tc.channel as "team_channel?", tc.address as "team_address?"
+               tc.channel as "team_channel?", tc.address as "team_address?",
+               p.contact_id, c.channel as "contact_channel?", c.address as "contact_address?"
           from staff_posts p
           left join staff s on s.id = p.staff_id
           left join team_chat tc on true
+          left join contacts c on c.id = p.contact_id and c.removed_at is null
          where p.id = $1
         "#,
         id.0,
@@ -139,6 +144,13 @@ pub async fn load_for_send(
         staff_locale: r.staff_locale,
         team_channel: r.team_channel,
         team_address: r.team_address,
+        contact: r.contact_id.map(|id| {
+            (
+                ContactId(id),
+                r.contact_channel.unwrap_or_default(),
+                r.contact_address,
+            )
+        }),
     }))
 }
 

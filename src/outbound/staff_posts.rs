@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sqlx::PgExecutor;
 
 use crate::channel::Button;
-use crate::domain::{AccountId, EscalationId, PostId, StaffId};
+use crate::domain::{AccountId, ContactId, EscalationId, PostId, StaffId};
 
 /// What a post is, as stored in `staff_posts.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,6 +35,8 @@ pub enum PostKind {
     Relay,
     /// A client contact can no longer be reached through their chat.
     Unreachable,
+    /// A staff member's answer to a client during a takeover; its reader is the contact.
+    RelayReply,
 }
 
 impl PostKind {
@@ -50,6 +52,7 @@ impl PostKind {
             PostKind::Weekly => "weekly",
             PostKind::Relay => "relay",
             PostKind::Unreachable => "unreachable",
+            PostKind::RelayReply => "relay_reply",
         }
     }
 }
@@ -61,6 +64,8 @@ pub enum Recipient {
     TeamChat,
     /// A staff member, in a private chat with the bot.
     Staff(StaffId),
+    /// A client contact, at their address: a staff member's words relayed during a takeover.
+    Contact(ContactId),
 }
 
 impl Recipient {
@@ -69,13 +74,21 @@ impl Recipient {
         match self {
             Recipient::TeamChat => "team".to_string(),
             Recipient::Staff(id) => format!("staff-{id}"),
+            Recipient::Contact(id) => format!("contact-{id}"),
         }
     }
 
     fn staff_id(self) -> Option<i64> {
         match self {
-            Recipient::TeamChat => None,
             Recipient::Staff(id) => Some(id.0),
+            Recipient::TeamChat | Recipient::Contact(_) => None,
+        }
+    }
+
+    fn contact_id(self) -> Option<i64> {
+        match self {
+            Recipient::Contact(id) => Some(id.0),
+            Recipient::TeamChat | Recipient::Staff(_) => None,
         }
     }
 }
@@ -156,8 +169,9 @@ pub async fn enqueue(
 ) -> Result<Option<PostId>, sqlx::Error> {
     let id = sqlx::query_scalar!(
         r#"insert into staff_posts (idempotency_key, kind, escalation_id, account_id, staff_id,
-                                    delivery, body, buttons, due_at, created_at, updated_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+                                    delivery, body, buttons, due_at, created_at, updated_at,
+                                    contact_id)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
            on conflict (idempotency_key) do nothing
            returning id"#,
         post.idempotency_key,
@@ -170,6 +184,7 @@ pub async fn enqueue(
         buttons_to_json(&post.buttons),
         post.due_at,
         now,
+        post.recipient.contact_id(),
     )
     .fetch_optional(db)
     .await?;

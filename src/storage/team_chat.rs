@@ -152,7 +152,7 @@ pub async fn waiting_posts(db: impl PgExecutor<'_>) -> Result<i64, StoreError> {
     let count = sqlx::query_scalar!(
         r#"select count(*) as "count!" from staff_posts p
             left join staff s on s.id = p.staff_id
-           where p.status = 'planned' and p.delivery = 'now'
+           where p.status = 'planned' and p.delivery = 'now' and p.contact_id is null
              and (p.staff_id is null or s.telegram_user_id is null)"#
     )
     .fetch_one(db)

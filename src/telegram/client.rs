@@ -170,19 +170,6 @@ async fn handle(
         // Telegram delivered this update again: it was answered the first time.
         return Ok(());
     }
-    if tap.is_none()
-        && !matches!(handled.answer, Answer::OptOut | Answer::OptIn { .. })
-        && crate::chat::takeover::active(&ctx.pool, contact.id, now)
-            .await?
-            .is_some()
-    {
-        // The contact is talking with their CSM: the bot stays quiet and passes every word
-        // on, whatever the parser made of it ("8" may answer the CSM, not an old survey).
-        return staff::forward_in_takeover(ctx, contact, inbound).await;
-    }
-    if matches!(handled.answer, Answer::OptOut | Answer::OptIn { .. }) {
-        replan_account(&ctx.pool, &ctx.settings.calendar, handled.account_id, now).await?;
-    }
     let mut texts = answers(ctx, &handled);
     if texts.is_empty() && handled.answer == (Answer::OptIn { changed: false }) {
         // "/start" from someone who never left: say they are set rather than nothing.
@@ -193,11 +180,10 @@ async fn handle(
             &contact.vars(),
         ));
     }
+    // Re-plans, reassessment and the words passed to the CSM (during a takeover, everything
+    // the contact writes; the bot then says nothing) were done by `receive`.
     for text in texts {
         say(bot, chat, text).await;
-    }
-    if handled.needs_csm() {
-        staff::contact_needs_person(bot, ctx, contact, &handled, inbound).await?;
     }
     Ok(())
 }
@@ -240,15 +226,17 @@ fn tap_chat(q: &CallbackQuery) -> ChatId {
         .unwrap_or_else(|| ChatId::from(q.from.id))
 }
 
+/// The contact who tapped, if any; a failed lookup fails the update (see `schema::Lookup`).
+pub type Tapper = super::schema::Lookup<Option<ContactRef>>;
+
 /// Resolves the contact who tapped, for the handler tree.
-pub async fn tapper(q: CallbackQuery, ctx: Arc<BotContext>) -> Option<ContactRef> {
-    match contact_by_chat(&ctx.pool, tap_chat(&q)).await {
-        Ok(contact) => contact,
-        Err(e) => {
-            tracing::error!(error = ?e, "could not look up who tapped a button");
-            None
-        }
-    }
+pub async fn tapper(q: CallbackQuery, ctx: Arc<BotContext>) -> Option<Tapper> {
+    use anyhow::Context as _;
+    let found = contact_by_chat(&ctx.pool, tap_chat(&q))
+        .await
+        .context("looking up the contact who tapped a button")
+        .map_err(|e| super::schema::LookupFailed(Arc::new(e)));
+    Some(super::schema::Lookup(found))
 }
 
 /// A contact tapped one of a survey's or check-in's buttons.

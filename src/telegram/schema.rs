@@ -20,6 +20,8 @@
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
+
 use teloxide::dispatching::{UpdateFilterExt, UpdateHandler};
 use teloxide::dptree;
 use teloxide::types::{CallbackQuery, ChatId, Message, Update};
@@ -29,10 +31,12 @@ use super::channel::chat_migrated;
 use super::client::{self, LANGUAGE_PREFIX};
 use super::commands::{is_staff_command, typed};
 use super::staff::{self, ESCALATION_PREFIX, TAKEOVER_PREFIX};
-use super::who::{Who, contact_by_chat, staff_by_user};
+use super::who::{ContactRef, Who, contact_by_chat, staff_by_user};
 
 pub fn schema() -> UpdateHandler<anyhow::Error> {
     let private = dptree::filter_map_async(who)
+        .branch(dptree::filter_map(Lookup::<Who>::failed).endpoint(lookup_failed))
+        .filter_map(Lookup::<Who>::found)
         .branch(dptree::filter_map(client::join_code).endpoint(client::join))
         .branch(
             dptree::filter_map(|who: Who| who.staff)
@@ -60,6 +64,11 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
         .branch(
             dptree::filter_map_async(client::tapper)
                 .branch(
+                    dptree::filter_map(Lookup::<Option<ContactRef>>::failed)
+                        .endpoint(lookup_failed),
+                )
+                .filter_map(|t: client::Tapper| t.0.ok().flatten())
+                .branch(
                     dptree::filter(|q: CallbackQuery| has_prefix(&q, LANGUAGE_PREFIX))
                         .endpoint(client::language_button),
                 )
@@ -80,22 +89,44 @@ fn is_staff_command_message(msg: Message, ctx: Arc<BotContext>) -> bool {
         .is_some_and(|c| is_staff_command(&c.name))
 }
 
-/// The contact this private chat belongs to and the staff member writing, looked up once. A
-/// database failure skips the update (it is logged) rather than treating the writer as a
-/// stranger.
-async fn who(msg: Message, ctx: Arc<BotContext>) -> Option<Who> {
-    let contact = contact_by_chat(&ctx.pool, msg.chat.id).await;
+/// The outcome of looking up who wrote or tapped: a database failure is kept, so the update
+/// fails (and is tried again, never confirmed) instead of treating the writer as a stranger.
+#[derive(Debug, Clone)]
+pub struct Lookup<T>(pub Result<T, LookupFailed>);
+
+/// Why a lookup failed, for the error the update ends with.
+#[derive(Debug, Clone)]
+pub struct LookupFailed(pub Arc<anyhow::Error>);
+
+impl<T: Clone> Lookup<T> {
+    fn failed(self) -> Option<LookupFailed> {
+        self.0.err()
+    }
+
+    fn found(self) -> Option<T> {
+        self.0.ok()
+    }
+}
+
+async fn lookup_failed(failed: LookupFailed) -> anyhow::Result<()> {
+    Err(anyhow::anyhow!("{:#}", failed.0))
+}
+
+/// The contact this private chat belongs to and the staff member writing, looked up once.
+async fn who(msg: Message, ctx: Arc<BotContext>) -> Option<Lookup<Who>> {
+    let contact = contact_by_chat(&ctx.pool, msg.chat.id)
+        .await
+        .context("looking up the contact of a private chat");
     let staff = match &msg.from {
-        Some(user) => staff_by_user(&ctx.pool, user).await,
+        Some(user) => staff_by_user(&ctx.pool, user)
+            .await
+            .context("looking up the staff member who wrote"),
         None => Ok(None),
     };
-    match (contact, staff) {
-        (Ok(contact), Ok(staff)) => Some(Who { contact, staff }),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = ?e, "could not look up who wrote; the message is skipped");
-            None
-        }
-    }
+    Some(Lookup(match (contact, staff) {
+        (Ok(contact), Ok(staff)) => Ok(Who { contact, staff }),
+        (Err(e), _) | (_, Err(e)) => Err(LookupFailed(Arc::new(e))),
+    }))
 }
 
 /// (old id, new id) when a group was upgraded to a supergroup.

@@ -186,29 +186,14 @@ async fn relay_reply(
         ReplyOutcome::Refused { notice } | ReplyOutcome::Undeliverable { notice } => {
             say(bot, msg.chat.id, notice).await;
         }
-        ReplyOutcome::Send {
-            contact,
-            to,
-            text,
+        // Delivered by the staff post dispatcher; a redelivered update was confirmed before.
+        ReplyOutcome::Queued {
+            fresh,
             confirmation,
             ..
         } => {
-            let Ok(chat) = to.address.parse::<i64>() else {
-                anyhow::bail!("contact {contact} has a Telegram address that is not a chat id");
-            };
-            match bot.send_message(ChatId(chat), text).await {
-                Ok(_) => say(bot, msg.chat.id, confirmation).await,
-                Err(e) => {
-                    tracing::warn!(contact_id = %contact, error = %e, "a CSM's reply did not reach the client");
-                    say(
-                        bot,
-                        msg.chat.id,
-                        "Telegram did not take the reply; the client has not got it. Try again \
-                         in a minute."
-                            .to_string(),
-                    )
-                    .await;
-                }
+            if fresh {
+                say(bot, msg.chat.id, confirmation).await;
             }
         }
     }

@@ -1,20 +1,24 @@
 //! Webhook mode: Telegram posts each update to our HTTP server, on every instance alike.
 //!
-//! - A request without the right `X-Telegram-Bot-Api-Secret-Token` gets 401 and is not read.
-//! - Each update id is recorded (`telegram_updates`) before the update is handled, so a
-//!   delivery Telegram repeats is acknowledged without being handled twice, even when it
-//!   reaches another instance.
-//! - The update is handled before the answer: 200 means it was handled. If handling keeps
-//!   failing, its id is released and the answer is 500, so Telegram delivers it again later.
+//! - A request without the right `X-Telegram-Bot-Api-Secret-Token` gets 401, and its body is
+//!   never read.
+//! - Each update id is claimed (`telegram_updates`) under a lease before the update is
+//!   handled, and marked done after. A repeat of a done update is acknowledged without being
+//!   handled twice, even when it reaches another instance; one whose claim ran out without
+//!   being done (its instance died) is handled again, which handlers allow.
+//! - The update is handled before the answer: 200 means it was handled. A failure is answered
+//!   500 and Telegram delivers it again later; one that fails [`POISON_TRIES`] times while the
+//!   database answers is set aside for staff (`inbound::dead_letters`) and acknowledged.
+//! - Updates of one chat are handled one at a time on an instance, in the order they came.
 //! - Until the bot knows who it is (Telegram answered `getMe`), requests get 503 and Telegram
 //!   retries them.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::routing::post;
 use chrono::{TimeDelta, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -28,15 +32,39 @@ use tokio::sync::{OnceCell, watch};
 use tokio::task::JoinHandle;
 
 use super::BotContext;
-use super::polling::{handle_update, prepare};
+use super::polling::{handle_once, prepare};
 use super::schema::schema;
 use crate::config::Settings;
+use crate::inbound::dead_letters::{POISON_TRIES, database_answers, set_aside};
 use crate::messages::Messages;
 
 pub const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
 
 /// How long update ids are kept: Telegram gives up redelivering long before.
 const KEEP_IDS: TimeDelta = TimeDelta::days(2);
+/// How long a claim on an update lasts: an instance that died holding it lets it go then.
+const CLAIM_SECONDS: f64 = 120.0;
+/// The largest update body read; Telegram's are far smaller.
+const MAX_BODY: usize = 1 << 20;
+
+/// One lock per chat, so the updates of a chat are handled one at a time, in arrival order
+/// (tokio's mutex is fair). Entries go when nobody holds or waits for them.
+#[derive(Default)]
+struct ChatLocks(Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>);
+
+impl ChatLocks {
+    fn get(&self, chat: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(chat).or_default().clone()
+    }
+
+    fn tidy(&self, chat: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.get(&chat).is_some_and(|l| Arc::strong_count(l) == 1) {
+            map.remove(&chat);
+        }
+    }
+}
 
 struct Ready {
     me: Me,
@@ -49,6 +77,7 @@ pub struct WebhookState {
     secret: SecretString,
     handler: UpdateHandler<anyhow::Error>,
     ready: OnceCell<Ready>,
+    chats: ChatLocks,
 }
 
 /// The route to merge into the HTTP server, and the task that gets the bot ready and tells
@@ -68,6 +97,7 @@ pub fn start(
         secret,
         handler: schema(),
         ready: OnceCell::new(),
+        chats: ChatLocks::default(),
     });
     let router = Router::new()
         .route(&path, post(receive))
@@ -135,12 +165,11 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
             == 0
 }
 
-async fn receive(
-    State(state): State<Arc<WebhookState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let given = headers
+async fn receive(State(state): State<Arc<WebhookState>>, request: Request) -> StatusCode {
+    // The secret is checked before a byte of the body is read: a stranger cannot make us
+    // wait for, or hold, a body of their choosing.
+    let given = request
+        .headers()
         .get(SECRET_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
@@ -151,6 +180,13 @@ async fn receive(
     let Some(ready) = state.ready.get() else {
         return StatusCode::SERVICE_UNAVAILABLE;
     };
+    let body = match axum::body::to_bytes(request.into_body(), MAX_BODY).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a webhook request's body");
+            return StatusCode::BAD_REQUEST;
+        }
+    };
     let update: Update = match serde_json::from_slice(&body) {
         Ok(update) => update,
         Err(e) => {
@@ -158,57 +194,156 @@ async fn receive(
             return StatusCode::BAD_REQUEST;
         }
     };
+    let chat = update
+        .chat()
+        .map(|c| c.id.0)
+        .or_else(|| update.from().and_then(|u| i64::try_from(u.id.0).ok()));
+    let Some(chat) = chat else {
+        return handle(&state, ready, update, &body).await;
+    };
+    let lock = state.chats.get(chat);
+    let status = {
+        let _turn = lock.lock().await;
+        handle(&state, ready, update, &body).await
+    };
+    drop(lock);
+    state.chats.tidy(chat);
+    status
+}
+
+#[tracing::instrument(skip_all, fields(update_id = update.id.0))]
+async fn handle(state: &WebhookState, ready: &Ready, update: Update, body: &[u8]) -> StatusCode {
     let id = i64::from(update.id.0);
-    match claim(&state.pool, id).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::debug!(update_id = id, "a repeated update was acknowledged again");
+    let tries = match claim(&state.pool, id).await {
+        Ok(Claim::Mine { tries }) => tries,
+        Ok(Claim::Done) => {
+            tracing::debug!("a repeated update was acknowledged again");
             return StatusCode::OK;
         }
+        Ok(Claim::Busy) => {
+            // Another delivery of it is being handled; Telegram asks again later.
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         Err(e) => {
-            tracing::error!(update_id = id, error = ?e, "could not record an update");
+            tracing::error!(error = ?e, "could not claim an update");
             return StatusCode::INTERNAL_SERVER_ERROR;
         }
-    }
-    if handle_update(&state.handler, &state.bot, &ready.ctx, &ready.me, update).await {
-        StatusCode::OK
-    } else {
-        if let Err(e) = release(&state.pool, id).await {
-            tracing::error!(update_id = id, error = ?e, "could not release a failed update");
+    };
+    let error = match handle_once(&state.handler, &state.bot, &ready.ctx, &ready.me, update).await {
+        Ok(()) => {
+            return match done(&state.pool, id).await {
+                Ok(()) => StatusCode::OK,
+                Err(e) => {
+                    // Handled; a redelivery after the claim runs out changes nothing.
+                    tracing::error!(error = ?e, "could not mark an update done");
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            };
         }
-        StatusCode::INTERNAL_SERVER_ERROR
+        Err(e) => e,
+    };
+    if !database_answers(&state.pool).await {
+        // An outage: the claim runs out and Telegram's next delivery is handled.
+        tracing::warn!(error = ?error, "the database is unreachable; Telegram delivers the update again");
+        return StatusCode::INTERNAL_SERVER_ERROR;
     }
+    let tries = tries + 1;
+    if tries >= POISON_TRIES as i32 {
+        let payload = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+        let set = set_aside(
+            &state.pool,
+            "telegram",
+            &id.to_string(),
+            &payload,
+            &error,
+            POISON_TRIES,
+            Utc::now(),
+        )
+        .await;
+        if let Ok(letter) = set
+            && done(&state.pool, id).await.is_ok()
+        {
+            tracing::error!(dead_letter = letter, error = ?error, "an update keeps failing; set aside for staff (touchbot inbound dead-letters)");
+            return StatusCode::OK;
+        }
+    }
+    tracing::warn!(tries, error = ?error, "handling an update failed; Telegram delivers it again");
+    if let Err(e) = release(&state.pool, id, tries).await {
+        tracing::error!(error = ?e, "could not release a failed update");
+    }
+    StatusCode::INTERNAL_SERVER_ERROR
 }
 
-/// Records the update id; false when it was recorded before (a repeated delivery).
-async fn claim(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
+enum Claim {
+    /// This request handles it; `tries` failed before.
+    Mine { tries: i32 },
+    /// Handled before: acknowledge it.
+    Done,
+    /// Claimed by a delivery still within its lease.
+    Busy,
+}
+
+/// Claims the update id under a lease, timed by the database's clock so instances with
+/// skewed clocks agree on when a claim ran out.
+async fn claim(pool: &PgPool, id: i64) -> sqlx::Result<Claim> {
     let now = Utc::now();
-    let fresh = sqlx::query!(
-        "insert into telegram_updates (update_id, received_at) values ($1, $2)
-         on conflict (update_id) do nothing",
+    let claimed = sqlx::query_scalar!(
+        "insert into telegram_updates (update_id, received_at, claimed_until)
+         values ($1, $2, now() + make_interval(secs => $3))
+         on conflict (update_id) do update set claimed_until = excluded.claimed_until
+          where telegram_updates.done_at is null
+            and (telegram_updates.claimed_until is null or telegram_updates.claimed_until < now())
+         returning tries",
         id,
-        now
+        now,
+        CLAIM_SECONDS
+    )
+    .fetch_optional(pool)
+    .await?;
+    if let Some(tries) = claimed {
+        // Ids are only needed while Telegram might still repeat them.
+        if id % 500 == 0 {
+            sqlx::query!(
+                "delete from telegram_updates where received_at < $1 and done_at is not null",
+                now - KEEP_IDS
+            )
+            .execute(pool)
+            .await?;
+        }
+        return Ok(Claim::Mine { tries });
+    }
+    let done = sqlx::query_scalar!(
+        r#"select done_at is not null as "done!" from telegram_updates where update_id = $1"#,
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(match done {
+        Some(true) => Claim::Done,
+        _ => Claim::Busy,
+    })
+}
+
+async fn done(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update telegram_updates set done_at = now(), claimed_until = null where update_id = $1",
+        id
     )
     .execute(pool)
-    .await?
-    .rows_affected()
-        > 0;
-    // Ids are only needed while Telegram might still repeat them.
-    if fresh && id % 500 == 0 {
-        sqlx::query!(
-            "delete from telegram_updates where received_at < $1",
-            now - KEEP_IDS
-        )
-        .execute(pool)
-        .await?;
-    }
-    Ok(fresh)
+    .await?;
+    Ok(())
 }
 
-async fn release(pool: &PgPool, id: i64) -> sqlx::Result<()> {
-    sqlx::query!("delete from telegram_updates where update_id = $1", id)
-        .execute(pool)
-        .await?;
+/// Lets a failed update be claimed by its next delivery at once.
+async fn release(pool: &PgPool, id: i64, tries: i32) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update telegram_updates set claimed_until = null, tries = $2
+          where update_id = $1 and done_at is null",
+        id,
+        tries
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

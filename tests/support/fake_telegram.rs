@@ -131,6 +131,10 @@ struct State_ {
     confirmed: i64,
     /// Every answer but GetUpdates' waits this long first.
     delay: Duration,
+    /// Calls of this method wait until released (see `hold`).
+    held: Option<String>,
+    /// Calls waiting at the hold.
+    waiting: usize,
 }
 
 #[derive(Clone)]
@@ -139,6 +143,8 @@ struct Shared {
     new_update: Arc<Notify>,
     /// Bumped on every call, for waiting on what the bot does.
     calls: watch::Sender<usize>,
+    /// True while a method is held.
+    gate: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -197,7 +203,9 @@ fn now_secs() -> i64 {
 impl FakeTelegram {
     pub async fn start() -> FakeTelegram {
         let (calls, _) = watch::channel(0);
+        let (gate, _) = watch::channel(false);
         let shared = Shared {
+            gate,
             state: Arc::new(Mutex::new(State_ {
                 next_update_id: 1,
                 next_message_id: 1000,
@@ -322,6 +330,23 @@ impl FakeTelegram {
             failure,
             times,
         });
+    }
+
+    /// Makes every call of `method` wait (the bot's request stays in flight) until
+    /// [`FakeTelegram::release`].
+    pub fn hold(&self, method: &str) {
+        self.shared.lock().held = Some(method.to_ascii_lowercase());
+        self.shared.gate.send_replace(true);
+    }
+
+    pub fn release(&self) {
+        self.shared.lock().held = None;
+        self.shared.gate.send_replace(false);
+    }
+
+    /// How many calls are waiting at the hold.
+    pub fn held_calls(&self) -> usize {
+        self.shared.lock().waiting
     }
 
     fn next_message_id(&self) -> i64 {
@@ -465,6 +490,13 @@ async fn api(
     } else {
         serde_json::from_slice(&body).unwrap_or(Value::Null)
     };
+    let held = shared.lock().held.as_deref() == Some(method.as_str());
+    if held {
+        shared.lock().waiting += 1;
+        shared.calls.send_modify(|n| *n += 1);
+        let _ = shared.gate.subscribe().wait_for(|held| !held).await;
+        shared.lock().waiting -= 1;
+    }
     let (status, answer, delivery) = if method == "getupdates" {
         (
             StatusCode::OK,

@@ -1,0 +1,260 @@
+//! The work that follows an inbound message or a signal: reassess the account, re-plan its
+//! touches, pass the contact's words to their CSM. Each step is written as a row in the same
+//! transaction as the message (or signal), then done: at once by the caller, and by a sweep
+//! that every `serve` runs for whatever a crash or an outage left behind. A redelivered
+//! message is a duplicate, but its steps still pending run then too. Each step is done once
+//! per (source, step); reassessing twice or forwarding the same message again changes nothing
+//! a person would see.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::watch;
+
+use super::receive::{Judge, Reassessed, reassess};
+use crate::config::Settings;
+use crate::domain::{AccountId, ContactId};
+
+/// How often the sweep looks for steps left behind.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// Steps older than this are left to the sweep, so a fresh one is done by its own caller.
+const SWEEP_AFTER_SECONDS: f64 = 10.0;
+/// A step that failed this often is left alone by the sweep (its error stays on the row for
+/// a person); a redelivery of its message still tries it.
+const SWEEP_TRIES: i32 = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Reassess,
+    Replan,
+    Forward,
+}
+
+impl Step {
+    fn as_str(self) -> &'static str {
+        match self {
+            Step::Reassess => "reassess",
+            Step::Replan => "replan",
+            Step::Forward => "forward",
+        }
+    }
+}
+
+/// The steps to write for one source.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub source_key: String,
+    pub account: AccountId,
+    pub contact: Option<ContactId>,
+    pub reply_id: Option<i64>,
+    pub occurred_at: DateTime<Utc>,
+    pub steps: Vec<Step>,
+}
+
+/// Writes the steps inside the caller's transaction.
+pub async fn plan(conn: &mut PgConnection, planned: &Planned) -> Result<(), sqlx::Error> {
+    for step in &planned.steps {
+        sqlx::query!(
+            "insert into inbound_followups
+                 (source_key, step, account_id, contact_id, reply_id, occurred_at)
+             values ($1, $2, $3, $4, $5, $6)
+             on conflict (source_key, step) do nothing",
+            planned.source_key,
+            step.as_str(),
+            planned.account.0,
+            planned.contact.map(|c| c.0),
+            planned.reply_id,
+            planned.occurred_at,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// What the steps done just now found.
+#[derive(Debug, Default)]
+pub struct Done {
+    pub reassessed: Option<Reassessed>,
+    /// Touches planned ahead after a re-plan.
+    pub replanned: Option<usize>,
+    pub forwarded: bool,
+}
+
+/// Does the pending steps of one source, in the order they were written. Stops at the first
+/// failure, which is recorded on its row and returned; the sweep tries it again later.
+pub async fn run_for(
+    pool: &PgPool,
+    settings: &Settings,
+    source_key: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Done> {
+    let ids = sqlx::query_scalar!(
+        "select id from inbound_followups where source_key = $1 and done_at is null order by id",
+        source_key
+    )
+    .fetch_all(pool)
+    .await
+    .context("reading the steps that follow an inbound message")?;
+    let mut done = Done::default();
+    for id in ids {
+        run_one(pool, settings, id, now, &mut done).await?;
+    }
+    Ok(done)
+}
+
+/// Does every step left behind (older than a few seconds), oldest first; returns how many
+/// were done. A failing one is recorded and the others go on.
+pub async fn sweep(
+    pool: &PgPool,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let ids = sqlx::query_scalar!(
+        "select id from inbound_followups
+          where done_at is null and created_at < now() - make_interval(secs => $1)
+            and tries < $2
+          order by id limit 500",
+        SWEEP_AFTER_SECONDS,
+        SWEEP_TRIES
+    )
+    .fetch_all(pool)
+    .await
+    .context("reading the steps left behind")?;
+    let mut count = 0;
+    for id in ids {
+        match run_one(pool, settings, id, now, &mut Done::default()).await {
+            Ok(true) => count += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(followup = id, error = ?e, "a step after an inbound message failed; tried again later")
+            }
+        }
+    }
+    Ok(count)
+}
+
+/// Runs the sweep until told to stop.
+#[tracing::instrument(skip_all)]
+pub async fn run_sweeper(
+    pool: PgPool,
+    settings: Arc<Settings>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
+        match sweep(&pool, &settings, Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                steps = n,
+                "did the steps left behind after inbound messages"
+            ),
+            Err(e) => tracing::warn!(error = ?e, "could not look for steps left behind"),
+        }
+    }
+}
+
+/// Does one step under a row lock (another instance skips it meanwhile) and marks it done in
+/// the same transaction. False when it was done or taken by someone else.
+async fn run_one(
+    pool: &PgPool,
+    settings: &Settings,
+    id: i64,
+    now: DateTime<Utc>,
+    done: &mut Done,
+) -> anyhow::Result<bool> {
+    let mut tx = pool.begin().await.context("starting a follow-up step")?;
+    let row = sqlx::query!(
+        "select source_key, step, account_id, reply_id from inbound_followups
+          where id = $1 and done_at is null for update skip locked",
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .context("claiming a follow-up step")?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let account = AccountId(row.account_id);
+    let result: anyhow::Result<()> = match row.step.as_str() {
+        "reassess" => {
+            let cause = if row.source_key.starts_with("reply:") {
+                "reply"
+            } else {
+                "signal"
+            };
+            reassess(pool, Judge::from(settings), now, cause, Some(account))
+                .await
+                .map(|r| done.reassessed = Some(r))
+        }
+        "replan" => {
+            crate::outbound::planner::replan_account(pool, &settings.calendar, account, now)
+                .await
+                .map(|r| done.replanned = Some(r.planned))
+        }
+        "forward" => forward(pool, settings, row.reply_id).await.map(|()| {
+            done.forwarded = true;
+        }),
+        other => Err(anyhow::anyhow!("unknown follow-up step '{other}'")),
+    };
+    match result {
+        Ok(()) => {
+            sqlx::query!(
+                "update inbound_followups set done_at = now(), tries = tries + 1 where id = $1",
+                id
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await.context("marking a follow-up step done")?;
+            Ok(true)
+        }
+        Err(e) => {
+            drop(tx);
+            let error = format!("{e:#}");
+            // Best effort: the step stays pending either way.
+            let _ = sqlx::query!(
+                "update inbound_followups set tries = tries + 1, last_error = $2 where id = $1",
+                id,
+                error
+            )
+            .execute(pool)
+            .await;
+            Err(e.context(format!("follow-up step {} of {}", row.step, row.source_key)))
+        }
+    }
+}
+
+/// Passes the words of a stored reply to the account's CSM (and starts or extends the
+/// takeover). Forwarding the same message again queues nothing new.
+async fn forward(pool: &PgPool, settings: &Settings, reply_id: Option<i64>) -> anyhow::Result<()> {
+    let Some(reply_id) = reply_id else {
+        anyhow::bail!("a forward step names no reply");
+    };
+    let Some(reply) = sqlx::query!(
+        "select contact_id, provider_message_id, body, received_at from replies where id = $1",
+        reply_id
+    )
+    .fetch_optional(pool)
+    .await?
+    else {
+        // The contact was removed since: nobody to talk about.
+        return Ok(());
+    };
+    let forwarded = crate::chat::forward_to_csm(
+        pool,
+        settings,
+        ContactId(reply.contact_id),
+        &reply.provider_message_id,
+        &reply.body,
+        reply.received_at,
+    )
+    .await?;
+    tracing::info!(contact_id = reply.contact_id, post = ?forwarded.post, "a contact's words went to their CSM");
+    Ok(())
+}
