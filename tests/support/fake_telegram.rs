@@ -11,6 +11,8 @@
 //! - Failures can be injected per method and chat: 429 with `retry_after`, the two 403s for a
 //!   blocked bot and a never-started chat, 400 "chat not found" and a group's migration. It
 //!   never answers 5xx, after which teloxide would sleep for 10 s.
+//! - A send can also be accepted (recorded as delivered) and then go wrong on the way back
+//!   ([`Twist`]): the answer never comes, or it is not JSON.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,6 +74,18 @@ impl Failure {
     }
 }
 
+/// A message accepted, whose answer then goes astray: the client cannot tell it arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Twist {
+    /// No answer at all: the client's own timeout ends the request.
+    Hang,
+    /// 200 with a body that is not JSON, as a proxy's error page would be.
+    Garbage,
+}
+
+/// Longer than any client waits for an answer.
+const HANG: Duration = Duration::from_secs(120);
+
 /// One request the bot made.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -103,9 +117,12 @@ struct State_ {
     next_update_id: i64,
     calls: Vec<Call>,
     failures: Vec<Injected>,
+    twists: Vec<(String, Option<i64>, Twist, u32)>,
     next_message_id: i64,
     /// The highest offset a GetUpdates asked for: everything below it is confirmed.
     confirmed: i64,
+    /// How long each send takes, as a real server's round trip would.
+    latency: Duration,
 }
 
 #[derive(Clone)]
@@ -294,6 +311,33 @@ impl FakeTelegram {
         });
     }
 
+    /// The next `times` calls of `method` (to `chat`, if given) are accepted and then `twist`ed.
+    pub fn twist(&self, method: &str, chat: Option<i64>, twist: Twist, times: u32) {
+        self.shared
+            .lock()
+            .twists
+            .push((method.to_ascii_lowercase(), chat, twist, times));
+    }
+
+    /// How many messages each chat has received (accepted sends, twisted ones included).
+    pub fn sent_per_chat(&self) -> std::collections::HashMap<i64, usize> {
+        let mut counts = std::collections::HashMap::new();
+        for call in self.shared.lock().calls.iter() {
+            if call.method == "sendmessage"
+                && call.body.get("result").is_some()
+                && let Some(chat) = chat_of(&call.body)
+            {
+                *counts.entry(chat).or_default() += 1;
+            }
+        }
+        counts
+    }
+
+    /// Messages accepted so far, all chats together.
+    pub fn sent_total(&self) -> usize {
+        self.sent_per_chat().values().sum()
+    }
+
     fn next_message_id(&self) -> i64 {
         let mut state = self.shared.lock();
         state.next_message_id += 1;
@@ -328,10 +372,25 @@ impl FakeTelegram {
         self.shared.lock().confirmed
     }
 
+    /// Every later send takes `latency` before it is answered.
+    pub fn slow_down(&self, latency: Duration) {
+        self.shared.lock().latency = latency;
+    }
+
     /// Waits until `done` holds, or fails the test saying what was awaited.
     pub async fn wait_until(&self, what: &str, done: impl Fn(&FakeTelegram) -> bool) {
+        self.wait_for(what, PATIENCE, done).await
+    }
+
+    /// As `wait_until`, with a patience of the caller's choosing.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        patience: Duration,
+        done: impl Fn(&FakeTelegram) -> bool,
+    ) {
         let mut calls = self.shared.calls.subscribe();
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let deadline = tokio::time::Instant::now() + patience;
         loop {
             if done(self) {
                 return;
@@ -435,6 +494,11 @@ async fn api(
     } else {
         serde_json::from_slice(&body).unwrap_or(Value::Null)
     };
+    let twist = take_twist(&shared, &method, &body);
+    let latency = shared.lock().latency;
+    if method == "sendmessage" && !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let (status, answer) = if method == "getupdates" {
         (StatusCode::OK, get_updates(&shared, &body).await)
     } else {
@@ -449,7 +513,25 @@ async fn api(
         body: recorded,
     });
     shared.calls.send_modify(|n| *n += 1);
-    (status, axum::Json(answer)).into_response()
+    match twist {
+        None => (status, axum::Json(answer)).into_response(),
+        Some(Twist::Hang) => {
+            tokio::time::sleep(HANG).await;
+            (status, axum::Json(answer)).into_response()
+        }
+        Some(Twist::Garbage) => (StatusCode::OK, "<html>502 Bad Gateway</html>").into_response(),
+    }
+}
+
+fn take_twist(shared: &Shared, method: &str, body: &Value) -> Option<Twist> {
+    let mut state = shared.lock();
+    let chat = chat_of(body);
+    let (_, _, twist, times) = state
+        .twists
+        .iter_mut()
+        .find(|(m, c, _, times)| m == method && *times > 0 && (c.is_none() || *c == chat))?;
+    *times -= 1;
+    Some(*twist)
 }
 
 fn chat_of(body: &Value) -> Option<i64> {

@@ -3,3 +3,4 @@
 #![allow(dead_code)]
 
 pub mod fake_telegram;
+pub mod tcp_proxy;

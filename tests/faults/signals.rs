@@ -1,0 +1,78 @@
+//! The program is killed (SIGKILL) or stopped (SIGTERM) several times in the middle of a wave of
+//! welcomes, and started again each time.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::process::{Options, Touchbot, database_addr};
+use crate::support::fake_telegram::FakeTelegram;
+use crate::{PATIENCE, WORKERS, assert_nothing_lost_nothing_twice, seed_wave, size, wave_settled};
+
+/// A real server's round trip, so that a wave takes long enough to be interrupted.
+const LATENCY: Duration = Duration::from_millis(40);
+
+enum Stop {
+    Kill,
+    Terminate,
+}
+
+/// Runs a wave, stopping the program `stops` times as it goes; returns the fake and what each
+/// SIGTERM left (exit status and log).
+async fn interrupted_wave(pool: &PgPool, stop: Stop) -> (FakeTelegram, Vec<(String, String)>) {
+    let wave = size("FAULT_WAVE", 60);
+    let stops = size("FAULT_KILLS", 3);
+    let fake = FakeTelegram::start().await;
+    fake.slow_down(LATENCY);
+    seed_wave(pool, wave, "welcome").await;
+    let mut touchbot = Touchbot::new(pool, database_addr(pool), &fake, Options::default());
+    let mut exits = Vec::new();
+    for n in 1..=stops {
+        let running = touchbot.start().await;
+        let target = n * wave / (stops + 1);
+        fake.wait_for(&format!("{target} messages sent"), PATIENCE, |f| {
+            f.sent_total() >= target
+        })
+        .await;
+        match stop {
+            Stop::Kill => running.kill().await,
+            Stop::Terminate => {
+                let (status, log) = running.terminate().await;
+                exits.push((status.to_string(), log));
+            }
+        }
+    }
+    let running = touchbot.start().await;
+    wave_settled(pool).await;
+    match stop {
+        Stop::Kill => running.kill().await,
+        Stop::Terminate => {
+            let (status, log) = running.terminate().await;
+            exits.push((status.to_string(), log));
+        }
+    }
+    (fake, exits)
+}
+
+#[sqlx::test]
+async fn sigkill_during_a_wave_loses_no_touch_and_sends_none_twice(pool: PgPool) {
+    let (fake, _) = interrupted_wave(&pool, Stop::Kill).await;
+
+    // Each kill can strand at most the sends its workers had in flight.
+    let in_flight = WORKERS * size("FAULT_KILLS", 3);
+    assert_nothing_lost_nothing_twice(&pool, &fake, in_flight).await;
+}
+
+#[sqlx::test]
+#[ignore = "needs graceful stop (issue 8 item 7)"]
+async fn sigterm_during_a_wave_exits_cleanly_and_leaves_nothing_unknown(pool: PgPool) {
+    let (fake, exits) = interrupted_wave(&pool, Stop::Terminate).await;
+
+    for (status, log) in &exits {
+        assert_eq!(
+            status, "exit status: 0",
+            "serve did not stop cleanly:\n{log}"
+        );
+    }
+    assert_nothing_lost_nothing_twice(&pool, &fake, 0).await;
+}

@@ -1,0 +1,86 @@
+//! A TCP proxy the test owns, between the program under test and PostgreSQL. `cut` drops every
+//! open connection and turns new ones away (accepted, then closed at once, as a server that is
+//! going down would) until `restore`: a network partition or a database restart, on demand.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+struct Switch {
+    refusing: AtomicBool,
+    /// Bumped by every cut; a connection lives only while the number it started with holds.
+    cuts: watch::Sender<u64>,
+}
+
+pub struct TcpProxy {
+    addr: SocketAddr,
+    switch: Arc<Switch>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        // Ends the connections too: each one watches the cut counter.
+        self.switch.cuts.send_modify(|n| *n += 1);
+    }
+}
+
+impl TcpProxy {
+    /// Listens on a free local port and forwards every connection to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> TcpProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cuts, _) = watch::channel(0);
+        let switch = Arc::new(Switch {
+            refusing: AtomicBool::new(false),
+            cuts,
+        });
+        let task = tokio::spawn(accept(listener, upstream, switch.clone()));
+        TcpProxy { addr, switch, task }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Drops every open connection and refuses new ones until `restore`.
+    pub fn cut(&self) {
+        self.switch.refusing.store(true, Ordering::SeqCst);
+        self.switch.cuts.send_modify(|n| *n += 1);
+    }
+
+    pub fn restore(&self) {
+        self.switch.refusing.store(false, Ordering::SeqCst);
+    }
+}
+
+async fn accept(listener: TcpListener, upstream: SocketAddr, switch: Arc<Switch>) {
+    loop {
+        let Ok((client, _)) = listener.accept().await else {
+            continue;
+        };
+        // Subscribed before the check, so a cut right after it still ends this connection.
+        let cuts = switch.cuts.subscribe();
+        if switch.refusing.load(Ordering::SeqCst) {
+            drop(client);
+            continue;
+        }
+        tokio::spawn(forward(client, upstream, cuts));
+    }
+}
+
+async fn forward(mut client: TcpStream, upstream: SocketAddr, mut cuts: watch::Receiver<u64>) {
+    let Ok(mut server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+        _ = cuts.changed() => {}
+    }
+    // Dropping both ends closes them: the program sees its connection die mid-query.
+}
