@@ -137,4 +137,10 @@ pub async fn assert_nothing_lost_nothing_twice(
         unknown <= in_flight,
         "{unknown} sends left unknown, more than the {in_flight} that can have been in flight"
     );
+    // For longer runs: what the faults did to this wave.
+    eprintln!(
+        "{} touches: {} sent, {unknown} unknown",
+        touches.len(),
+        touches.len() - unknown
+    );
 }

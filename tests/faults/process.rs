@@ -43,6 +43,8 @@ pub struct Touchbot {
     options: Options,
     dir: PathBuf,
     starts: usize,
+    /// The same on every start, as behind a load balancer: a client keeps the address.
+    port: u16,
 }
 
 impl Drop for Touchbot {
@@ -87,7 +89,13 @@ impl Touchbot {
             options,
             dir,
             starts: 0,
+            port: free_port(),
         }
+    }
+
+    /// Where the program answers, on every start.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
     fn config(&self, port: u16) -> String {
@@ -111,7 +119,7 @@ impl Touchbot {
     /// Starts `touchbot serve` and waits until its health endpoint answers.
     pub async fn start(&mut self) -> Running {
         self.starts += 1;
-        let port = free_port();
+        let port = self.port;
         let config = self.dir.join(format!("touchbot-{}.toml", self.starts));
         std::fs::write(&config, self.config(port)).unwrap();
         let log = self.dir.join(format!("serve-{}.log", self.starts));
@@ -122,6 +130,7 @@ impl Touchbot {
             .env("TOUCHBOT_CONFIG", &config)
             .env("TOUCHBOT_LOG", "info")
             .env("RUST_LIB_BACKTRACE", "0")
+            .env("NO_COLOR", "1")
             .env("TELOXIDE_TOKEN", TOKEN)
             .env("TELOXIDE_API_URL", &self.api_url)
             .stdin(Stdio::null())

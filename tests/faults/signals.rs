@@ -7,7 +7,9 @@ use sqlx::PgPool;
 
 use crate::process::{Options, Touchbot, database_addr};
 use crate::support::fake_telegram::FakeTelegram;
-use crate::{PATIENCE, WORKERS, assert_nothing_lost_nothing_twice, seed_wave, size, wave_settled};
+use crate::{
+    PATIENCE, WORKERS, assert_nothing_lost_nothing_twice, pending, seed_wave, size, wave_settled,
+};
 
 /// A real server's round trip, so that a wave takes long enough to be interrupted.
 const LATENCY: Duration = Duration::from_millis(40);
@@ -41,6 +43,10 @@ async fn interrupted_wave(pool: &PgPool, stop: Stop) -> (FakeTelegram, Vec<(Stri
                 exits.push((status.to_string(), log));
             }
         }
+        assert!(
+            pending(pool).await > 0,
+            "stop {n} came after the wave was over: nothing was interrupted"
+        );
     }
     let running = touchbot.start().await;
     wave_settled(pool).await;

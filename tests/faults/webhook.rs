@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 
 use crate::process::{Options, Touchbot, database_addr, post_update};
 use crate::support::fake_telegram::{FakeTelegram, text_update};
-use crate::{PATIENCE, chat, common, size};
+use crate::{PATIENCE, chat, common, eventually, size};
 
 /// Updates per chat.
 const PER_CHAT: usize = 5;
@@ -51,29 +51,28 @@ async fn stored_texts(pool: &PgPool) -> Vec<(i64, String)> {
     .collect()
 }
 
-#[sqlx::test]
-async fn repeated_parallel_webhook_deliveries_are_each_handled_once_in_each_chats_order(
-    pool: PgPool,
-) {
+/// Delivers every update as Telegram would; with `crash`, SIGKILLs the program once a third
+/// of them are stored and starts it again on the same address. Returns the number of chats.
+async fn flood(pool: &PgPool, crash: bool) -> usize {
     let updates = size("FAULT_WEBHOOK_UPDATES", 150);
     let chats = updates.div_ceil(PER_CHAT);
     let fake = FakeTelegram::start().await;
-    let account = common::account(&pool, "Webhook").await;
+    let account = common::account(pool, "Webhook").await;
     for i in 0..chats {
-        common::contact_on(&pool, account, "telegram", &chat(i).to_string()).await;
+        common::contact_on(pool, account, "telegram", &chat(i).to_string()).await;
     }
     let options = Options {
         webhook: true,
         ..Options::default()
     };
-    let mut touchbot = Touchbot::new(&pool, database_addr(&pool), &fake, options);
+    let mut touchbot = Touchbot::new(pool, database_addr(pool), &fake, options);
     let mut running = touchbot.start().await;
     fake.wait_for("the webhook to be set", PATIENCE, |f| {
         !f.calls("setWebhook").is_empty()
     })
     .await;
 
-    let addr = running.addr;
+    let addr = touchbot.addr();
     let mut senders = JoinSet::new();
     for i in 0..chats {
         senders.spawn(async move {
@@ -85,13 +84,26 @@ async fn repeated_parallel_webhook_deliveries_are_each_handled_once_in_each_chat
             }
         });
     }
+    if crash {
+        let third = chats * PER_CHAT / 3;
+        eventually("a third of the updates to be stored", async || {
+            stored_texts(pool).await.len() >= third
+        })
+        .await;
+        running.kill().await;
+        running = touchbot.start().await;
+    }
     senders.join_all().await;
     let alive = running.alive();
     let log = running.log();
     running.kill().await;
-
     assert!(alive, "serve died:\n{log}");
-    let stored = stored_texts(&pool).await;
+    chats
+}
+
+/// Every update stored once, each chat's in the order they were sent.
+async fn assert_each_once_in_order(pool: &PgPool, chats: usize) {
+    let stored = stored_texts(pool).await;
     assert_eq!(stored.len(), chats * PER_CHAT, "each update is stored once");
     let expected: Vec<String> = (0..PER_CHAT).map(|n| format!("note {n}")).collect();
     for i in 0..chats {
@@ -102,4 +114,20 @@ async fn repeated_parallel_webhook_deliveries_are_each_handled_once_in_each_chat
             .collect();
         assert_eq!(theirs, expected, "chat {}: stored out of order", chat(i));
     }
+}
+
+#[sqlx::test]
+async fn repeated_parallel_webhook_deliveries_are_each_handled_once_in_each_chats_order(
+    pool: PgPool,
+) {
+    let chats = flood(&pool, false).await;
+
+    assert_each_once_in_order(&pool, chats).await;
+}
+
+#[sqlx::test]
+async fn a_webhook_update_cut_off_by_a_crash_is_handled_when_delivered_again(pool: PgPool) {
+    let chats = flood(&pool, true).await;
+
+    assert_each_once_in_order(&pool, chats).await;
 }
