@@ -83,6 +83,21 @@ pub async fn pending(pool: &PgPool) -> i64 {
     .unwrap()
 }
 
+/// Each chat's NPS answers, as (chat, score), in the order stored.
+pub async fn answers(pool: &PgPool) -> Vec<(i64, Option<i16>)> {
+    sqlx::query!(
+        "select c.address as \"address!\", r.score from replies r
+           join contacts c on c.id = r.contact_id
+          where r.kind = 'nps' order by r.id"
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.address.parse().unwrap(), r.score))
+    .collect()
+}
+
 /// Polls `check` until it holds, or fails the test naming `what`.
 pub async fn eventually<F: AsyncFn() -> bool>(what: &str, check: F) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -143,4 +158,22 @@ pub async fn assert_nothing_lost_nothing_twice(
         touches.len(),
         touches.len() - unknown
     );
+}
+
+/// Every one of the first `clients` chats answered its survey "9 great support": the score is
+/// stored once, and the client saw the survey and one thank-you, nothing more.
+pub async fn assert_each_answered_once(pool: &PgPool, fake: &FakeTelegram, clients: usize) {
+    let stored = answers(pool).await;
+    assert_eq!(stored.len(), clients, "answers recorded: {stored:?}");
+    for i in 0..clients {
+        let theirs: Vec<_> = stored.iter().filter(|(c, _)| *c == chat(i)).collect();
+        assert_eq!(theirs, [&(chat(i), Some(9))], "chat {}", chat(i));
+        let messages: Vec<String> = fake.sent_to(chat(i)).into_iter().map(|m| m.text).collect();
+        assert_eq!(
+            messages.len(),
+            2,
+            "chat {}: one survey and one thank-you, got {messages:?}",
+            chat(i)
+        );
+    }
 }

@@ -9,8 +9,8 @@ use crate::process::{Options, Touchbot, database_addr};
 use crate::support::fake_telegram::FakeTelegram;
 use crate::support::tcp_proxy::TcpProxy;
 use crate::{
-    PATIENCE, WORKERS, assert_nothing_lost_nothing_twice, chat, eventually, seed_wave, size,
-    wave_settled,
+    PATIENCE, WORKERS, answers, assert_each_answered_once, assert_nothing_lost_nothing_twice, chat,
+    eventually, seed_wave, size, wave_settled,
 };
 
 fn outage() -> Duration {
@@ -42,21 +42,6 @@ async fn a_database_outage_mid_wave_loses_no_touch_and_sends_none_twice(pool: Pg
     assert!(alive, "serve died in the outage:\n{log}");
     // Only the sends in flight when the database went away can have an unknown fate.
     assert_nothing_lost_nothing_twice(&pool, &fake, WORKERS).await;
-}
-
-/// Each chat's NPS answers, as (score, comment) rows, in the order stored.
-async fn answers(pool: &PgPool) -> Vec<(i64, Option<i16>)> {
-    sqlx::query!(
-        "select c.address as \"address!\", r.score from replies r
-           join contacts c on c.id = r.contact_id
-          where r.kind = 'nps' order by r.id"
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|r| (r.address.parse().unwrap(), r.score))
-    .collect()
 }
 
 #[sqlx::test]
@@ -99,17 +84,5 @@ async fn a_database_outage_mid_inbound_loses_no_answer_and_records_none_twice(po
     running.kill().await;
 
     assert!(alive, "serve died in the outage:\n{log}");
-    let stored = answers(&pool).await;
-    assert_eq!(stored.len(), clients, "answers recorded: {stored:?}");
-    for i in 0..clients {
-        let theirs: Vec<_> = stored.iter().filter(|(c, _)| *c == chat(i)).collect();
-        assert_eq!(theirs, [&(chat(i), Some(9))], "chat {}", chat(i));
-        let messages = fake.sent_to(chat(i));
-        assert_eq!(
-            messages.len(),
-            2,
-            "chat {}: one survey and one thank-you, got {messages:?}",
-            chat(i)
-        );
-    }
+    assert_each_answered_once(&pool, &fake, clients).await;
 }

@@ -8,7 +8,8 @@ use sqlx::PgPool;
 use crate::process::{Options, Touchbot, database_addr};
 use crate::support::fake_telegram::FakeTelegram;
 use crate::{
-    PATIENCE, WORKERS, assert_nothing_lost_nothing_twice, pending, seed_wave, size, wave_settled,
+    PATIENCE, WORKERS, answers, assert_each_answered_once, assert_nothing_lost_nothing_twice, chat,
+    eventually, pending, seed_wave, size, wave_settled,
 };
 
 /// A real server's round trip, so that a wave takes long enough to be interrupted.
@@ -81,4 +82,39 @@ async fn sigterm_during_a_wave_exits_cleanly_and_leaves_nothing_unknown(pool: Pg
         );
     }
     assert_nothing_lost_nothing_twice(&pool, &fake, 0).await;
+}
+
+#[sqlx::test]
+async fn sigkill_while_clients_answer_loses_no_answer_and_records_none_twice(pool: PgPool) {
+    let clients = size("FAULT_WAVE", 60).min(40);
+    let fake = FakeTelegram::start().await;
+    seed_wave(&pool, clients, "nps").await;
+    let mut touchbot = Touchbot::new(&pool, database_addr(&pool), &fake, Options::default());
+    let running = touchbot.start().await;
+    wave_settled(&pool).await;
+    // Answers take a while to handle, so the kill falls in the middle of the batch.
+    fake.slow_down(LATENCY);
+    for i in 0..clients {
+        fake.push_text(chat(i), "9 great support");
+    }
+    fake.wait_for("a third of the answers thanked", PATIENCE, |f| {
+        (0..clients)
+            .filter(|i| f.sent_to(chat(*i)).len() >= 2)
+            .count()
+            >= clients / 3
+    })
+    .await;
+    running.kill().await;
+    let running = touchbot.start().await;
+    eventually("every answer to be recorded", async || {
+        answers(&pool).await.len() >= clients
+    })
+    .await;
+    fake.wait_for("every client thanked", PATIENCE, |f| {
+        (0..clients).all(|i| f.sent_to(chat(i)).len() >= 2)
+    })
+    .await;
+    running.kill().await;
+
+    assert_each_answered_once(&pool, &fake, clients).await;
 }
