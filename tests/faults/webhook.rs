@@ -126,6 +126,7 @@ async fn repeated_parallel_webhook_deliveries_are_each_handled_once_in_each_chat
 }
 
 #[sqlx::test]
+#[ignore = "needs webhook updates marked done with their effects (issue 8 item 9)"]
 async fn a_webhook_update_cut_off_by_a_crash_is_handled_when_delivered_again(pool: PgPool) {
     let chats = flood(&pool, true).await;
 
