@@ -10,7 +10,7 @@ use crate::support::fake_telegram::FakeTelegram;
 use crate::support::tcp_proxy::TcpProxy;
 use crate::{
     PATIENCE, WORKERS, answers, assert_each_answered_once, assert_nothing_lost_nothing_twice, chat,
-    seed_wave, settles, short_of, size, wave_settled,
+    pending, seed_wave, settles, short_of, size, wave_settled,
 };
 
 fn outage() -> Duration {
@@ -32,6 +32,7 @@ async fn a_database_outage_mid_wave_loses_no_touch_and_sends_none_twice(pool: Pg
     })
     .await;
     proxy.cut();
+    let interrupted = pending(&pool).await > 0;
     tokio::time::sleep(outage()).await;
     proxy.restore();
     wave_settled(&pool).await;
@@ -39,6 +40,7 @@ async fn a_database_outage_mid_wave_loses_no_touch_and_sends_none_twice(pool: Pg
     let log = running.log();
     running.kill().await;
 
+    assert!(interrupted, "the outage came after the wave was over");
     assert!(alive, "serve died in the outage:\n{log}");
     // Only the sends in flight when the database went away can have an unknown fate.
     assert_nothing_lost_nothing_twice(&pool, &fake, WORKERS).await;
