@@ -100,20 +100,14 @@ pub async fn answers(pool: &PgPool) -> Vec<(i64, Option<i16>)> {
 
 /// Polls `check` until it holds, or fails the test naming `what`.
 pub async fn eventually<F: AsyncFn() -> bool>(what: &str, check: F) {
-    assert!(settles(check).await, "gave up waiting for {what}");
-}
-
-/// Polls `check` until it holds (true) or the patience runs out (false), for a wait whose
-/// failure the assertions after it explain better.
-pub async fn settles<F: AsyncFn() -> bool>(check: F) -> bool {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !check().await {
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    true
 }
 
 /// Chats among the first `clients` the bot has sent fewer than `n` messages.
@@ -187,7 +181,12 @@ pub async fn assert_each_answered_once(
     let stored = answers(pool).await;
     for i in 0..clients {
         let theirs: Vec<_> = stored.iter().filter(|(c, _)| *c == chat(i)).collect();
-        assert_eq!(theirs, [&(chat(i), Some(9))], "chat {}", chat(i));
+        assert_eq!(
+            theirs,
+            [&(chat(i), Some(9))],
+            "chat {}: its answer, stored once",
+            chat(i)
+        );
         let messages: Vec<String> = fake.sent_to(chat(i)).into_iter().map(|m| m.text).collect();
         let expected = if thanked { 2..=2 } else { 1..=2 };
         assert!(
