@@ -123,6 +123,8 @@ struct State_ {
     confirmed: i64,
     /// How long each send takes, as a real server's round trip would.
     latency: Duration,
+    /// Sends received and not yet answered.
+    in_flight: usize,
 }
 
 #[derive(Clone)]
@@ -333,6 +335,11 @@ impl FakeTelegram {
         counts
     }
 
+    /// Sends the bot has made that are still waiting for their answer (see `slow_down`).
+    pub fn in_flight(&self) -> usize {
+        self.shared.lock().in_flight
+    }
+
     /// Messages accepted so far, all chats together.
     pub fn sent_total(&self) -> usize {
         self.sent_per_chat().values().sum()
@@ -502,6 +509,7 @@ async fn api(
     let twist = take_twist(&shared, &method, &body);
     let latency = shared.lock().latency;
     if method == "sendmessage" && !latency.is_zero() {
+        let _in_flight = InFlight::new(&shared);
         tokio::time::sleep(latency).await;
     }
     let (status, answer) = if method == "getupdates" {
@@ -525,6 +533,24 @@ async fn api(
             (status, axum::Json(answer)).into_response()
         }
         Some(Twist::Garbage) => (StatusCode::OK, "<html>502 Bad Gateway</html>").into_response(),
+    }
+}
+
+/// Counts a send from its arrival to its answer, or to the client going away (the server then
+/// drops the handler and the message is never recorded).
+struct InFlight(Shared);
+
+impl InFlight {
+    fn new(shared: &Shared) -> InFlight {
+        shared.lock().in_flight += 1;
+        shared.calls.send_modify(|n| *n += 1);
+        InFlight(shared.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().in_flight -= 1;
     }
 }
 
