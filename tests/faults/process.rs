@@ -28,8 +28,9 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            // Short, so touches a killed process held come back quickly.
-            lease_seconds: 5,
+            // Short, so touches a killed process held come back quickly; long enough that a
+            // live batch on a loaded machine keeps its lease.
+            lease_seconds: 10,
             backoff_base_seconds: 1,
             webhook: false,
         }
