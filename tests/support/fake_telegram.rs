@@ -12,7 +12,8 @@
 //!   blocked bot and a never-started chat, 400 "chat not found" and a group's migration. It
 //!   never answers 5xx, after which teloxide would sleep for 10 s.
 //! - Lost answers: a send can be accepted (the message counts as sent) and then answered only
-//!   after a long wait, or with a body that is not JSON; and every answer can be slowed down.
+//!   after a long wait, with a body that is not JSON, or with one teloxide cannot read; and
+//!   every send can be given a latency, with the sends in flight counted.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -129,12 +130,14 @@ struct State_ {
     next_message_id: i64,
     /// The highest offset a GetUpdates asked for: everything below it is confirmed.
     confirmed: i64,
-    /// Every answer but GetUpdates' waits this long first.
-    delay: Duration,
     /// Calls of this method wait until released (see `hold`).
     held: Option<String>,
     /// Calls waiting at the hold.
     waiting: usize,
+    /// How long each send takes, as a real server's round trip would.
+    latency: Duration,
+    /// Sends received and not yet answered.
+    in_flight: usize,
 }
 
 #[derive(Clone)]
@@ -317,11 +320,6 @@ impl FakeTelegram {
         query_id
     }
 
-    /// Holds every answer (GetUpdates aside) for `delay` before giving it, as a slow server.
-    pub fn slow_down(&self, delay: Duration) {
-        self.shared.lock().delay = delay;
-    }
-
     /// Answers the next `times` calls of `method` (to `chat`, if given) with `failure`.
     pub fn fail(&self, method: &str, chat: Option<i64>, failure: Failure, times: u32) {
         self.shared.lock().failures.push(Injected {
@@ -347,6 +345,30 @@ impl FakeTelegram {
     /// How many calls are waiting at the hold.
     pub fn held_calls(&self) -> usize {
         self.shared.lock().waiting
+    }
+
+    /// How many messages each chat has received (accepted sends, twisted ones included).
+    pub fn sent_per_chat(&self) -> std::collections::HashMap<i64, usize> {
+        let mut counts = std::collections::HashMap::new();
+        for call in self.shared.lock().calls.iter() {
+            if call.method == "sendmessage"
+                && call.body.get("result").is_some()
+                && let Some(chat) = chat_of(&call.body)
+            {
+                *counts.entry(chat).or_default() += 1;
+            }
+        }
+        counts
+    }
+
+    /// Sends the bot has made that are still waiting for their answer (see `slow_down`).
+    pub fn in_flight(&self) -> usize {
+        self.shared.lock().in_flight
+    }
+
+    /// Messages accepted so far, all chats together.
+    pub fn sent_total(&self) -> usize {
+        self.sent_per_chat().values().sum()
     }
 
     fn next_message_id(&self) -> i64 {
@@ -383,10 +405,25 @@ impl FakeTelegram {
         self.shared.lock().confirmed
     }
 
+    /// Every later send takes `latency` before it is answered.
+    pub fn slow_down(&self, latency: Duration) {
+        self.shared.lock().latency = latency;
+    }
+
     /// Waits until `done` holds, or fails the test saying what was awaited.
     pub async fn wait_until(&self, what: &str, done: impl Fn(&FakeTelegram) -> bool) {
+        self.wait_for(what, PATIENCE, done).await
+    }
+
+    /// As `wait_until`, with a patience of the caller's choosing.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        patience: Duration,
+        done: impl Fn(&FakeTelegram) -> bool,
+    ) {
         let mut calls = self.shared.calls.subscribe();
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let deadline = tokio::time::Instant::now() + patience;
         loop {
             if done(self) {
                 return;
@@ -400,7 +437,12 @@ impl FakeTelegram {
                     .iter()
                     .map(|c| c.method.clone())
                     .collect();
-                panic!("timed out waiting for {what}; the bot called: {methods:?}");
+                // A flood's whole history would drown the message: its end tells enough.
+                let last = &methods[methods.len().saturating_sub(40)..];
+                panic!(
+                    "timed out waiting for {what}; the bot made {} calls, the last: {last:?}",
+                    methods.len()
+                );
             }
         }
     }
@@ -497,6 +539,11 @@ async fn api(
         let _ = shared.gate.subscribe().wait_for(|held| !held).await;
         shared.lock().waiting -= 1;
     }
+    let latency = shared.lock().latency;
+    if method == "sendmessage" && !latency.is_zero() {
+        let _in_flight = InFlight::new(&shared);
+        tokio::time::sleep(latency).await;
+    }
     let (status, answer, delivery) = if method == "getupdates" {
         (
             StatusCode::OK,
@@ -510,16 +557,11 @@ async fn api(
     if let (Some(map), Some(result)) = (recorded.as_object_mut(), answer.get("result")) {
         map.insert("result".into(), result.clone());
     }
-    let polled = method == "getupdates";
     shared.lock().calls.push(Call {
         method,
         body: recorded,
     });
     shared.calls.send_modify(|n| *n += 1);
-    let delay = shared.lock().delay;
-    if !polled && !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
     match delivery {
         Delivery::Now => {}
         Delivery::After(wait) => tokio::time::sleep(wait).await,
@@ -536,6 +578,24 @@ async fn api(
         }
     }
     (status, axum::Json(answer)).into_response()
+}
+
+/// Counts a send from its arrival to its answer, or to the client going away (the server then
+/// drops the handler and the message is never recorded).
+struct InFlight(Shared);
+
+impl InFlight {
+    fn new(shared: &Shared) -> InFlight {
+        shared.lock().in_flight += 1;
+        shared.calls.send_modify(|n| *n += 1);
+        InFlight(shared.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().in_flight -= 1;
+    }
 }
 
 fn chat_of(body: &Value) -> Option<i64> {

@@ -1,90 +1,99 @@
-//! A TCP proxy a test controls, put between the code under test and PostgreSQL to make the
-//! database go away and come back: `cut` drops every open connection and refuses new ones
-//! until `restore`. Minimal on purpose; it counts the connections it refused, so a test can
-//! wait until the code under test has really met the outage.
+//! A TCP proxy the test owns, between the program under test and PostgreSQL. `cut` drops every
+//! open connection and turns new ones away (accepted, then closed at once, as a server that is
+//! going down would) until `restore`: a network partition or a database restart, on demand.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+struct Switch {
+    refusing: AtomicBool,
+    /// Bumped by every cut; a connection lives only while the number it started with holds.
+    cuts: watch::Sender<u64>,
+    /// Connections turned away while cut, so a test can wait until the program met the outage.
+    refused: AtomicUsize,
+}
+
 pub struct TcpProxy {
     addr: SocketAddr,
-    /// True while cut.
-    cut: watch::Sender<bool>,
-    refused: Arc<AtomicUsize>,
-    server: JoinHandle<()>,
+    switch: Arc<Switch>,
+    task: JoinHandle<()>,
 }
 
 impl Drop for TcpProxy {
     fn drop(&mut self) {
-        self.server.abort();
+        self.task.abort();
+        // Ends the connections too: each one watches the cut counter.
+        self.switch.cuts.send_modify(|n| *n += 1);
     }
 }
 
 impl TcpProxy {
-    /// Listens on a free local port and forwards to `upstream`.
+    /// Listens on a free local port and forwards every connection to `upstream`.
     pub async fn start(upstream: SocketAddr) -> TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (cut, _) = watch::channel(false);
-        let refused = Arc::new(AtomicUsize::new(0));
-        let server = tokio::spawn(serve(listener, upstream, cut.clone(), refused.clone()));
-        TcpProxy {
-            addr,
-            cut,
-            refused,
-            server,
-        }
+        let (cuts, _) = watch::channel(0);
+        let switch = Arc::new(Switch {
+            refusing: AtomicBool::new(false),
+            cuts,
+            refused: AtomicUsize::new(0),
+        });
+        let task = tokio::spawn(accept(listener, upstream, switch.clone()));
+        TcpProxy { addr, switch, task }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
 
-    /// Drops every connection and refuses new ones.
+    /// Connections refused since the start.
+    pub fn refused(&self) -> usize {
+        self.switch.refused.load(Ordering::SeqCst)
+    }
+
+    /// Drops every open connection and refuses new ones until `restore`.
     pub fn cut(&self) {
-        self.cut.send_replace(true);
+        self.switch.refusing.store(true, Ordering::SeqCst);
+        self.switch.cuts.send_modify(|n| *n += 1);
     }
 
     pub fn restore(&self) {
-        self.cut.send_replace(false);
-    }
-
-    /// Connections refused since the start.
-    pub fn refused(&self) -> usize {
-        self.refused.load(Ordering::SeqCst)
+        self.switch.refusing.store(false, Ordering::SeqCst);
     }
 }
 
-async fn serve(
-    listener: TcpListener,
-    upstream: SocketAddr,
-    cut: watch::Sender<bool>,
-    refused: Arc<AtomicUsize>,
-) {
+async fn accept(listener: TcpListener, upstream: SocketAddr, switch: Arc<Switch>) {
     loop {
         let Ok((client, _)) = listener.accept().await else {
             continue;
         };
-        if *cut.borrow() {
-            refused.fetch_add(1, Ordering::SeqCst);
+        // Subscribed before the check, so a cut right after it still ends this connection.
+        let cuts = switch.cuts.subscribe();
+        if switch.refusing.load(Ordering::SeqCst) {
+            switch.refused.fetch_add(1, Ordering::SeqCst);
             drop(client);
             continue;
         }
-        let mut cut = cut.subscribe();
-        tokio::spawn(async move {
-            let Ok(mut server) = TcpStream::connect(upstream).await else {
-                return;
-            };
-            let mut client = client;
-            tokio::select! {
-                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                _ = cut.wait_for(|cut| *cut) => {}
-            }
-        });
+        tokio::spawn(forward(client, upstream, cuts));
     }
+}
+
+async fn forward(mut client: TcpStream, upstream: SocketAddr, mut cuts: watch::Receiver<u64>) {
+    let Ok(mut server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+        _ = cuts.changed() => {}
+    }
+    // Dropping both ends closes them: the program sees its connection die mid-query.
 }

@@ -1,0 +1,131 @@
+//! The program is killed (SIGKILL) or stopped (SIGTERM) several times in the middle of a wave of
+//! welcomes, and started again each time.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::process::{Options, Touchbot, database_addr};
+use crate::support::fake_telegram::FakeTelegram;
+use crate::{
+    PATIENCE, WORKERS, assert_each_answered_once, assert_nothing_lost_nothing_twice, chat, pending,
+    seed_wave, short_of, size, wave_settled,
+};
+
+/// A real server's round trip, so that a wave takes long enough to be interrupted.
+const LATENCY: Duration = Duration::from_millis(40);
+
+enum Stop {
+    Kill,
+    Terminate,
+}
+
+/// Runs a wave, stopping the program `stops` times as it goes; returns the fake and what each
+/// SIGTERM left (exit status and log).
+async fn interrupted_wave(pool: &PgPool, stop: Stop) -> (FakeTelegram, Vec<(String, String)>) {
+    let wave = size("FAULT_WAVE", 60);
+    let stops = size("FAULT_KILLS", 3);
+    let fake = FakeTelegram::start().await;
+    fake.slow_down(LATENCY);
+    seed_wave(pool, wave, "welcome").await;
+    let mut touchbot = Touchbot::new(pool, database_addr(pool), &fake, Options::default());
+    let mut exits = Vec::new();
+    for n in 1..=stops {
+        let running = touchbot.start().await;
+        let target = n * wave / (stops + 1);
+        fake.wait_for(&format!("{target} messages sent"), PATIENCE, |f| {
+            f.sent_total() >= target
+        })
+        .await;
+        match stop {
+            Stop::Kill => running.kill().await,
+            Stop::Terminate => {
+                let (status, log) = running.terminate().await;
+                exits.push((status.to_string(), log));
+            }
+        }
+        assert!(
+            pending(pool).await > 0,
+            "stop {n} came after the wave was over: nothing was interrupted"
+        );
+    }
+    let running = touchbot.start().await;
+    wave_settled(pool).await;
+    match stop {
+        Stop::Kill => running.kill().await,
+        Stop::Terminate => {
+            let (status, log) = running.terminate().await;
+            exits.push((status.to_string(), log));
+        }
+    }
+    (fake, exits)
+}
+
+#[sqlx::test]
+async fn sigkill_during_a_wave_loses_no_touch_and_sends_none_twice(pool: PgPool) {
+    let (fake, _) = interrupted_wave(&pool, Stop::Kill).await;
+
+    // Each kill can strand at most the sends its workers had in flight.
+    let in_flight = WORKERS * size("FAULT_KILLS", 3);
+    assert_nothing_lost_nothing_twice(&pool, &fake, in_flight).await;
+}
+
+#[sqlx::test]
+async fn sigterm_during_a_wave_exits_cleanly_and_leaves_nothing_unknown(pool: PgPool) {
+    let (fake, exits) = interrupted_wave(&pool, Stop::Terminate).await;
+
+    for (status, log) in &exits {
+        assert_eq!(
+            status, "exit status: 0",
+            "serve did not stop cleanly:\n{log}"
+        );
+    }
+    assert_nothing_lost_nothing_twice(&pool, &fake, 0).await;
+}
+
+/// Clients answer their surveys and the program is killed in the middle of handling them;
+/// returns the fake once the restarted program has handled every answer.
+async fn answers_through_a_kill(pool: &PgPool, clients: usize) -> FakeTelegram {
+    let fake = FakeTelegram::start().await;
+    seed_wave(pool, clients, "nps").await;
+    let mut touchbot = Touchbot::new(pool, database_addr(pool), &fake, Options::default());
+    let running = touchbot.start().await;
+    wave_settled(pool).await;
+    // Answers take a while to handle, so the kill falls in the middle of the batch.
+    fake.slow_down(LATENCY);
+    let mut last = 0;
+    for i in 0..clients {
+        last = fake.push_text(chat(i), "9 great support");
+    }
+    // Killed while a thank-you is on its way: the answer it is for is already stored.
+    fake.wait_for("a third of the answers thanked", PATIENCE, |f| {
+        clients - short_of(f, clients, 2).len() >= clients / 3 && f.in_flight() > 0
+    })
+    .await;
+    running.kill().await;
+    let running = touchbot.start().await;
+    // Confirmed past the last answer: every one was handled, whatever became of it.
+    fake.wait_for("every answer to be handled", PATIENCE, |f| {
+        f.confirmed() > last
+    })
+    .await;
+    running.kill().await;
+    fake
+}
+
+#[sqlx::test]
+async fn sigkill_while_clients_answer_loses_no_answer_and_records_none_twice(pool: PgPool) {
+    let clients = size("FAULT_WAVE", 60).min(40);
+    let fake = answers_through_a_kill(&pool, clients).await;
+
+    assert_each_answered_once(&pool, &fake, clients, false).await;
+}
+
+#[sqlx::test]
+#[ignore = "a crash between storing an answer and thanking for it loses the thank-you: the redelivery is a duplicate (cf. issue 8 item 10)"]
+async fn a_client_whose_answer_was_stored_just_before_a_crash_is_still_thanked(pool: PgPool) {
+    let clients = size("FAULT_WAVE", 60).min(40);
+    let fake = answers_through_a_kill(&pool, clients).await;
+
+    assert_each_answered_once(&pool, &fake, clients, true).await;
+}
