@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::delivery::{AfterSend, Clock, Stop, after_send, backoff_at};
 use super::calendar::CalendarConfig;
+use super::delivery::{AfterSend, Clock, Stop, after_send, backoff_at};
 use super::outbox::{self, Lease, OutboxError, Rescued, SendRow};
 use super::wakeup::{Wakeup, wait_before_next_pass};
 use crate::channel::ratelimit::RateLimits;

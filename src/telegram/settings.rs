@@ -22,6 +22,10 @@ pub struct TelegramSettings {
     /// The public HTTPS address Telegram posts updates to. When set, every instance serves
     /// updates at this address's path (on `server.port`) instead of one instance polling.
     pub webhook_url: Option<String>,
+    /// How long an instance handling a webhook update holds it: a delivery of the same update
+    /// arriving meanwhile is told to come back later, and one after this is handled again
+    /// (the instance is taken for dead). Longer than any handling takes.
+    pub webhook_claim_seconds: u32,
     /// From TELEGRAM_WEBHOOK_SECRET: Telegram sends it back with every update, and a request
     /// without it is refused.
     #[serde(skip)]
@@ -41,6 +45,7 @@ impl Default for TelegramSettings {
             invite_days: 14,
             poll_timeout_seconds: 10,
             webhook_url: None,
+            webhook_claim_seconds: 60,
             webhook_secret: None,
             token: None,
             api_url: None,

@@ -42,8 +42,6 @@ pub const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
 
 /// How long update ids are kept: Telegram gives up redelivering long before.
 const KEEP_IDS: TimeDelta = TimeDelta::days(2);
-/// How long a claim on an update lasts: an instance that died holding it lets it go then.
-const CLAIM_SECONDS: f64 = 120.0;
 /// The largest update body read; Telegram's are far smaller.
 const MAX_BODY: usize = 1 << 20;
 
@@ -78,6 +76,12 @@ pub struct WebhookState {
     handler: UpdateHandler<anyhow::Error>,
     ready: OnceCell<Ready>,
     chats: ChatLocks,
+    /// How long a claim on an update lasts: an instance that died holding it lets it go then.
+    claim_seconds: f64,
+    /// Updates handled at once. Handling one may hold two connections for a moment, so a flood
+    /// of updates left unbounded would take the whole pool and starve itself (and the
+    /// dispatchers) until acquiring a connection times out.
+    handling: tokio::sync::Semaphore,
 }
 
 /// The route to merge into the HTTP server, and the task that gets the bot ready and tells
@@ -98,6 +102,10 @@ pub fn start(
         handler: schema(),
         ready: OnceCell::new(),
         chats: ChatLocks::default(),
+        claim_seconds: f64::from(settings.telegram.webhook_claim_seconds.max(1)),
+        handling: tokio::sync::Semaphore::new(
+            (settings.database.max_connections as usize / 4).max(1),
+        ),
     });
     let router = Router::new()
         .route(&path, post(receive))
@@ -213,8 +221,11 @@ async fn receive(State(state): State<Arc<WebhookState>>, request: Request) -> St
 
 #[tracing::instrument(skip_all, fields(update_id = update.id.0))]
 async fn handle(state: &WebhookState, ready: &Ready, update: Update, body: &[u8]) -> StatusCode {
+    let Ok(_permit) = state.handling.acquire().await else {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    };
     let id = i64::from(update.id.0);
-    let tries = match claim(&state.pool, id).await {
+    let tries = match claim(&state.pool, id, state.claim_seconds).await {
         Ok(Claim::Mine { tries }) => tries,
         Ok(Claim::Done) => {
             tracing::debug!("a repeated update was acknowledged again");
@@ -243,8 +254,10 @@ async fn handle(state: &WebhookState, ready: &Ready, update: Update, body: &[u8]
         Err(e) => e,
     };
     if !database_answers(&state.pool).await {
-        // An outage: the claim runs out and Telegram's next delivery is handled.
+        // An outage: the next delivery handles it, at once if the database is back in time to
+        // release the claim, else once the claim runs out.
         tracing::warn!(error = ?error, "the database is unreachable; Telegram delivers the update again");
+        let _ = release(&state.pool, id, tries).await;
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
     let tries = tries + 1;
@@ -285,7 +298,7 @@ enum Claim {
 
 /// Claims the update id under a lease, timed by the database's clock so instances with
 /// skewed clocks agree on when a claim ran out.
-async fn claim(pool: &PgPool, id: i64) -> sqlx::Result<Claim> {
+async fn claim(pool: &PgPool, id: i64, claim_seconds: f64) -> sqlx::Result<Claim> {
     let now = Utc::now();
     let claimed = sqlx::query_scalar!(
         "insert into telegram_updates (update_id, received_at, claimed_until)
@@ -296,7 +309,7 @@ async fn claim(pool: &PgPool, id: i64) -> sqlx::Result<Claim> {
          returning tries",
         id,
         now,
-        CLAIM_SECONDS
+        claim_seconds
     )
     .fetch_optional(pool)
     .await?;

@@ -102,7 +102,10 @@ impl Touchbot {
     fn config(&self, port: u16) -> String {
         let o = &self.options;
         let webhook = if o.webhook {
-            format!("webhook_url = \"https://bot.example.com{WEBHOOK_PATH}\"\n")
+            // A claim held by a killed instance lapses well within the test's patience.
+            format!(
+                "webhook_url = \"https://bot.example.com{WEBHOOK_PATH}\"\nwebhook_claim_seconds = 3\n"
+            )
         } else {
             String::new()
         };
