@@ -71,6 +71,15 @@ pub enum InboundContent {
     Button(String),
 }
 
+impl InboundContent {
+    /// A text as a channel gave it, less the NUL characters PostgreSQL cannot store: a client
+    /// who sends one (by accident or not) is still heard, instead of their message failing
+    /// on every try.
+    pub fn text(raw: &str) -> InboundContent {
+        InboundContent::Text(raw.replace('\0', ""))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum InboundError {
     #[error("could not store an inbound message")]

@@ -131,7 +131,7 @@ pub async fn contact_message(
         channel: ChannelKind::Telegram,
         address: msg.chat.id.0.to_string(),
         provider_message_id: format!("{}:{}", msg.chat.id.0, msg.id.0),
-        content: InboundContent::Text(text.to_string()),
+        content: InboundContent::text(text),
         received_at: Utc::now(),
     };
     handle(&bot, &ctx, msg.chat.id, &contact, &inbound, None).await

@@ -76,8 +76,8 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
-/// Any text but NUL, which has a test of its own below.
-const TEXT: &str = "[^\\x00]{0,100}";
+/// Any text, NUL (which PostgreSQL cannot store) included.
+const TEXT: &str = ".{0,100}";
 
 /// Bodies Telegram would never send, and real updates bent out of shape.
 fn any_body() -> impl Strategy<Value = Vec<u8>> {
@@ -132,7 +132,6 @@ async fn webhook_bot(pool: &PgPool, fake: &FakeTelegram) -> (Touchbot, Running) 
 }
 
 #[sqlx::test]
-#[ignore = "a NUL in a client's text fails every try (PostgreSQL text cannot hold it): found by the fault suite, not fixed yet"]
 async fn a_text_with_a_nul_character_is_answered_below_500(pool: PgPool) {
     let fake = FakeTelegram::start().await;
     let (_touchbot, running) = webhook_bot(&pool, &fake).await;
@@ -146,6 +145,11 @@ async fn a_text_with_a_nul_character_is_answered_below_500(pool: PgPool) {
         code < 500,
         "answered {code}, so Telegram would redeliver it for ever:\n{log}"
     );
+    let set_aside = sqlx::query_scalar!(r#"select count(*) as "n!" from inbound_dead_letters"#)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(set_aside, 0, "the message was handled, not set aside");
 }
 
 #[sqlx::test]
