@@ -349,6 +349,46 @@ async fn a_typed_score_with_a_comment_is_stored_without_asking_why(pool: PgPool)
 }
 
 #[sqlx::test]
+async fn a_thank_you_telegram_holds_back_for_a_moment_is_sent_later_and_once(pool: PgPool) {
+    let settings = settings();
+    let fake = FakeTelegram::start().await;
+    let northwind = account(&pool, "Northwind", None).await;
+    let dana = contact(&pool, northwind, "Dana", Some(6006)).await;
+    sent_nps(&pool, &fake, northwind, dana, 6006).await;
+
+    let bot = run_bot(&pool, &fake, &settings).await;
+    fake.fail("sendMessage", Some(6006), Failure::RetryAfter(1), 1);
+    let update = fake.push_text(6006, "9, great support");
+    for _ in 0..100 {
+        if fake.confirmed() > update {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bot.stop().await;
+    assert_eq!(fake.sent_to(6006).len(), 1, "only the survey so far");
+
+    // The answer waits in the queue like any post, for the post dispatcher.
+    let later = Utc::now() + TimeDelta::minutes(1);
+    let again = || async {
+        deliver_due_posts(
+            &pool,
+            &telegram(&fake, &pool),
+            &dispatch_config(),
+            "w",
+            later,
+        )
+        .await
+        .unwrap()
+    };
+    assert_eq!(again().await.sent, 1);
+    assert_eq!(again().await.sent, 0);
+    let sent = fake.sent_to(6006);
+    assert_eq!(sent.len(), 2, "the survey and one thank-you");
+    assert!(sent[1].text.contains("Thank"), "{}", sent[1].text);
+}
+
+#[sqlx::test]
 async fn text_that_is_not_a_score_gets_a_friendly_re_ask(pool: PgPool) {
     let settings = settings();
     let fake = FakeTelegram::start().await;

@@ -2,6 +2,7 @@
 //! store it (`record`), and tell the caller what to say in return (`outcome`). Channels call
 //! `receive`, which also re-scores the account's health.
 
+pub mod answers;
 pub mod callback;
 pub mod dead_letters;
 pub mod followups;

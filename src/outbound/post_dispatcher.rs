@@ -209,6 +209,43 @@ pub async fn deliver_post_batch(
     pass.deliver_batch(worker_id, now).await
 }
 
+/// Delivers the posts `ids` at once, one after the other in their order, if they still wait:
+/// for a post its producer has just queued and wants out now (the bot's answer to a client).
+/// A post this cannot deliver now (slowed down, no channel) stays queued for the dispatcher;
+/// one that another worker holds or that went out already is left alone.
+pub async fn deliver_posts_now(
+    pool: &PgPool,
+    channels: &Channels,
+    config: &DispatcherConfig,
+    worker_id: &str,
+    ids: &[PostId],
+) -> anyhow::Result<PostDeliveryReport> {
+    let pass = Pass {
+        pool,
+        channels,
+        config,
+        clock: Clock::Wall,
+        stop: Stop::default(),
+    };
+    let leases = post_queue::claim_these(pool, worker_id, ids, Utc::now(), config.lease())
+        .await
+        .context("could not claim the posts to deliver at once")?;
+    let mut report = PostDeliveryReport {
+        claimed: leases.len(),
+        ..Default::default()
+    };
+    for lease in leases {
+        match pass.deliver_one(lease).await {
+            Ok(outcome) => report.count(outcome),
+            Err((id, e)) => {
+                report.errors += 1;
+                tracing::error!(post_id = %id, error = ?e, "could not record a post's delivery");
+            }
+        }
+    }
+    Ok(report)
+}
+
 impl Pass<'_> {
     async fn deliver_batch(
         &self,

@@ -92,6 +92,50 @@ pub async fn claim_due(
     Ok(leases)
 }
 
+/// Leases the posts among `ids` that are still waiting ('planned', delivery 'now') to
+/// `worker_id`, like `claim_due` but regardless of their due time: their producer delivers
+/// them at once. A post another worker holds, or that went out already, is left alone.
+pub async fn claim_these(
+    db: impl PgExecutor<'_>,
+    worker_id: &str,
+    ids: &[PostId],
+    now: DateTime<Utc>,
+    lease: TimeDelta,
+) -> Result<Vec<PostLease>, sqlx::Error> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    let rows = sqlx::query!(
+        r#"
+        with mine as (
+            select id from staff_posts
+            where id = any($1) and status = 'planned' and delivery = 'now'
+            for update skip locked
+        )
+        update staff_posts p
+           set status = 'claimed', attempt = p.attempt + 1,
+               lease_owner = $2, lease_until = now() + make_interval(secs => $3),
+               updated_at = $4
+          from mine
+         where p.id = mine.id
+        returning p.id, p.attempt
+        "#,
+        &ids,
+        worker_id,
+        seconds(lease),
+        now,
+    )
+    .fetch_all(db)
+    .await?;
+    let mut leases: Vec<PostLease> = rows
+        .into_iter()
+        .map(|r| PostLease {
+            id: PostId(r.id),
+            attempt: r.attempt,
+        })
+        .collect();
+    leases.sort_by_key(|l| l.id);
+    Ok(leases)
+}
+
 /// What routing a post needs, read at send time: the recipient as they are now, and the team
 /// chat as it is bound now.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,6 +37,9 @@ pub enum PostKind {
     Unreachable,
     /// A staff member's answer to a client during a takeover; its reader is the contact.
     RelayReply,
+    /// The bot's own answer to what a client sent (a thank-you, "why?"); its reader is the
+    /// contact.
+    Answer,
 }
 
 impl PostKind {
@@ -53,6 +56,7 @@ impl PostKind {
             PostKind::Relay => "relay",
             PostKind::Unreachable => "unreachable",
             PostKind::RelayReply => "relay_reply",
+            PostKind::Answer => "answer",
         }
     }
 }

@@ -7,23 +7,26 @@
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use chrono::Utc;
 use teloxide::Bot;
 use teloxide::payloads::{AnswerCallbackQuerySetters, EditMessageTextSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{CallbackQuery, ChatId, InlineKeyboardMarkup, Message};
 
+use super::TelegramChannel;
 use super::channel::keyboard;
 use super::commands::typed;
 use super::replies::{answers, say, say_key, say_with, text};
 use super::staff;
 use super::who::{ContactRef, contact_by_chat, stranger_locale};
 use super::{BotContext, HandlerResult};
-use crate::channel::Button;
+use crate::channel::{Button, Channels};
 use crate::domain::ChannelKind;
 use crate::inbound::{Answer, InboundContent, InboundMessage, InboundOutcome, Judge, receive};
 use crate::messages::Vars;
 use crate::outbound::planner::replan_account;
+use crate::outbound::post_dispatcher::deliver_posts_now;
 use crate::storage::contacts;
 use crate::storage::invites::{self, Redeemed};
 
@@ -166,10 +169,8 @@ async fn handle(
             clear_keyboard(bot, q).await;
         }
     }
-    if handled.duplicate {
-        // Telegram delivered this update again: it was answered the first time.
-        return Ok(());
-    }
+    // A redelivered update was answered the first time, unless a crash came in between:
+    // the answers are queued under the message's key, so nothing is sent twice.
     let mut texts = answers(ctx, &handled);
     if texts.is_empty() && handled.answer == (Answer::OptIn { changed: false }) {
         // "/start" from someone who never left: say they are set rather than nothing.
@@ -182,9 +183,23 @@ async fn handle(
     }
     // Re-plans, reassessment and the words passed to the CSM (during a takeover, everything
     // the contact writes; the bot then says nothing) were done by `receive`.
-    for text in texts {
-        say(bot, chat, text).await;
+    let waiting = crate::inbound::answers::queue(&ctx.pool, &handled, inbound, &texts, now).await?;
+    if waiting.is_empty() {
+        return Ok(());
     }
+    let channels = Channels::new(ctx.settings.dispatcher.rate_limits.clone()).with(Arc::new(
+        TelegramChannel::new(bot.clone(), ctx.pool.clone()),
+    ));
+    let worker = format!("answers-{}", std::process::id());
+    deliver_posts_now(
+        &ctx.pool,
+        &channels,
+        &ctx.settings.dispatcher,
+        &worker,
+        &waiting,
+    )
+    .await
+    .with_context(|| format!("answering chat {}", chat.0))?;
     Ok(())
 }
 

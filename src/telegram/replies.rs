@@ -1,6 +1,8 @@
-//! Saying things back in a chat: texts from `messages/`, sent at once. An answer that cannot
-//! be delivered (the user blocked the bot a moment later) is logged and dropped: it answered a
-//! message, and the next touch goes through the dispatcher, which notices a blocked chat.
+//! Saying things back in a chat: texts from `messages/`, sent at once. The answers to what a
+//! contact sent go through the post queue instead (`inbound::answers`), so a crash cannot lose
+//! them; what `say` cannot deliver (the user blocked the bot a moment later) is logged and
+//! dropped: it answered a message, and the next touch goes through the dispatcher, which
+//! notices a blocked chat.
 
 use teloxide::Bot;
 use teloxide::payloads::SendMessageSetters;

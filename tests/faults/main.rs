@@ -197,3 +197,37 @@ pub async fn assert_each_answered_once(
     }
     assert_eq!(stored.len(), clients, "answers recorded: {stored:?}");
 }
+
+/// Every one of the first `clients` chats answered its survey once and saw one thank-you,
+/// except where the thank-you was on its way when the program died: that one is left
+/// `unknown` (or `sending` until its lease runs out), never sent again; no more of those than
+/// `in_flight`.
+pub async fn assert_each_thanked_once(
+    pool: &PgPool,
+    fake: &FakeTelegram,
+    clients: usize,
+    in_flight: usize,
+) {
+    assert_each_answered_once(pool, fake, clients, false).await;
+    let cut_short: Vec<i64> = sqlx::query_scalar!(
+        r#"select c.address as "address!" from staff_posts p
+             join contacts c on c.id = p.contact_id
+            where p.kind = 'answer' and p.status in ('sending', 'unknown') order by p.id"#
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|a| a.parse().unwrap())
+    .collect();
+    for i in 0..clients {
+        let got = fake.sent_to(chat(i)).len();
+        if !cut_short.contains(&chat(i)) {
+            assert_eq!(got, 2, "chat {}: one survey and one thank-you", chat(i));
+        }
+    }
+    assert!(
+        cut_short.len() <= in_flight,
+        "thank-yous cut short: {cut_short:?}, more than the {in_flight} that can have been in flight"
+    );
+}
