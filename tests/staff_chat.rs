@@ -3,56 +3,27 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::Utc;
 use sqlx::PgPool;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use touchbot::config::Settings;
 use touchbot::domain::{AccountId, ChannelKind, Segment, StaffId, StaffRole};
 use touchbot::escalation::EscalationConfig;
 use touchbot::inbound::signal_store;
 use touchbot::inbound::signals::{RawSignal, parse_signal};
-use touchbot::messages::Messages;
 use touchbot::storage::{accounts, staff, team_chat};
 
+use support::bot::RunningBot;
 use support::fake_telegram::{BOT_USERNAME, Failure, FakeTelegram};
 
 const TEAM_CHAT: i64 = -100777;
 const CLIENT_GROUP: i64 = -100555;
 const AIGERIM: i64 = 4242;
 
-struct RunningBot {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
 async fn run_bot(pool: &PgPool, fake: &FakeTelegram) -> RunningBot {
     let mut settings = Settings::default();
     settings.telegram.bot_username = Some(BOT_USERNAME.into());
     settings.telegram.poll_timeout_seconds = 1;
-    let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(touchbot::telegram::polling::run(
-        fake.bot(),
-        pool.clone(),
-        Arc::new(settings),
-        Arc::new(Messages::load().unwrap()),
-        stopped,
-    ));
-    RunningBot { stop, task }
-}
-
-impl RunningBot {
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("the bot stops promptly")
-            .unwrap()
-            .unwrap();
-    }
+    support::bot::run_bot(pool, fake, &settings)
 }
 
 /// Aigerim (Telegram user 4242) is Northwind's CSM; the team chat is bound.

@@ -11,8 +11,6 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use touchbot::channel::ratelimit::{ChannelLimit, RateLimits};
 use touchbot::channel::{Address, Channel, Channels, OutboundMessage};
 use touchbot::config::Settings;
@@ -26,6 +24,7 @@ use touchbot::storage::{accounts, contacts, invites, staff, team_chat};
 use touchbot::telegram::TelegramChannel;
 use touchbot::telegram::settings::Secret;
 
+use support::bot::{RunningBot, run_bot};
 use support::fake_telegram::{BOT_USERNAME, Failure, FakeTelegram, TOKEN};
 
 fn settings() -> Settings {
@@ -51,35 +50,6 @@ fn dispatch_config() -> DispatcherConfig {
         workers: 1,
         rate_limits: unlimited(),
         ..DispatcherConfig::default()
-    }
-}
-
-/// The bot's update loop, running against the fake.
-struct RunningBot {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-async fn run_bot(pool: &PgPool, fake: &FakeTelegram, settings: &Settings) -> RunningBot {
-    let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(touchbot::telegram::polling::run(
-        fake.bot(),
-        pool.clone(),
-        Arc::new(settings.clone()),
-        Arc::new(Messages::load().unwrap()),
-        stopped,
-    ));
-    RunningBot { stop, task }
-}
-
-impl RunningBot {
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("the bot stops promptly")
-            .unwrap()
-            .unwrap();
     }
 }
 
@@ -193,7 +163,7 @@ async fn a_contact_who_opens_their_link_is_bound_to_the_chat_and_gets_the_welcom
         format!("https://t.me/{BOT_USERNAME}?start={}", invite.code)
     );
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_text(5001, &format!("/start {}", invite.code));
     let greeting = fake.message(5001, 1).await;
     bot.stop().await;
@@ -235,7 +205,7 @@ async fn a_used_expired_or_unknown_link_gets_a_polite_answer_and_binds_nothing(p
         .await
         .unwrap();
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_text(5001, &format!("/start {}", good.code));
     fake.message(5001, 1).await;
     fake.push_text(5002, &format!("/start {}", good.code));
@@ -285,7 +255,7 @@ async fn an_nps_tap_records_the_score_asks_why_once_and_keeps_the_reason(pool: P
     assert_eq!(survey.buttons[0][3].1, format!("nps:{touch}:3"));
     assert_eq!(fake.sent_to(6001).len(), 1, "the survey is one message");
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_tap(6001, survey.message_id, &format!("nps:{touch}:7"));
     let why = fake.message(6001, 2).await;
     fake.push_text(6001, "Onboarding took longer than promised");
@@ -325,7 +295,7 @@ async fn a_typed_score_with_a_comment_is_stored_without_asking_why(pool: PgPool)
     let dana = contact(&pool, northwind, "Dana", Some(6002)).await;
     let (touch, _) = sent_nps(&pool, &fake, northwind, dana, 6002).await;
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_text(6002, "восемь — всё хорошо");
     let thanks = fake.message(6002, 2).await;
     bot.stop().await;
@@ -356,7 +326,7 @@ async fn a_thank_you_telegram_holds_back_for_a_moment_is_sent_later_and_once(poo
     let dana = contact(&pool, northwind, "Dana", Some(6006)).await;
     sent_nps(&pool, &fake, northwind, dana, 6006).await;
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.fail("sendMessage", Some(6006), Failure::RetryAfter(1), 1);
     let update = fake.push_text(6006, "9, great support");
     for _ in 0..100 {
@@ -396,7 +366,7 @@ async fn text_that_is_not_a_score_gets_a_friendly_re_ask(pool: PgPool) {
     let dana = contact(&pool, northwind, "Dana", Some(6003)).await;
     sent_nps(&pool, &fake, northwind, dana, 6003).await;
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_text(6003, "hmm, hard to say");
     let reask = fake.message(6003, 2).await;
     bot.stop().await;
@@ -412,7 +382,7 @@ async fn a_second_tap_on_an_old_keyboard_leaves_the_first_answer_standing(pool: 
     let dana = contact(&pool, northwind, "Dana", Some(6004)).await;
     let (touch, survey) = sent_nps(&pool, &fake, northwind, dana, 6004).await;
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_tap(6004, survey.message_id, &format!("nps:{touch}:4"));
     fake.message(6004, 2).await;
     fake.push_tap(6004, survey.message_id, &format!("nps:{touch}:10"));
@@ -448,7 +418,7 @@ async fn stop_opts_the_contact_out_and_start_brings_them_back(pool: PgPool) {
     let northwind = account(&pool, "Northwind", None).await;
     let dana = contact(&pool, northwind, "Dana", Some(6005)).await;
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_text(6005, "/stop");
     let stopped = fake.message(6005, 1).await;
     let opted_out = contacts::get(&pool, dana).await.unwrap().unwrap().opted_out;
@@ -604,7 +574,7 @@ async fn a_detractor_tap_puts_a_card_in_the_team_chat(pool: PgPool) {
         .unwrap();
     let (touch, survey) = sent_nps(&pool, &fake, northwind, dana, 6101).await;
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_tap(6101, survey.message_id, &format!("nps:{touch}:2"));
     fake.message(6101, 2).await;
     bot.stop().await;
@@ -625,7 +595,7 @@ async fn a_detractor_tap_puts_a_card_in_the_team_chat(pool: PgPool) {
     // A tap on the card reaches the staff features, and is always answered.
     let (_, take) = card.buttons[0][0].clone();
     assert!(take.starts_with("esc:"), "{take}");
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     let taps = fake.calls("answerCallbackQuery").len();
     fake.push_tap(-100777, card.message_id, &take);
     fake.wait_until("the card's tap to be answered", |f| {
@@ -662,7 +632,7 @@ async fn a_team_chat_that_became_a_supergroup_keeps_getting_posts(pool: PgPool) 
     assert_eq!(bound.address, "-100200");
 
     // The service message about a later upgrade moves it too.
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     let update = fake.push_migration(-100200, -100300);
     fake.wait_until("the migration to be read", |f| f.confirmed() > update)
         .await;
@@ -678,7 +648,7 @@ async fn the_language_command_offers_each_language_and_a_tap_switches_it(pool: P
     let northwind = account(&pool, "Northwind", None).await;
     let dana = contact(&pool, northwind, "Dana", Some(6201)).await;
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_text(6201, "/language");
     let question = fake.message(6201, 1).await;
     fake.push_tap(6201, question.message_id, "lang:ru");
@@ -854,7 +824,7 @@ async fn a_contact_who_had_blocked_the_bot_and_writes_again_is_reachable_again(p
     deliver(&pool, &fake, Utc::now()).await;
     let blocked = contacts::get(&pool, dana).await.unwrap().unwrap();
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_text(6301, "/start");
     fake.message(6301, 1).await;
     bot.stop().await;
@@ -895,7 +865,7 @@ async fn detractor_card_posted(
         .await
         .unwrap();
     let (touch, survey) = sent_nps(pool, fake, northwind, dana, 6101).await;
-    let bot = run_bot(pool, fake, settings).await;
+    let bot = run_bot(pool, fake, settings);
     fake.push_tap(6101, survey.message_id, &format!("nps:{touch}:2"));
     fake.message(6101, 2).await;
     deliver_posts(pool, fake).await;
@@ -964,7 +934,7 @@ async fn status_answers_staff_with_the_portfolio_and_tells_a_stranger_nothing(po
     account(&pool, "Northwind", Some(aigerim)).await;
     account(&pool, "Orbit Retail", Some(aigerim)).await;
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_text(4242, "/status");
     fake.push_text(5555, "/status northwind");
     let staff_answer = fake.message(4242, 1).await;
@@ -995,7 +965,7 @@ async fn a_clients_free_text_reaches_the_csm_and_the_csms_reply_goes_back(pool: 
     let northwind = account(&pool, "Northwind", Some(aigerim)).await;
     contact(&pool, northwind, "Dana", Some(6101)).await;
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_text(6101, "Could we move our call to Friday?");
     fake.message(6101, 1).await;
     bot.stop().await;
@@ -1013,7 +983,7 @@ async fn a_clients_free_text_reaches_the_csm_and_the_csms_reply_goes_back(pool: 
         relayed.text
     );
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_reply_from(4242, 4242, relayed.message_id, "Sure, Friday 11:00 works.");
     // The CSM is told it is on its way; the post dispatcher delivers it.
     fake.message(4242, 2).await;
@@ -1048,7 +1018,7 @@ async fn while_the_csm_talks_with_a_client_the_bot_passes_their_words_on_and_sta
     .await
     .unwrap();
 
-    let bot = run_bot(&pool, &fake, &settings).await;
+    let bot = run_bot(&pool, &fake, &settings);
     fake.push_text(6101, "8");
     fake.push_text(6101, "/help");
     // The help text is the next thing the client sees: nothing was said about the "8".

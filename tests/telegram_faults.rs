@@ -12,8 +12,6 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use touchbot::channel::Channels;
 use touchbot::channel::ratelimit::{ChannelLimit, RateLimits};
 use touchbot::config::Settings;
@@ -21,6 +19,7 @@ use touchbot::inbound::dead_letters;
 use touchbot::messages::Messages;
 use touchbot::telegram::settings::Secret;
 
+use support::bot::run_bot;
 use support::fake_telegram::{BOT_USERNAME, FakeTelegram, TOKEN, text_update};
 use support::tcp_proxy::TcpProxy;
 
@@ -34,34 +33,6 @@ fn settings() -> Settings {
         simulated: ChannelLimit::unlimited(),
     };
     s
-}
-
-struct RunningBot {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-fn run_bot(pool: &PgPool, fake: &FakeTelegram, settings: &Settings) -> RunningBot {
-    let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(touchbot::telegram::polling::run(
-        fake.bot(),
-        pool.clone(),
-        Arc::new(settings.clone()),
-        Arc::new(Messages::load().unwrap()),
-        stopped,
-    ));
-    RunningBot { stop, task }
-}
-
-impl RunningBot {
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("the bot stops promptly")
-            .unwrap()
-            .unwrap();
-    }
 }
 
 /// A Telegram contact of a new account, in private chat `chat`.
@@ -210,13 +181,9 @@ async fn a_stop_while_an_update_is_in_hand_finishes_it_and_confirms_its_offset(p
     fake.wait_until("the answer to be on its way", |f| f.held_calls() == 1)
         .await;
 
-    let _ = bot.stop.send(true);
+    bot.signal_stop();
     fake.release();
-    tokio::time::timeout(Duration::from_secs(20), bot.task)
-        .await
-        .expect("the bot stops promptly")
-        .unwrap()
-        .unwrap();
+    bot.stop().await;
 
     assert_eq!(
         fake.sent_to(5555).len(),

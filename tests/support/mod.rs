@@ -2,5 +2,6 @@
 
 #![allow(dead_code)]
 
+pub mod bot;
 pub mod fake_telegram;
 pub mod tcp_proxy;
