@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use touchbot::channel::Channels;
 use touchbot::channel::ratelimit::{ChannelLimit, RateLimits};
@@ -21,7 +20,7 @@ use touchbot::telegram::settings::Secret;
 
 use support::bot::run_bot;
 use support::fake_telegram::{BOT_USERNAME, FakeTelegram, TOKEN, text_update};
-use support::tcp_proxy::TcpProxy;
+use support::tcp_proxy::behind_a_proxy;
 
 fn settings() -> Settings {
     let mut s = Settings::default();
@@ -65,26 +64,6 @@ async fn replies_from(pool: &PgPool, contact: i64) -> i64 {
     .fetch_one(pool)
     .await
     .unwrap()
-}
-
-/// A pool on the test's database that goes through a proxy the test can cut.
-async fn behind_a_proxy(pool: &PgPool) -> (TcpProxy, PgPool) {
-    let options = (*pool.connect_options()).clone();
-    let upstream = format!("{}:{}", options.get_host(), options.get_port());
-    let upstream = tokio::net::lookup_host(upstream)
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = TcpProxy::start(upstream).await;
-    let proxied = PgPoolOptions::new()
-        .max_connections(5)
-        // An outage shows as a failure soon, as in production it would after the timeout.
-        .acquire_timeout(Duration::from_secs(1))
-        .connect_with(options.host("127.0.0.1").port(proxy.port()))
-        .await
-        .unwrap();
-    (proxy, proxied)
 }
 
 #[sqlx::test]

@@ -2,6 +2,7 @@
 //! next try, what a channel's answer means for the message, which clock a pass records with,
 //! and the stop signal a pass obeys.
 
+use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -107,6 +108,59 @@ pub(crate) fn after_send(
             ),
             refused: Some(reason),
         },
+    }
+}
+
+/// A queue's error that may only mean PostgreSQL could not be reached for a moment.
+pub(crate) trait QueueError {
+    fn database(&self) -> Option<&sqlx::Error>;
+}
+
+/// Whether a database error means PostgreSQL was out of reach (rather than that it refused the
+/// statement): the connection broke, none could be had, or the server is shutting down.
+pub(crate) fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        // A connection opened while the server is away can also fail its handshake.
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
+/// How long a worker keeps trying to record a send while PostgreSQL is out of reach: long
+/// enough for a restart or a failover. Past its lease the send turns `unknown` (nothing resends
+/// it), and a late record still settles it as sent.
+pub(crate) const RECORD_PATIENCE: Duration = Duration::from_secs(300);
+
+/// Records what a channel said about a message, trying again while PostgreSQL is out of reach,
+/// for up to `patience`. Giving up at the first error would leave a message the channel took
+/// as `sending`, to become `unknown` for a person to settle, when a database back a few
+/// seconds later could simply be told.
+pub(crate) async fn record_patiently<T, E, F, Fut>(patience: Duration, mut write: F) -> Result<T, E>
+where
+    E: QueueError,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match write().await {
+            Err(e)
+                if e.database().is_some_and(is_outage)
+                    && tokio::time::Instant::now() + wait < deadline =>
+            {
+                tracing::warn!("PostgreSQL is out of reach while recording a send; trying again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            done => return done,
+        }
     }
 }
 

@@ -16,7 +16,9 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use super::calendar::CalendarConfig;
-use super::delivery::{AfterSend, Clock, Stop, after_send, backoff_at};
+use super::delivery::{
+    AfterSend, Clock, RECORD_PATIENCE, Stop, after_send, backoff_at, record_patiently,
+};
 use super::outbox::{self, Lease, OutboxError, Rescued, SendRow};
 use super::wakeup::{Wakeup, wait_before_next_pass};
 use crate::channel::ratelimit::RateLimits;
@@ -429,8 +431,22 @@ impl Pass<'_> {
             outbox::mark_sending(self.pool, lease, self.clock.now(), self.config.lease()).await?;
         let result = channel.send(&message).await;
         let now = self.clock.now();
+        let after = after_send(result, &touch.to, throttle, tries, self.config, now);
+        record_patiently(RECORD_PATIENCE, || {
+            self.record(lease, &row, after.clone(), now)
+        })
+        .await
+    }
 
-        match after_send(result, &touch.to, throttle, tries, self.config, now) {
+    /// Stores what became of a send, as `after_send` read the channel's answer.
+    async fn record(
+        &self,
+        lease: Lease,
+        row: &SendRow,
+        after: AfterSend,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, OutboxError> {
+        match after {
             AfterSend::Sent(delivered) => {
                 outbox::complete(self.pool, lease, &delivered.provider_message_id, now).await?;
                 Ok(Outcome::Sent)
@@ -447,7 +463,7 @@ impl Pass<'_> {
                     refused.filter(|r| makes_contact_unreachable(*r)),
                 ) {
                     (Some(contact_id), Some(refused)) => {
-                        self.fail_and_mark_unreachable(lease, &row, contact_id, refused, &reason)
+                        self.fail_and_mark_unreachable(lease, row, contact_id, refused, &reason)
                             .await?
                     }
                     _ => outbox::fail_permanently(self.pool, lease, &reason, now).await?,

@@ -41,6 +41,15 @@ pub enum OutboxError {
     Database(#[from] sqlx::Error),
 }
 
+impl super::delivery::QueueError for OutboxError {
+    fn database(&self) -> Option<&sqlx::Error> {
+        match self {
+            OutboxError::Database(e) => Some(e),
+            OutboxError::LeaseLost(_) => None,
+        }
+    }
+}
+
 fn fenced(rows: u64, lease: Lease) -> Result<(), OutboxError> {
     if rows == 1 {
         Ok(())
@@ -211,6 +220,8 @@ pub async fn expire_leases_of(
     Ok(done.rows_affected())
 }
 
+/// Records the channel's confirmation. A send the lease rescue already marked `unknown` (its
+/// record was held up by a database outage) is settled too, as long as nobody claimed it since.
 pub async fn complete(
     db: impl PgExecutor<'_>,
     lease: Lease,
@@ -221,7 +232,7 @@ pub async fn complete(
         "update touches
             set status = 'sent', sent_at = $4, provider_message_id = $3, status_reason = null,
                 last_error = null, lease_owner = null, lease_until = null, updated_at = $4
-          where id = $1 and attempt = $2 and status = 'sending'",
+          where id = $1 and attempt = $2 and status in ('sending', 'unknown')",
         lease.id.0,
         lease.attempt,
         provider_message_id,

@@ -19,7 +19,7 @@ use futures::StreamExt;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::delivery::{AfterSend, Clock, Stop, after_send};
+use super::delivery::{AfterSend, Clock, RECORD_PATIENCE, Stop, after_send, record_patiently};
 use super::dispatcher::{DispatcherConfig, Reconciled};
 use super::outbox::Rescued;
 use super::post_queue::{self, PostLease, PostQueueError, PostRow};
@@ -346,8 +346,18 @@ impl Pass<'_> {
                 .await?;
         let result = channel.send(&message).await;
         let now = self.clock.now();
+        let after = after_send(result, &message.to, throttle, tries, self.config, now);
+        record_patiently(RECORD_PATIENCE, || self.record(lease, after.clone(), now)).await
+    }
 
-        match after_send(result, &message.to, throttle, tries, self.config, now) {
+    /// Stores what became of a post, as `after_send` read the channel's answer.
+    async fn record(
+        &self,
+        lease: PostLease,
+        after: AfterSend,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, PostQueueError> {
+        match after {
             AfterSend::Sent(delivered) => {
                 post_queue::complete(self.pool, lease, &delivered.provider_message_id, now).await?;
                 Ok(Outcome::Sent)

@@ -32,6 +32,15 @@ pub enum PostQueueError {
     Database(#[from] sqlx::Error),
 }
 
+impl super::delivery::QueueError for PostQueueError {
+    fn database(&self) -> Option<&sqlx::Error> {
+        match self {
+            PostQueueError::Database(e) => Some(e),
+            PostQueueError::LeaseLost(_) => None,
+        }
+    }
+}
+
 fn fenced(rows: u64, lease: PostLease) -> Result<(), PostQueueError> {
     if rows == 1 {
         Ok(())
@@ -288,6 +297,8 @@ pub async fn release_claims_of(
     Ok(done.rows_affected())
 }
 
+/// Records the channel's confirmation. A send the lease rescue already marked `unknown` (its
+/// record was held up by a database outage) is settled too, as long as nobody claimed it since.
 pub async fn complete(
     db: impl PgExecutor<'_>,
     lease: PostLease,
@@ -298,7 +309,7 @@ pub async fn complete(
         "update staff_posts
             set status = 'sent', sent_at = $4, provider_message_id = $3, status_reason = null,
                 last_error = null, lease_owner = null, lease_until = null, updated_at = $4
-          where id = $1 and attempt = $2 and status = 'sending'",
+          where id = $1 and attempt = $2 and status in ('sending', 'unknown')",
         lease.id.0,
         lease.attempt,
         provider_message_id,

@@ -6,6 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -96,4 +100,24 @@ async fn forward(mut client: TcpStream, upstream: SocketAddr, mut cuts: watch::R
         _ = cuts.changed() => {}
     }
     // Dropping both ends closes them: the program sees its connection die mid-query.
+}
+
+/// A proxy in front of `pool`'s server, and a small pool that goes through it.
+pub async fn behind_a_proxy(pool: &PgPool) -> (TcpProxy, PgPool) {
+    let options = (*pool.connect_options()).clone();
+    let upstream = format!("{}:{}", options.get_host(), options.get_port());
+    let upstream = tokio::net::lookup_host(upstream)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = TcpProxy::start(upstream).await;
+    let proxied = PgPoolOptions::new()
+        .max_connections(5)
+        // An outage shows as a failure soon, as in production it would after the timeout.
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_with(options.host("127.0.0.1").port(proxy.port()))
+        .await
+        .unwrap();
+    (proxy, proxied)
 }
