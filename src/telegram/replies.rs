@@ -1,5 +1,5 @@
 //! Saying things back in a chat: texts from `messages/`, sent at once. The answers to what a
-//! contact sent go through the post queue instead (`inbound::answers`), so a crash cannot lose
+//! contact sent go through the post queue instead (`inbound::conversation`), so a crash cannot lose
 //! them; what `say` cannot deliver (the user blocked the bot a moment later) is logged and
 //! dropped: it answered a message, and the next touch goes through the dispatcher, which
 //! notices a blocked chat.
@@ -10,33 +10,11 @@ use teloxide::prelude::Requester;
 use teloxide::types::{ChatId, InlineKeyboardMarkup};
 
 use super::BotContext;
-use crate::inbound::Handled;
 use crate::messages::Vars;
-use crate::outbound::render::fallback_csm;
 
 /// Renders `key`; a template problem is a bug found at start-up, so it is only logged here.
 pub fn text(ctx: &BotContext, locale: &str, key: &str, vars: &Vars) -> Option<String> {
-    match ctx.messages.render(locale, key, vars) {
-        Ok(text) => Some(text),
-        Err(e) => {
-            tracing::error!(key, error = %e, "could not render a reply");
-            None
-        }
-    }
-}
-
-/// The texts that answer what a contact sent, in order.
-pub fn answers(ctx: &BotContext, handled: &Handled) -> Vec<String> {
-    let mut vars = handled.vars();
-    if handled.csm_name.is_none() {
-        // As with touches: an account without a CSM is signed by the team.
-        vars = vars.csm(fallback_csm(&handled.locale));
-    }
-    handled
-        .send_back()
-        .into_iter()
-        .filter_map(|key| text(ctx, &handled.locale, key, &vars))
-        .collect()
+    ctx.conversation().text(locale, key, vars)
 }
 
 pub async fn say(bot: &Bot, chat: ChatId, text: String) {
