@@ -14,7 +14,7 @@ use touchbot::config::Settings;
 use touchbot::domain::{ChannelKind, ContactId};
 use touchbot::inbound::{
     Answer, Arrival, ContactRef, Conversation, Done, InboundContent, InboundMessage, Reply,
-    contact_by_address, converse, deliver_answers,
+    contact_by_address, converse, deliver_answers, joining,
 };
 use touchbot::messages::Messages;
 
@@ -313,4 +313,50 @@ async fn help_is_answered_in_the_contacts_language_without_storing_anything(pool
         .await
         .unwrap();
     assert_eq!(stored, 0);
+}
+
+#[sqlx::test]
+async fn opening_ones_own_link_again_says_already_connected(pool: PgPool) {
+    let w = world(&pool).await;
+    let account: i64 = sqlx::query_scalar("select account_id from contacts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let dana: i64 = sqlx::query_scalar(
+        "insert into contacts (account_id, name, role, channel)
+         values ($1, 'Dana Abenova', 'user', 'telegram') returning id",
+    )
+    .bind(account)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let invite = touchbot::storage::invites::issue(&pool, ContactId(dana), 14, now())
+        .await
+        .unwrap();
+    let conversation = w.conversation(&pool);
+    let join = || {
+        joining::join(
+            &conversation,
+            ChannelKind::Telegram,
+            "5005",
+            &invite.code,
+            "en",
+            now(),
+        )
+    };
+
+    let first = join().await.unwrap();
+    let again = join().await.unwrap();
+
+    assert_eq!(first.done, Done::Joined);
+    assert_eq!(first.say.len(), 1);
+    assert_eq!(
+        again.say[0].body,
+        "You're already connected, Dana. Nothing more to do."
+    );
+    let bound = contact_by_address(&pool, ChannelKind::Telegram, "5005")
+        .await
+        .unwrap()
+        .map(|c| c.id);
+    assert_eq!(bound, Some(ContactId(dana)));
 }

@@ -77,6 +77,8 @@ pub enum Done {
     Unreadable,
     /// `/help` or `/language`, answered without storing anything.
     Command,
+    /// A join code, answered (bound, already bound, or refused): see `joining::join`.
+    Joined,
     /// Stored (or recognised as a redelivery) and followed up by `receive`.
     Received(Handled),
 }

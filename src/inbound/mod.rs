@@ -9,6 +9,7 @@ pub mod contact;
 pub mod conversation;
 pub mod dead_letters;
 pub mod followups;
+pub mod joining;
 mod outcome;
 pub mod parser;
 mod receive;

@@ -17,16 +17,13 @@ use teloxide::types::{CallbackQuery, ChatId, InlineKeyboardMarkup, Message};
 
 use super::channel::keyboard;
 use super::commands::typed;
-use super::replies::{say, say_key, say_with};
+use super::replies::{say, say_with};
 use super::staff;
 use super::who::{ContactRef, contact_by_chat, stranger_locale};
 use super::{BotContext, HandlerResult};
 use crate::domain::ChannelKind;
-use crate::inbound::conversation::{Arrival, choose_locale, converse, deliver_answers};
-use crate::inbound::{InboundContent, InboundMessage};
-use crate::messages::Vars;
-use crate::outbound::planner::replan_account;
-use crate::storage::invites::{self, Redeemed};
+use crate::inbound::conversation::{Arrival, Text, choose_locale, converse, deliver_answers};
+use crate::inbound::{InboundContent, InboundMessage, joining};
 
 pub use crate::inbound::conversation::LANGUAGE_PREFIX;
 
@@ -42,28 +39,20 @@ pub fn join_code(msg: Message, ctx: Arc<BotContext>) -> Option<JoinCode> {
 
 /// `/start <code>` from a deep link: binds this chat to the contact the code names.
 pub async fn join(bot: Bot, ctx: Arc<BotContext>, msg: Message, code: JoinCode) -> HandlerResult {
-    let now = Utc::now();
     let chat = msg.chat.id;
     let stranger = stranger_locale(msg.from.as_ref());
-    let redeemed = invites::redeem(&ctx.pool, &code.0, &chat.0.to_string(), now).await?;
-    let (key, account) = match redeemed {
-        Redeemed::Joined { account_id, .. } => ("tg-joined", Some(account_id)),
-        Redeemed::AlreadyJoined { .. } => ("tg-join-already", None),
-        Redeemed::Expired => ("tg-join-expired", None),
-        Redeemed::Unknown | Redeemed::NoLongerValid => ("tg-join-invalid", None),
-        Redeemed::ChatTaken => ("tg-join-chat-taken", None),
-    };
-    if let Some(account) = account {
-        // Puts the welcome (and whatever else is due) on the calendar from today.
-        replan_account(&ctx.pool, &ctx.settings.calendar, account, now).await?;
-    }
-    // The chat's contact, if it has one now: the one who just joined, or the one it already
-    // belonged to. Texts for strangers use no variables.
-    let (locale, vars) = match contact_by_chat(&ctx.pool, chat).await? {
-        Some(contact) => (contact.locale.clone(), contact.vars()),
-        None => (stranger.to_string(), Vars::new()),
-    };
-    say_key(&bot, &ctx, chat, &locale, key, &vars).await;
+    let conversation = ctx.conversation();
+    let address = chat.0.to_string();
+    let reply = joining::join(
+        &conversation,
+        ChannelKind::Telegram,
+        &address,
+        &code.0,
+        stranger,
+        Utc::now(),
+    )
+    .await?;
+    say_all(&bot, chat, reply.say).await;
     Ok(())
 }
 
@@ -128,15 +117,19 @@ async fn respond(
     if let (Some(q), true) = (tap, reply.clear_buttons) {
         clear_keyboard(bot, q).await;
     }
-    for text in reply.say {
+    say_all(bot, chat, reply.say).await;
+    deliver_answers(&conversation, &ctx.answers, &reply.queued)
+        .await
+        .with_context(|| format!("answering chat {}", chat.0))
+}
+
+async fn say_all(bot: &Bot, chat: ChatId, texts: Vec<Text>) {
+    for text in texts {
         match text.buttons.is_empty() {
             true => say(bot, chat, text.body).await,
             false => say_with(bot, chat, text.body, keyboard(&text.buttons)).await,
         }
     }
-    deliver_answers(&conversation, &ctx.answers, &reply.queued)
-        .await
-        .with_context(|| format!("answering chat {}", chat.0))
 }
 
 /// Answers a button tap (always: the client shows a spinner until then), with a short note
