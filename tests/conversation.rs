@@ -113,6 +113,7 @@ async fn writes(pool: &PgPool, w: &World, id: &str, body: &str) -> (Reply, Vec<S
     let contact = the_contact(pool).await;
     let conversation = w.conversation(pool);
     let arrival = Arrival {
+        channel: ChannelKind::Whatsapp,
         message: Some(text(id, body)),
         command: None,
         tap: false,
@@ -241,6 +242,7 @@ async fn a_stranger_gets_one_polite_answer_and_nothing_is_stored(pool: PgPool) {
     let w = world(&pool).await;
     let conversation = w.conversation(&pool);
     let arrival = Arrival {
+        channel: ChannelKind::Whatsapp,
         message: Some(InboundMessage {
             address: "+77019999999".to_string(),
             ..text("wamid.9", "hello?")
@@ -274,6 +276,7 @@ async fn a_tap_on_an_answered_survey_is_told_so_and_changes_nothing(pool: PgPool
         .unwrap();
     let contact = the_contact(&pool).await;
     let arrival = Arrival {
+        channel: ChannelKind::Whatsapp,
         message: Some(InboundMessage {
             content: InboundContent::Button(format!("nps:{touch}:2")),
             ..text("wamid.2", "")
@@ -297,6 +300,7 @@ async fn help_is_answered_in_the_contacts_language_without_storing_anything(pool
     let w = world(&pool).await;
     let contact = the_contact(&pool).await;
     let arrival = Arrival {
+        channel: ChannelKind::Whatsapp,
         message: Some(text("wamid.1", "/help")),
         command: Some("help".to_string()),
         tap: false,

@@ -19,7 +19,7 @@ use super::contact::ContactRef;
 use super::{Answer, Handled, InboundMessage, InboundOutcome, Judge, answers, receive};
 use crate::channel::{Button, Channels};
 use crate::config::Settings;
-use crate::domain::PostId;
+use crate::domain::{ChannelKind, PostId};
 use crate::messages::{Messages, Vars};
 use crate::outbound::planner::replan_account;
 use crate::outbound::post_dispatcher::deliver_posts_now;
@@ -40,6 +40,8 @@ pub struct Conversation<'a> {
 /// What the adapter knows of what arrived.
 #[derive(Debug, Clone)]
 pub struct Arrival<'a> {
+    /// Where it came from: picks the channel's own wording of texts about the chat itself.
+    pub channel: ChannelKind,
     /// What was said or tapped; None for what the bot cannot read (a sticker, a voice note),
     /// which is neither stored nor answered.
     pub message: Option<InboundMessage>,
@@ -121,9 +123,20 @@ impl Conversation<'_> {
         }
     }
 
-    fn toast(&self, locale: &str, key: Option<&str>) -> Toast {
+    /// Renders the text about the chat itself called `name` (see [`chat_key`]).
+    pub fn chat_text(
+        &self,
+        channel: ChannelKind,
+        locale: &str,
+        name: &str,
+        vars: &Vars,
+    ) -> Option<String> {
+        self.text(locale, &chat_key(self.messages, channel, name), vars)
+    }
+
+    fn toast(&self, channel: ChannelKind, locale: &str, name: Option<&str>) -> Toast {
         Toast {
-            note: key.and_then(|key| self.text(locale, key, &Vars::new())),
+            note: name.and_then(|name| self.chat_text(channel, locale, name, &Vars::new())),
         }
     }
 }
@@ -137,12 +150,13 @@ pub async fn converse(conv: &Conversation<'_>, arrival: Arrival<'_>) -> anyhow::
     welcome_back(conv, contact).await?;
     if !arrival.tap {
         match arrival.command.as_deref() {
-            Some("language") => return Ok(choose_language(conv, contact)),
+            Some("language") => return Ok(choose_language(conv, arrival.channel, contact)),
             Some("help") => {
                 let mut reply = Reply::quiet(Done::Command);
-                reply.say.extend(plain(conv.text(
+                reply.say.extend(plain(conv.chat_text(
+                    arrival.channel,
                     &contact.locale,
-                    "tg-help",
+                    "help",
                     &contact.vars(),
                 )));
                 return Ok(reply);
@@ -161,11 +175,14 @@ fn stranger(conv: &Conversation<'_>, arrival: &Arrival<'_>) -> Reply {
     let locale = arrival.stranger_locale;
     let mut reply = Reply::quiet(Done::Stranger);
     if arrival.tap {
-        reply.toast = Some(conv.toast(locale, Some("tg-button-stale")));
+        reply.toast = Some(conv.toast(arrival.channel, locale, Some("button-stale")));
     } else {
-        reply
-            .say
-            .extend(plain(conv.text(locale, "tg-stranger", &Vars::new())));
+        reply.say.extend(plain(conv.chat_text(
+            arrival.channel,
+            locale,
+            "stranger",
+            &Vars::new(),
+        )));
     }
     reply
 }
@@ -201,18 +218,19 @@ async fn received(
     let InboundOutcome::Handled(handled) = outcome else {
         // The contact went away between the adapter's look-up and now.
         let mut reply = Reply::quiet(Done::Stranger);
-        reply.toast = tap.then(|| conv.toast(&contact.locale, Some("tg-button-stale")));
+        reply.toast =
+            tap.then(|| conv.toast(message.channel, &contact.locale, Some("button-stale")));
         return Ok(reply);
     };
     let (mut toast, mut clear_buttons) = (None, false);
     if tap {
         let note = match (&handled.answer, handled.duplicate) {
             (_, true) => None,
-            (Answer::AlreadyAnswered, _) => Some("tg-already-answered"),
-            (Answer::StaleButton, _) => Some("tg-button-stale"),
+            (Answer::AlreadyAnswered, _) => Some("already-answered"),
+            (Answer::StaleButton, _) => Some("button-stale"),
             _ => None,
         };
-        toast = Some(conv.toast(&handled.locale, note));
+        toast = Some(conv.toast(message.channel, &handled.locale, note));
         clear_buttons = !handled.duplicate && !matches!(handled.answer, Answer::StaleButton);
     }
     // A redelivered message was answered the first time, unless a crash came in between:
@@ -221,7 +239,12 @@ async fn received(
     let mut texts = answer_texts(conv, &handled);
     if texts.is_empty() && handled.answer == (Answer::OptIn { changed: false }) {
         // "/start" from someone who never left: say they are set rather than nothing.
-        texts.extend(conv.text(&handled.locale, "tg-start-again", &contact.vars()));
+        texts.extend(conv.chat_text(
+            message.channel,
+            &handled.locale,
+            "start-again",
+            &contact.vars(),
+        ));
     }
     let queued = answers::queue(conv.pool, &handled, message, &texts, now).await?;
     Ok(Reply {
@@ -248,7 +271,7 @@ pub fn answer_texts(conv: &Conversation<'_>, handled: &Handled) -> Vec<String> {
 }
 
 /// `/language`: one button per language the bot speaks, each labelled in its own language.
-fn choose_language(conv: &Conversation<'_>, contact: &ContactRef) -> Reply {
+fn choose_language(conv: &Conversation<'_>, channel: ChannelKind, contact: &ContactRef) -> Reply {
     let buttons: Vec<Vec<Button>> = conv
         .messages
         .locales()
@@ -262,7 +285,7 @@ fn choose_language(conv: &Conversation<'_>, contact: &ContactRef) -> Reply {
         })
         .collect();
     let mut reply = Reply::quiet(Done::Command);
-    if let Some(body) = conv.text(&contact.locale, "tg-language-choose", &Vars::new()) {
+    if let Some(body) = conv.chat_text(channel, &contact.locale, "language-choose", &Vars::new()) {
         reply.say.push(Text { body, buttons });
     }
     reply
@@ -280,7 +303,8 @@ pub async fn choose_locale(
         .strip_prefix(LANGUAGE_PREFIX)
         .filter(|l| conv.messages.locales().contains(l));
     let Some(locale) = wanted else {
-        return Ok((conv.toast(&contact.locale, Some("tg-button-stale")), None));
+        let stale = conv.toast(ChannelKind::Telegram, &contact.locale, Some("button-stale"));
+        return Ok((stale, None));
     };
     contacts::set_locale(conv.pool, contact.id, locale)
         .await
@@ -313,9 +337,49 @@ pub async fn deliver_answers(
     Ok(())
 }
 
+/// The key of a text about the chat itself (help, strangers, stale buttons), in `channel`'s
+/// own wording: `wa-<name>` for WhatsApp once `messages/` has it in every locale, else the
+/// Telegram wording `tg-<name>`, which every channel falls back to.
+pub fn chat_key(messages: &Messages, channel: ChannelKind, name: &str) -> String {
+    let own = match channel {
+        ChannelKind::Whatsapp => Some(format!("wa-{name}")),
+        ChannelKind::Telegram | ChannelKind::Simulated => None,
+    };
+    own.filter(|key| messages.check_templates(&[key]).is_ok())
+        .unwrap_or_else(|| format!("tg-{name}"))
+}
+
 fn plain(body: Option<String>) -> Option<Text> {
     body.map(|body| Text {
         body,
         buttons: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whatsapp_gets_its_own_wording_once_the_templates_have_it_and_telegrams_until_then() {
+        let plain = Messages::load().unwrap();
+        let en = include_str!("../../messages/en.ftl");
+        let ru = include_str!("../../messages/ru.ftl");
+        let en_wa = format!("{en}\nwa-stranger = Hello! Your number is not known to us yet.\n");
+        let ru_wa = format!("{ru}\nwa-stranger = Здравствуйте! Ваш номер нам пока не знаком.\n");
+        let with_wa = Messages::from_sources(&[("en", &en_wa), ("ru", &ru_wa)]).unwrap();
+
+        assert_eq!(
+            chat_key(&plain, ChannelKind::Whatsapp, "stranger"),
+            "tg-stranger"
+        );
+        assert_eq!(
+            chat_key(&with_wa, ChannelKind::Whatsapp, "stranger"),
+            "wa-stranger"
+        );
+        assert_eq!(
+            chat_key(&with_wa, ChannelKind::Telegram, "stranger"),
+            "tg-stranger"
+        );
+    }
 }

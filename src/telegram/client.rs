@@ -67,6 +67,7 @@ pub async fn stranger(bot: Bot, ctx: Arc<BotContext>, msg: Message) -> HandlerRe
         return staff::stranger_command(bot, ctx, msg).await;
     }
     let arrival = Arrival {
+        channel: ChannelKind::Telegram,
         message: None,
         command: None,
         tap: false,
@@ -86,6 +87,7 @@ pub async fn contact_message(
     // A sticker or a voice note has no text: nothing the bot can read, and nothing to store.
     let text = msg.text().or(msg.caption());
     let arrival = Arrival {
+        channel: ChannelKind::Telegram,
         message: text.map(|text| InboundMessage {
             channel: ChannelKind::Telegram,
             address: msg.chat.id.0.to_string(),
@@ -186,6 +188,7 @@ pub async fn contact_button(
 ) -> HandlerResult {
     let chat = tap_chat(&q);
     let arrival = Arrival {
+        channel: ChannelKind::Telegram,
         message: Some(InboundMessage {
             channel: ChannelKind::Telegram,
             address: chat.0.to_string(),
@@ -205,6 +208,7 @@ pub async fn contact_button(
 /// A tap from someone who is not a contact (or no longer one).
 pub async fn stale_button(bot: Bot, ctx: Arc<BotContext>, q: CallbackQuery) -> HandlerResult {
     let arrival = Arrival {
+        channel: ChannelKind::Telegram,
         message: None,
         command: None,
         tap: true,
