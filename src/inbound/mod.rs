@@ -1,11 +1,15 @@
 //! Everything a contact sends back: read it (`parser`, `callback`), decide what it answers and
-//! store it (`record`), and tell the caller what to say in return (`outcome`). Channels call
-//! `receive`, which also re-scores the account's health.
+//! store it (`record`), and tell the caller what to say in return (`outcome`). Channel adapters call
+//! `conversation::converse`, which hands the message to `receive` (which also re-scores the
+//! account's health) and says what to answer.
 
 pub mod answers;
 pub mod callback;
+pub mod contact;
+pub mod conversation;
 pub mod dead_letters;
 pub mod followups;
+pub mod joining;
 mod outcome;
 pub mod parser;
 mod receive;
@@ -15,6 +19,8 @@ pub mod signal_store;
 pub mod signals;
 
 pub use callback::{Callback, CallbackAnswer, CallbackError, parse_callback};
+pub use contact::{ContactRef, contact_by_address};
+pub use conversation::{Arrival, Conversation, Done, Reply, converse, deliver_answers};
 pub use outcome::{Answer, Handled, InboundOutcome, NpsCategory};
 pub use parser::{CheckinAnswer, Expecting, ParsedReply, Scale, parse_reply};
 pub use receive::{Judge, Reassessed, reassess, receive};

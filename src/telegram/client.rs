@@ -1,6 +1,7 @@
 //! A client's side of the conversation: joining by link, writing, tapping buttons, choosing a
-//! language. Everything a contact says goes through `inbound::receive`, as on every channel;
-//! this module only turns Telegram's updates into inbound messages and the outcome into chat.
+//! language. What follows is decided by the conversation core (`inbound::conversation`), as
+//! on every channel; this module only turns Telegram's updates into arrivals and the core's
+//! reply into chat.
 //!
 //! Times: an update is handled at the moment it is read (`Utc::now()`), which is also when it
 //! counts as received, so an answer is never dated before the survey it answers.
@@ -14,24 +15,17 @@ use teloxide::payloads::{AnswerCallbackQuerySetters, EditMessageTextSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{CallbackQuery, ChatId, InlineKeyboardMarkup, Message};
 
-use super::TelegramChannel;
 use super::channel::keyboard;
 use super::commands::typed;
-use super::replies::{answers, say, say_key, say_with, text};
+use super::replies::{say, say_with};
 use super::staff;
 use super::who::{ContactRef, contact_by_chat, stranger_locale};
 use super::{BotContext, HandlerResult};
-use crate::channel::{Button, Channels};
 use crate::domain::ChannelKind;
-use crate::inbound::{Answer, InboundContent, InboundMessage, InboundOutcome, Judge, receive};
-use crate::messages::Vars;
-use crate::outbound::planner::replan_account;
-use crate::outbound::post_dispatcher::deliver_posts_now;
-use crate::storage::contacts;
-use crate::storage::invites::{self, Redeemed};
+use crate::inbound::conversation::{Arrival, Text, choose_locale, converse, deliver_answers};
+use crate::inbound::{InboundContent, InboundMessage, joining};
 
-/// Callback data of the language buttons: `lang:<locale>`.
-pub const LANGUAGE_PREFIX: &str = "lang:";
+pub use crate::inbound::conversation::LANGUAGE_PREFIX;
 
 /// The code of a deep link: `/start <code>`, with something after the command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,28 +39,20 @@ pub fn join_code(msg: Message, ctx: Arc<BotContext>) -> Option<JoinCode> {
 
 /// `/start <code>` from a deep link: binds this chat to the contact the code names.
 pub async fn join(bot: Bot, ctx: Arc<BotContext>, msg: Message, code: JoinCode) -> HandlerResult {
-    let now = Utc::now();
     let chat = msg.chat.id;
     let stranger = stranger_locale(msg.from.as_ref());
-    let redeemed = invites::redeem(&ctx.pool, &code.0, &chat.0.to_string(), now).await?;
-    let (key, account) = match redeemed {
-        Redeemed::Joined { account_id, .. } => ("tg-joined", Some(account_id)),
-        Redeemed::AlreadyJoined { .. } => ("tg-join-already", None),
-        Redeemed::Expired => ("tg-join-expired", None),
-        Redeemed::Unknown | Redeemed::NoLongerValid => ("tg-join-invalid", None),
-        Redeemed::ChatTaken => ("tg-join-chat-taken", None),
-    };
-    if let Some(account) = account {
-        // Puts the welcome (and whatever else is due) on the calendar from today.
-        replan_account(&ctx.pool, &ctx.settings.calendar, account, now).await?;
-    }
-    // The chat's contact, if it has one now: the one who just joined, or the one it already
-    // belonged to. Texts for strangers use no variables.
-    let (locale, vars) = match contact_by_chat(&ctx.pool, chat).await? {
-        Some(contact) => (contact.locale.clone(), contact.vars()),
-        None => (stranger.to_string(), Vars::new()),
-    };
-    say_key(&bot, &ctx, chat, &locale, key, &vars).await;
+    let conversation = ctx.conversation();
+    let address = chat.0.to_string();
+    let reply = joining::join(
+        &conversation,
+        ChannelKind::Telegram,
+        &address,
+        &code.0,
+        stranger,
+        Utc::now(),
+    )
+    .await?;
+    say_all(&bot, chat, reply.say).await;
     Ok(())
 }
 
@@ -80,140 +66,79 @@ pub async fn stranger(bot: Bot, ctx: Arc<BotContext>, msg: Message) -> HandlerRe
         // Refused (and logged) by the staff side, which reveals nothing about any account.
         return staff::stranger_command(bot, ctx, msg).await;
     }
-    let locale = stranger_locale(msg.from.as_ref());
-    say_key(&bot, &ctx, msg.chat.id, locale, "tg-stranger", &Vars::new()).await;
-    Ok(())
+    let arrival = Arrival {
+        channel: ChannelKind::Telegram,
+        message: None,
+        command: None,
+        tap: false,
+        contact: None,
+        stranger_locale: stranger_locale(msg.from.as_ref()),
+    };
+    respond(&bot, &ctx, msg.chat.id, arrival, None).await
 }
 
-/// A contact who wrote is evidently reachable again (they had blocked the bot and came back).
-async fn welcome_back(ctx: &BotContext, contact: &ContactRef) -> HandlerResult {
-    if contact.unreachable && contacts::mark_reachable(&ctx.pool, contact.id).await? {
-        replan_account(
-            &ctx.pool,
-            &ctx.settings.calendar,
-            contact.account_id,
-            Utc::now(),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// A message from a contact: their commands, or anything else for `inbound::receive`.
+/// A message from a contact: their commands, or anything else for the conversation core.
 pub async fn contact_message(
     bot: Bot,
     ctx: Arc<BotContext>,
     msg: Message,
     contact: ContactRef,
 ) -> HandlerResult {
-    welcome_back(&ctx, &contact).await?;
-    let Some(text) = msg.text().or(msg.caption()) else {
-        // A sticker or a voice note: nothing the bot can read, and nothing to store.
-        return Ok(());
-    };
-    match typed(text, &ctx.username).map(|c| c.name) {
-        Some(name) if name == "language" => {
-            return choose_language(&bot, &ctx, msg.chat.id, &contact).await;
-        }
-        Some(name) if name == "help" => {
-            say_key(
-                &bot,
-                &ctx,
-                msg.chat.id,
-                &contact.locale,
-                "tg-help",
-                &contact.vars(),
-            )
-            .await;
-            return Ok(());
-        }
-        // /stop and /start are read by the inbound parser like "stop" and "start".
-        _ => {}
-    }
-    let inbound = InboundMessage {
+    // A sticker or a voice note has no text: nothing the bot can read, and nothing to store.
+    let text = msg.text().or(msg.caption());
+    let arrival = Arrival {
         channel: ChannelKind::Telegram,
-        address: msg.chat.id.0.to_string(),
-        provider_message_id: format!("{}:{}", msg.chat.id.0, msg.id.0),
-        content: InboundContent::text(text),
-        received_at: Utc::now(),
+        message: text.map(|text| InboundMessage {
+            channel: ChannelKind::Telegram,
+            address: msg.chat.id.0.to_string(),
+            provider_message_id: format!("{}:{}", msg.chat.id.0, msg.id.0),
+            content: InboundContent::text(text),
+            received_at: Utc::now(),
+        }),
+        command: text.and_then(|t| typed(t, &ctx.username)).map(|c| c.name),
+        tap: false,
+        contact: Some(&contact),
+        stranger_locale: &contact.locale,
     };
-    handle(&bot, &ctx, msg.chat.id, &contact, &inbound, None).await
+    respond(&bot, &ctx, msg.chat.id, arrival, None).await
 }
 
-/// Stores what came in, and answers with what the outcome says.
-async fn handle(
+/// Hands `arrival` to the conversation core and says its reply in `chat`.
+async fn respond(
     bot: &Bot,
     ctx: &BotContext,
     chat: ChatId,
-    contact: &ContactRef,
-    inbound: &InboundMessage,
+    arrival: Arrival<'_>,
     tap: Option<&CallbackQuery>,
 ) -> HandlerResult {
-    let now = inbound.received_at;
-    let outcome = receive(&ctx.pool, Judge::from(&*ctx.settings), inbound, now).await?;
-    let InboundOutcome::Handled(handled) = outcome else {
-        if let Some(q) = tap {
-            toast(bot, ctx, q, &contact.locale, Some("tg-button-stale")).await?;
+    let conversation = ctx.conversation();
+    let reply = converse(&conversation, arrival).await?;
+    if let (Some(q), Some(toast)) = (tap, &reply.toast) {
+        answer_tap(bot, q, toast.note.clone()).await?;
+    }
+    if let (Some(q), true) = (tap, reply.clear_buttons) {
+        clear_keyboard(bot, q).await;
+    }
+    say_all(bot, chat, reply.say).await;
+    deliver_answers(&conversation, &ctx.answers, &reply.queued)
+        .await
+        .with_context(|| format!("answering chat {}", chat.0))
+}
+
+async fn say_all(bot: &Bot, chat: ChatId, texts: Vec<Text>) {
+    for text in texts {
+        match text.buttons.is_empty() {
+            true => say(bot, chat, text.body).await,
+            false => say_with(bot, chat, text.body, keyboard(&text.buttons)).await,
         }
-        return Ok(());
-    };
-    if let Some(q) = tap {
-        let note = match (&handled.answer, handled.duplicate) {
-            (_, true) => None,
-            (Answer::AlreadyAnswered, _) => Some("tg-already-answered"),
-            (Answer::StaleButton, _) => Some("tg-button-stale"),
-            _ => None,
-        };
-        toast(bot, ctx, q, &handled.locale, note).await?;
-        if !handled.duplicate && !matches!(handled.answer, Answer::StaleButton) {
-            clear_keyboard(bot, q).await;
-        }
     }
-    // A redelivered update was answered the first time, unless a crash came in between:
-    // the answers are queued under the message's key, so nothing is sent twice.
-    let mut texts = answers(ctx, &handled);
-    if texts.is_empty() && handled.answer == (Answer::OptIn { changed: false }) {
-        // "/start" from someone who never left: say they are set rather than nothing.
-        texts.extend(text(
-            ctx,
-            &handled.locale,
-            "tg-start-again",
-            &contact.vars(),
-        ));
-    }
-    // Re-plans, reassessment and the words passed to the CSM (during a takeover, everything
-    // the contact writes; the bot then says nothing) were done by `receive`.
-    let waiting = crate::inbound::answers::queue(&ctx.pool, &handled, inbound, &texts, now).await?;
-    if waiting.is_empty() {
-        return Ok(());
-    }
-    let channels = Channels::new(ctx.settings.dispatcher.rate_limits.clone()).with(Arc::new(
-        TelegramChannel::new(bot.clone(), ctx.pool.clone()),
-    ));
-    let worker = format!("answers-{}", std::process::id());
-    deliver_posts_now(
-        &ctx.pool,
-        &channels,
-        &ctx.settings.dispatcher,
-        &worker,
-        &waiting,
-    )
-    .await
-    .with_context(|| format!("answering chat {}", chat.0))?;
-    Ok(())
 }
 
 /// Answers a button tap (always: the client shows a spinner until then), with a short note
 /// when there is something to say.
-async fn toast(
-    bot: &Bot,
-    ctx: &BotContext,
-    q: &CallbackQuery,
-    locale: &str,
-    key: Option<&str>,
-) -> HandlerResult {
+async fn answer_tap(bot: &Bot, q: &CallbackQuery, note: Option<String>) -> HandlerResult {
     let mut answer = bot.answer_callback_query(q.id.clone());
-    if let Some(note) = key.and_then(|key| text(ctx, locale, key, &Vars::new())) {
+    if let Some(note) = note {
         answer = answer.text(note);
     }
     answer.await?;
@@ -261,48 +186,36 @@ pub async fn contact_button(
     q: CallbackQuery,
     contact: ContactRef,
 ) -> HandlerResult {
-    welcome_back(&ctx, &contact).await?;
     let chat = tap_chat(&q);
-    let inbound = InboundMessage {
+    let arrival = Arrival {
         channel: ChannelKind::Telegram,
-        address: chat.0.to_string(),
-        // Each tap has its own query id; a redelivered update carries the same one.
-        provider_message_id: format!("cb:{}", q.id.0),
-        content: InboundContent::Button(q.data.clone().unwrap_or_default()),
-        received_at: Utc::now(),
+        message: Some(InboundMessage {
+            channel: ChannelKind::Telegram,
+            address: chat.0.to_string(),
+            // Each tap has its own query id; a redelivered update carries the same one.
+            provider_message_id: format!("cb:{}", q.id.0),
+            content: InboundContent::Button(q.data.clone().unwrap_or_default()),
+            received_at: Utc::now(),
+        }),
+        command: None,
+        tap: true,
+        contact: Some(&contact),
+        stranger_locale: &contact.locale,
     };
-    handle(&bot, &ctx, chat, &contact, &inbound, Some(&q)).await
+    respond(&bot, &ctx, chat, arrival, Some(&q)).await
 }
 
 /// A tap from someone who is not a contact (or no longer one).
 pub async fn stale_button(bot: Bot, ctx: Arc<BotContext>, q: CallbackQuery) -> HandlerResult {
-    let locale = stranger_locale(Some(&q.from));
-    toast(&bot, &ctx, &q, locale, Some("tg-button-stale")).await
-}
-
-/// `/language`: one button per language the bot speaks, each labelled in its own language.
-async fn choose_language(
-    bot: &Bot,
-    ctx: &BotContext,
-    chat: ChatId,
-    contact: &ContactRef,
-) -> HandlerResult {
-    let buttons: Vec<Vec<Button>> = ctx
-        .messages
-        .locales()
-        .into_iter()
-        .filter_map(|locale| {
-            let label = text(ctx, locale, "language-name", &Vars::new())?;
-            Some(vec![Button {
-                label,
-                data: format!("{LANGUAGE_PREFIX}{locale}"),
-            }])
-        })
-        .collect();
-    if let Some(question) = text(ctx, &contact.locale, "tg-language-choose", &Vars::new()) {
-        say_with(bot, chat, question, keyboard(&buttons)).await;
-    }
-    Ok(())
+    let arrival = Arrival {
+        channel: ChannelKind::Telegram,
+        message: None,
+        command: None,
+        tap: true,
+        contact: None,
+        stranger_locale: stranger_locale(Some(&q.from)),
+    };
+    respond(&bot, &ctx, tap_chat(&q), arrival, Some(&q)).await
 }
 
 /// A tap on a language button: the contact is written to in that language from now on.
@@ -312,17 +225,10 @@ pub async fn language_button(
     q: CallbackQuery,
     contact: ContactRef,
 ) -> HandlerResult {
-    let wanted = q
-        .data
-        .as_deref()
-        .and_then(|d| d.strip_prefix(LANGUAGE_PREFIX))
-        .filter(|l| ctx.messages.locales().contains(l));
-    let Some(locale) = wanted else {
-        return toast(&bot, &ctx, &q, &contact.locale, Some("tg-button-stale")).await;
-    };
-    contacts::set_locale(&ctx.pool, contact.id, locale).await?;
-    toast(&bot, &ctx, &q, locale, None).await?;
-    let Some(done) = text(&ctx, locale, "tg-language-set", &Vars::new()) else {
+    let data = q.data.as_deref().unwrap_or_default();
+    let (toast, done) = choose_locale(&ctx.conversation(), &contact, data).await?;
+    answer_tap(&bot, &q, toast.note).await?;
+    let Some(done) = done else {
         return Ok(());
     };
     match q.regular_message() {

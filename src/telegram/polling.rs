@@ -78,12 +78,7 @@ pub async fn prepare(
     if let Err(e) = commands::register(bot, &pool).await {
         tracing::warn!(error = %e, "could not set the bot's command menus; it works without them");
     }
-    let ctx = Arc::new(BotContext {
-        pool,
-        settings,
-        messages,
-        username,
-    });
+    let ctx = Arc::new(BotContext::new(bot, pool, settings, messages, username));
     Some((me, ctx))
 }
 
@@ -350,12 +345,7 @@ pub async fn replay(
         .await
         .map_err(|e| anyhow::anyhow!("asking Telegram who the bot is: {e}"))?;
     let username = me.username().to_string();
-    let ctx = Arc::new(BotContext {
-        pool,
-        settings,
-        messages,
-        username,
-    });
+    let ctx = Arc::new(BotContext::new(bot, pool, settings, messages, username));
     handle_once(&schema(), bot, &ctx, &me, update).await
 }
 

@@ -1,0 +1,385 @@
+//! The conversation with a client, whatever the channel: what happens after a contact's
+//! message or tap arrives, and what to say back. Adapters (Telegram, WhatsApp) only turn their
+//! updates into an [`Arrival`] and the [`Reply`] into their platform's calls, so both behave
+//! alike and neither holds a rule of its own.
+//!
+//! What `converse` does: a contact who had blocked the bot and writes again is reachable
+//! (and their calendar re-planned); `/help` and `/language` are answered; anything else goes
+//! to [`receive`], which stores it and does what follows (the re-plan after an opt-out or
+//! opt-in, the reassessment, the words relayed to the CSM during a takeover); the answers to
+//! it (thank-you, why-question, re-ask, opt-out confirmation) are queued durably under the
+//! message's key, for the adapter to deliver at once with [`deliver_answers`]. Someone who is
+//! no contact gets one polite answer and nothing is stored.
+
+use anyhow::Context as _;
+use chrono::Utc;
+use sqlx::PgPool;
+
+use super::contact::ContactRef;
+use super::{Answer, Handled, InboundMessage, InboundOutcome, Judge, answers, receive};
+use crate::channel::{Button, Channels};
+use crate::config::Settings;
+use crate::domain::{ChannelKind, PostId};
+use crate::messages::{Messages, Vars};
+use crate::outbound::planner::replan_account;
+use crate::outbound::post_dispatcher::deliver_posts_now;
+use crate::outbound::render::fallback_csm;
+use crate::storage::contacts;
+
+/// Callback data of the language buttons: `lang:<locale>`.
+pub const LANGUAGE_PREFIX: &str = "lang:";
+
+/// What the conversation needs, resolved once by the adapter.
+#[derive(Debug, Clone, Copy)]
+pub struct Conversation<'a> {
+    pub pool: &'a PgPool,
+    pub settings: &'a Settings,
+    pub messages: &'a Messages,
+}
+
+/// What the adapter knows of what arrived.
+#[derive(Debug, Clone)]
+pub struct Arrival<'a> {
+    /// Where it came from: picks the channel's own wording of texts about the chat itself.
+    pub channel: ChannelKind,
+    /// What was said or tapped; None for what the bot cannot read (a sticker, a voice note),
+    /// which is neither stored nor answered.
+    pub message: Option<InboundMessage>,
+    /// The command the adapter read in the text in its own syntax ("/help@bot" → "help").
+    /// Only `help` and `language` are answered here; `/stop` and `/start` are read from the
+    /// text like "stop" and "start".
+    pub command: Option<String>,
+    /// A button tap: it always gets a [`Toast`].
+    pub tap: bool,
+    /// The contact the sender is, as the adapter found them; None for a stranger.
+    pub contact: Option<&'a ContactRef>,
+    /// The language to answer a stranger in (the platform's hint, else the fallback).
+    pub stranger_locale: &'a str,
+}
+
+/// A text to say, rendered, with its buttons (rows of them; none for plain text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text {
+    pub body: String,
+    pub buttons: Vec<Vec<Button>>,
+}
+
+/// The answer to a tap, always given (the client waits for it); `note` is shown briefly.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Toast {
+    pub note: Option<String>,
+}
+
+/// What came of an arrival.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Done {
+    /// The sender is no contact on this channel: nothing stored.
+    Stranger,
+    /// Nothing the bot can read: nothing stored.
+    Unreadable,
+    /// `/help` or `/language`, answered without storing anything.
+    Command,
+    /// A join code, answered (bound, already bound, or refused): see `joining::join`.
+    Joined,
+    /// Stored (or recognised as a redelivery) and followed up by `receive`.
+    Received(Handled),
+}
+
+/// What to say back, in this order: the toast (for a tap), the keyboard to clear, the texts
+/// to say at once, then the queued answers, delivered with [`deliver_answers`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub toast: Option<Toast>,
+    /// Take the buttons off the message that was tapped: it has its answer.
+    pub clear_buttons: bool,
+    /// Said at once and not queued: nothing was stored that they answer.
+    pub say: Vec<Text>,
+    /// The answers to a stored message, queued as posts still to deliver, in order.
+    pub queued: Vec<PostId>,
+    pub done: Done,
+}
+
+impl Reply {
+    fn quiet(done: Done) -> Reply {
+        Reply {
+            toast: None,
+            clear_buttons: false,
+            say: Vec::new(),
+            queued: Vec::new(),
+            done,
+        }
+    }
+}
+
+impl Conversation<'_> {
+    /// Renders `key`; a template problem is a bug found at start-up, so it is only logged.
+    pub fn text(&self, locale: &str, key: &str, vars: &Vars) -> Option<String> {
+        match self.messages.render(locale, key, vars) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                tracing::error!(key, error = %e, "could not render a reply");
+                None
+            }
+        }
+    }
+
+    /// Renders the text about the chat itself called `name` (see [`chat_key`]).
+    pub fn chat_text(
+        &self,
+        channel: ChannelKind,
+        locale: &str,
+        name: &str,
+        vars: &Vars,
+    ) -> Option<String> {
+        self.text(locale, &chat_key(self.messages, channel, name), vars)
+    }
+
+    fn toast(&self, channel: ChannelKind, locale: &str, name: Option<&str>) -> Toast {
+        Toast {
+            note: name.and_then(|name| self.chat_text(channel, locale, name, &Vars::new())),
+        }
+    }
+}
+
+/// Decides and does what follows `arrival`, and says what to answer. An error (the database
+/// is away) fails the update, to be handled again on its redelivery.
+pub async fn converse(conv: &Conversation<'_>, arrival: Arrival<'_>) -> anyhow::Result<Reply> {
+    let Some(contact) = arrival.contact else {
+        return Ok(stranger(conv, &arrival));
+    };
+    welcome_back(conv, contact).await?;
+    if !arrival.tap {
+        match arrival.command.as_deref() {
+            Some("language") => return Ok(choose_language(conv, arrival.channel, contact)),
+            Some("help") => {
+                let mut reply = Reply::quiet(Done::Command);
+                reply.say.extend(plain(conv.chat_text(
+                    arrival.channel,
+                    &contact.locale,
+                    "help",
+                    &contact.vars(),
+                )));
+                return Ok(reply);
+            }
+            _ => {}
+        }
+    }
+    let Some(message) = &arrival.message else {
+        return Ok(Reply::quiet(Done::Unreadable));
+    };
+    received(conv, contact, message, arrival.tap).await
+}
+
+/// One polite answer, and nothing stored: the bot does not know this chat or number.
+fn stranger(conv: &Conversation<'_>, arrival: &Arrival<'_>) -> Reply {
+    let locale = arrival.stranger_locale;
+    let mut reply = Reply::quiet(Done::Stranger);
+    if arrival.tap {
+        reply.toast = Some(conv.toast(arrival.channel, locale, Some("button-stale")));
+    } else {
+        reply.say.extend(plain(conv.chat_text(
+            arrival.channel,
+            locale,
+            "stranger",
+            &Vars::new(),
+        )));
+    }
+    reply
+}
+
+/// A contact who wrote is evidently reachable again (they had blocked the bot and came back).
+async fn welcome_back(conv: &Conversation<'_>, contact: &ContactRef) -> anyhow::Result<()> {
+    if contact.unreachable
+        && contacts::mark_reachable(conv.pool, contact.id)
+            .await
+            .context("marking a contact who wrote reachable again")?
+    {
+        replan_account(
+            conv.pool,
+            &conv.settings.calendar,
+            contact.account_id,
+            Utc::now(),
+        )
+        .await
+        .context("re-planning the account of a contact who came back")?;
+    }
+    Ok(())
+}
+
+/// Stores the message through `receive` and queues its answers.
+async fn received(
+    conv: &Conversation<'_>,
+    contact: &ContactRef,
+    message: &InboundMessage,
+    tap: bool,
+) -> anyhow::Result<Reply> {
+    let now = message.received_at;
+    let outcome = receive(conv.pool, Judge::from(conv.settings), message, now).await?;
+    let InboundOutcome::Handled(handled) = outcome else {
+        // The contact went away between the adapter's look-up and now.
+        let mut reply = Reply::quiet(Done::Stranger);
+        reply.toast =
+            tap.then(|| conv.toast(message.channel, &contact.locale, Some("button-stale")));
+        return Ok(reply);
+    };
+    let (mut toast, mut clear_buttons) = (None, false);
+    if tap {
+        let note = match (&handled.answer, handled.duplicate) {
+            (_, true) => None,
+            (Answer::AlreadyAnswered, _) => Some("already-answered"),
+            (Answer::StaleButton, _) => Some("button-stale"),
+            _ => None,
+        };
+        toast = Some(conv.toast(message.channel, &handled.locale, note));
+        clear_buttons = !handled.duplicate && !matches!(handled.answer, Answer::StaleButton);
+    }
+    // A redelivered message was answered the first time, unless a crash came in between:
+    // the answers are queued under the message's key, so nothing is sent twice. During a
+    // takeover the bot says nothing: `receive` passed the words to the CSM.
+    let mut texts = answer_texts(conv, &handled);
+    if texts.is_empty() && handled.answer == (Answer::OptIn { changed: false }) {
+        // "/start" from someone who never left: say they are set rather than nothing.
+        texts.extend(conv.chat_text(
+            message.channel,
+            &handled.locale,
+            "start-again",
+            &contact.vars(),
+        ));
+    }
+    let queued = answers::queue(conv.pool, &handled, message, &texts, now).await?;
+    Ok(Reply {
+        toast,
+        clear_buttons,
+        say: Vec::new(),
+        queued,
+        done: Done::Received(handled),
+    })
+}
+
+/// The texts that answer what a contact sent, in order.
+pub fn answer_texts(conv: &Conversation<'_>, handled: &Handled) -> Vec<String> {
+    let mut vars = handled.vars();
+    if handled.csm_name.is_none() {
+        // As with touches: an account without a CSM is signed by the team.
+        vars = vars.csm(fallback_csm(&handled.locale));
+    }
+    handled
+        .send_back()
+        .into_iter()
+        .filter_map(|key| conv.text(&handled.locale, key, &vars))
+        .collect()
+}
+
+/// `/language`: one button per language the bot speaks, each labelled in its own language.
+fn choose_language(conv: &Conversation<'_>, channel: ChannelKind, contact: &ContactRef) -> Reply {
+    let buttons: Vec<Vec<Button>> = conv
+        .messages
+        .locales()
+        .into_iter()
+        .filter_map(|locale| {
+            let label = conv.text(locale, "language-name", &Vars::new())?;
+            Some(vec![Button {
+                label,
+                data: format!("{LANGUAGE_PREFIX}{locale}"),
+            }])
+        })
+        .collect();
+    let mut reply = Reply::quiet(Done::Command);
+    if let Some(body) = conv.chat_text(channel, &contact.locale, "language-choose", &Vars::new()) {
+        reply.say.push(Text { body, buttons });
+    }
+    reply
+}
+
+/// A tap on a language button (`lang:<locale>`): the contact is written to in that language
+/// from now on. Returns the toast and the confirmation, in the new language; a locale the bot
+/// does not speak gets the "stale button" toast and changes nothing.
+pub async fn choose_locale(
+    conv: &Conversation<'_>,
+    contact: &ContactRef,
+    data: &str,
+) -> anyhow::Result<(Toast, Option<String>)> {
+    let wanted = data
+        .strip_prefix(LANGUAGE_PREFIX)
+        .filter(|l| conv.messages.locales().contains(l));
+    let Some(locale) = wanted else {
+        let stale = conv.toast(ChannelKind::Telegram, &contact.locale, Some("button-stale"));
+        return Ok((stale, None));
+    };
+    contacts::set_locale(conv.pool, contact.id, locale)
+        .await
+        .context("storing a contact's language")?;
+    let done = conv.text(locale, "tg-language-set", &Vars::new());
+    Ok((Toast::default(), done))
+}
+
+/// Delivers the answers `converse` queued, through `channels` (one set per adapter, shared by
+/// its handlers, so the pace kept towards each chat holds). What is left undelivered goes
+/// with the post dispatcher.
+pub async fn deliver_answers(
+    conv: &Conversation<'_>,
+    channels: &Channels,
+    queued: &[PostId],
+) -> anyhow::Result<()> {
+    if queued.is_empty() {
+        return Ok(());
+    }
+    let worker = format!("answers-{}", std::process::id());
+    deliver_posts_now(
+        conv.pool,
+        channels,
+        &conv.settings.dispatcher,
+        &worker,
+        queued,
+    )
+    .await
+    .context("delivering the answers to a contact")?;
+    Ok(())
+}
+
+/// The key of a text about the chat itself (help, strangers, stale buttons), in `channel`'s
+/// own wording: `wa-<name>` for WhatsApp once `messages/` has it in every locale, else the
+/// Telegram wording `tg-<name>`, which every channel falls back to.
+pub fn chat_key(messages: &Messages, channel: ChannelKind, name: &str) -> String {
+    let own = match channel {
+        ChannelKind::Whatsapp => Some(format!("wa-{name}")),
+        ChannelKind::Telegram | ChannelKind::Simulated => None,
+    };
+    own.filter(|key| messages.check_templates(&[key]).is_ok())
+        .unwrap_or_else(|| format!("tg-{name}"))
+}
+
+fn plain(body: Option<String>) -> Option<Text> {
+    body.map(|body| Text {
+        body,
+        buttons: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whatsapp_gets_its_own_wording_once_the_templates_have_it_and_telegrams_until_then() {
+        let plain = Messages::load().unwrap();
+        let en = include_str!("../../messages/en.ftl");
+        let ru = include_str!("../../messages/ru.ftl");
+        let en_wa = format!("{en}\nwa-stranger = Hello! Your number is not known to us yet.\n");
+        let ru_wa = format!("{ru}\nwa-stranger = Здравствуйте! Ваш номер нам пока не знаком.\n");
+        let with_wa = Messages::from_sources(&[("en", &en_wa), ("ru", &ru_wa)]).unwrap();
+
+        assert_eq!(
+            chat_key(&plain, ChannelKind::Whatsapp, "stranger"),
+            "tg-stranger"
+        );
+        assert_eq!(
+            chat_key(&with_wa, ChannelKind::Whatsapp, "stranger"),
+            "wa-stranger"
+        );
+        assert_eq!(
+            chat_key(&with_wa, ChannelKind::Telegram, "stranger"),
+            "tg-stranger"
+        );
+    }
+}
