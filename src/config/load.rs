@@ -83,6 +83,7 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Setti
     settings.telegram.token = secret("TELOXIDE_TOKEN");
     settings.telegram.api_url = secret("TELOXIDE_API_URL");
     settings.telegram.webhook_secret = secret("TELEGRAM_WEBHOOK_SECRET");
+    settings.whatsapp.read_env(env);
 
     let issues = settings.issues();
     if issues.is_empty() {

@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod fake_telegram;
+pub mod fake_whatsapp;
 pub mod tcp_proxy;
