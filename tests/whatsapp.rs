@@ -318,3 +318,50 @@ async fn serve_with_the_whatsapp_variables_logs_the_channel_live_and_never_the_t
         );
     }
 }
+
+#[sqlx::test]
+async fn a_recipient_over_the_pair_rate_is_held_back_and_sent_later_without_spending_a_try(
+    pool: PgPool,
+) {
+    let fake = FakeWhatsApp::start().await;
+    let (touch, now) = due_touch(&pool, "welcome").await;
+    fake.fail(DANA, Failure::PAIR_RATE, 1);
+    let channels = whatsapp(&fake);
+
+    deliver(&pool, &channels, now).await;
+    let waiting = common::state(&pool, touch).await;
+    let later = waiting.next_attempt_at.expect("a time to try again");
+    deliver(&pool, &channels, later + TimeDelta::seconds(1)).await;
+
+    assert_eq!((waiting.status.as_str(), waiting.tries), ("planned", 0));
+    assert!(later > now, "held back: {later} after {now}");
+    assert_eq!(common::state(&pool, touch).await.status, "sent");
+    assert_eq!(fake.sent().len(), 1);
+}
+
+#[sqlx::test]
+async fn a_wrong_phone_number_id_is_retried_and_the_error_says_what_to_check(pool: PgPool) {
+    let fake = FakeWhatsApp::start().await;
+    let (touch, now) = due_touch(&pool, "welcome").await;
+    let mut settings = WhatsAppSettings {
+        api_url: fake.url().to_string(),
+        ..Default::default()
+    };
+    settings.access_token = Some(TOKEN.into());
+    settings.phone_number_id = Some("999".into());
+    let channel = WhatsAppChannel::from_settings(&settings).unwrap().unwrap();
+    let channels = Channels::new(unlimited()).with(Arc::new(channel));
+
+    deliver(&pool, &channels, now).await;
+
+    let state = common::state(&pool, touch).await;
+    assert_eq!(state.status, "planned", "{state:?}");
+    assert!(
+        state
+            .last_error
+            .unwrap_or_default()
+            .contains("WHATSAPP_PHONE_NUMBER_ID"),
+        "the error says what to check"
+    );
+    assert!(fake.sent().is_empty());
+}

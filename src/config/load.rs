@@ -350,6 +350,25 @@ mod tests {
     }
 
     #[test]
+    fn the_whatsapp_secrets_come_from_the_environment_and_the_base_url_from_the_file() {
+        let f = write("[whatsapp]\napi_url = \"http://127.0.0.1:9/v21.0\"\n");
+        let s = load(
+            Some(&f.0),
+            &env(&[
+                ("WHATSAPP_ACCESS_TOKEN", "EAAG-secret-token"),
+                ("WHATSAPP_PHONE_NUMBER_ID", "106540352242922"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.whatsapp.sends());
+        assert_eq!(s.whatsapp.api_url, "http://127.0.0.1:9/v21.0");
+        assert!(!format!("{s:?}").contains("secret-token"));
+        let f = write("[whatsapp]\naccess_token = \"EAAG\"\n");
+        let err = load(Some(&f.0), &env(&[])).unwrap_err().to_string();
+        assert!(err.contains("access_token"), "{err}");
+    }
+
+    #[test]
     fn a_token_in_the_file_is_refused() {
         let f = write("[telegram]\ntoken = \"123:abc\"\n");
         let err = load(Some(&f.0), &env(&[])).unwrap_err().to_string();

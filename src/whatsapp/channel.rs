@@ -182,6 +182,8 @@ pub fn classify(status: StatusCode, body: &str) -> SendError {
         131026 | 131030 => permanent(UnknownChat, detail),
         190 => token_refused(detail),
         _ if status == StatusCode::UNAUTHORIZED => token_refused(detail),
+        100 if error.get("error_subcode").and_then(Value::as_i64) == Some(33) => number_refused(),
+        10 | 200 => number_refused(),
         100 if mentions_recipient(message, details) => permanent(InvalidAddress, detail),
         131000 | 131016 | 133004 => SendError::Transient(detail),
         _ if status.is_server_error() => SendError::Transient(detail),
@@ -200,6 +202,20 @@ fn token_refused(detail: String) -> SendError {
          meanwhile)"
     );
     SendError::Transient(format!("the access token was refused: {detail}"))
+}
+
+/// A setup fault, not the touch's: it waits for the operator like a refused token. Meta's
+/// message names the number's id, so it is left out.
+fn number_refused() -> SendError {
+    tracing::error!(
+        "WhatsApp does not know the sending number's id, or the token may not send from it; \
+         check WHATSAPP_PHONE_NUMBER_ID and the token's permissions (touches wait meanwhile)"
+    );
+    SendError::Transient(
+        "the Graph API refused the sending number (WHATSAPP_PHONE_NUMBER_ID, or the token's \
+         permissions)"
+            .into(),
+    )
 }
 
 /// Reads a transport error; the URL is dropped (it names the number's id).
