@@ -248,7 +248,15 @@ fn check(message: &OutboundMessage) -> Result<String, SendError> {
     let stored = format!("+{}", super::phone::graph_digits(&message.to.address));
     let to = super::phone::normalise_e164(&stored)
         .map_err(|why| permanent(PermanentReason::InvalidAddress, why))?;
-    let length = message.text.chars().count();
+    // Choices that do not fit as buttons are written into the text, and count against it.
+    let buttons: Vec<&Button> = message.buttons.iter().flatten().collect();
+    let length = if fits_reply_buttons(&message.text, &buttons) {
+        message.text.chars().count()
+    } else {
+        with_choices_as_text(&message.text, &buttons)
+            .chars()
+            .count()
+    };
     if length > MAX_TEXT_LEN {
         return Err(permanent(
             PermanentReason::Rejected,

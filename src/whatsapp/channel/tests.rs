@@ -164,3 +164,21 @@ async fn a_bad_number_or_an_overlong_text_is_refused_before_calling_whatsapp() {
     assert!(matches!(err, SendError::Transient(_)), "{err:?}");
     assert!(!format!("{channel:?}").contains("secret-token"));
 }
+
+#[tokio::test]
+async fn a_text_that_the_written_out_choices_push_over_the_limit_is_refused_before_sending() {
+    let mut settings = WhatsAppSettings {
+        api_url: "http://127.0.0.1:9".into(),
+        ..Default::default()
+    };
+    settings.access_token = Some("t".into());
+    settings.phone_number_id = Some("1".into());
+    let channel = WhatsAppChannel::from_settings(&settings).unwrap().unwrap();
+    let labels: Vec<String> = (0..=10).map(|n| n.to_string()).collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let m = message(&"a".repeat(MAX_TEXT_LEN - 10), &labels);
+    assert_eq!(
+        reason(channel.send(&m).await.unwrap_err()),
+        Some(PermanentReason::Rejected)
+    );
+}
