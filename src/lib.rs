@@ -28,3 +28,4 @@ pub mod startup;
 pub mod status;
 pub mod storage;
 pub mod telegram;
+pub mod whatsapp;

@@ -35,6 +35,7 @@ use crate::outbound::render::TemplateRenderer;
 use crate::outbound::scheduler::{Scheduled, Scheduler, job_fn, start_scheduler};
 use crate::outbound::{outbox, planner, post_queue};
 use crate::telegram::{TelegramChannel, polling, webhook};
+use crate::whatsapp::WhatsAppChannel;
 
 /// A running service.
 pub struct Service {
@@ -147,6 +148,11 @@ pub async fn start(
         Some(bot) => channels.with(Arc::new(TelegramChannel::new(bot.clone(), pool.clone()))),
         None => channels,
     };
+    let channels = match WhatsAppChannel::from_settings(&settings.whatsapp)? {
+        Some(whatsapp) => channels.with(Arc::new(whatsapp)),
+        None => channels,
+    };
+    log_live_channels(&channels);
     let channels = Arc::new(channels);
     let (shutdown, watch_rx) = watch::channel(false);
     let liveness = Liveness::new();
@@ -261,6 +267,20 @@ pub async fn start(
         worker_id,
         grace: Duration::from_secs(settings.dispatcher.shutdown_grace_seconds),
     })
+}
+
+/// Says which channels this process sends through, so an operator sees at once that a missing
+/// variable left WhatsApp (or Telegram) off: touches for it would wait in the outbox.
+fn log_live_channels(channels: &Channels) {
+    let kinds: Vec<&str> = channels.kinds().iter().map(|k| k.as_str()).collect();
+    if kinds.is_empty() {
+        tracing::warn!(
+            "live channels: none; set TELOXIDE_TOKEN, or WHATSAPP_ACCESS_TOKEN and \
+             WHATSAPP_PHONE_NUMBER_ID, to send touches"
+        );
+    } else {
+        tracing::info!(channels = %kinds.join(", "), "live channels: {}", kinds.join(", "));
+    }
 }
 
 /// The scheduler beats every ten seconds; this much silence means it stopped.

@@ -308,6 +308,41 @@ async fn a_contact_for_an_unknown_account_is_refused_and_says_how_to_list_them(p
 }
 
 #[sqlx::test]
+async fn a_whatsapp_number_without_its_country_code_is_refused_with_the_form_to_use(pool: PgPool) {
+    let bot = Touchbot::new(&pool);
+    northwind(&bot);
+    let add = |number: &'static str| {
+        [
+            "contact",
+            "add",
+            "--account",
+            "northwind",
+            "--name",
+            "Ivan",
+            "--role",
+            "user",
+            "--channel",
+            "whatsapp",
+            "--address",
+            number,
+        ]
+    };
+
+    let local = bot.refused(&add("8 701 123 45 67"));
+    let prefixed = bot.refused(&add("00 7 701 123 45 67"));
+    bot.ok(&add("+7 (701) 765-43-21"));
+
+    assert!(local.contains("has no country code"), "{local}");
+    assert!(local.contains("e.g. +77011234567"), "{local}");
+    assert!(prefixed.contains("dialling prefix 00"), "{prefixed}");
+    let stored = sqlx::query_scalar!("select address from contacts where name = 'Ivan'")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![Some("+77017654321".to_string())]);
+}
+
+#[sqlx::test]
 async fn values_the_storage_refuses_exit_2_and_store_nothing(pool: PgPool) {
     let bot = Touchbot::new(&pool);
     northwind(&bot);

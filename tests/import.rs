@@ -97,11 +97,7 @@ async fn good_rows_are_imported_and_each_bad_row_is_reported_with_its_line(pool:
         why(5),
         "no staff member matches 'zhanna'; 'touchbot staff list' shows the team"
     );
-    assert!(
-        why(6).contains("'12345' is not a phone number"),
-        "{}",
-        why(6)
-    );
+    assert!(why(6).contains("'12345' has no country code"), "{}", why(6));
     assert_eq!(why(7), "an account named 'NORTHWIND' already exists");
     assert_eq!(why(8), "the account name is empty");
     assert_eq!(
@@ -110,7 +106,7 @@ async fn good_rows_are_imported_and_each_bad_row_is_reported_with_its_line(pool:
     );
     assert_eq!(
         why(10),
-        "another contact already uses whatsapp address 77011234567"
+        "another contact already uses whatsapp address +77011234567"
     );
 
     assert_eq!(names(&pool).await, ["Acme", "Northwind"]);
@@ -121,7 +117,7 @@ async fn good_rows_are_imported_and_each_bad_row_is_reported_with_its_line(pool:
     assert!(northwind.csm_id.is_some());
     let people = contacts::list(&pool, northwind.id).await.unwrap();
     assert_eq!(people.len(), 1);
-    assert_eq!(people[0].address.as_deref(), Some("77011234567"));
+    assert_eq!(people[0].address.as_deref(), Some("+77011234567"));
     // Only the imported accounts have contacts and a calendar (Acme's, with nobody to send
     // to, is all skipped).
     assert_eq!(count(&pool, "contacts").await, 1);

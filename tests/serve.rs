@@ -223,7 +223,7 @@ async fn a_due_welcome_goes_out_from_the_real_templates_and_is_marked_sent(pool:
     let sent = sim.sent();
     assert_eq!(sent.len(), 1);
     let message = &sent[0].message;
-    assert_eq!(message.to.address, "77011234567");
+    assert_eq!(message.to.address, "+77011234567");
     assert!(
         message.text.contains("Hi Dana,") && message.text.contains("Northwind"),
         "not the welcome template for Dana at Northwind: {:?}",

@@ -180,7 +180,7 @@ async fn an_update_is_checked_like_a_new_account_and_a_refused_one_changes_nothi
 // --- contacts -------------------------------------------------------------------------------
 
 #[sqlx::test]
-async fn a_whatsapp_number_is_stored_as_digits_with_the_country_code(pool: PgPool) {
+async fn a_whatsapp_number_is_stored_in_e164_with_its_plus(pool: PgPool) {
     let a = account(&pool, new_account("Northwind", date(2026, 3, 2))).await;
     let c = contacts::add(
         &pool,
@@ -189,7 +189,7 @@ async fn a_whatsapp_number_is_stored_as_digits_with_the_country_code(pool: PgPoo
     )
     .await
     .unwrap();
-    assert_eq!(c.address.as_deref(), Some("77011234567"));
+    assert_eq!(c.address.as_deref(), Some("+77011234567"));
     assert_eq!(c.channel, ChannelKind::Whatsapp);
 }
 
@@ -233,7 +233,7 @@ async fn two_contacts_with_the_same_address_are_refused(pool: PgPool) {
     assert!(matches!(e, StoreError::Duplicate(_)), "{e:?}");
     assert_eq!(
         message(e),
-        "another contact already uses whatsapp address 77011234567"
+        "another contact already uses whatsapp address +77011234567"
     );
     assert_eq!(count(&pool, "contacts").await, 1);
 }

@@ -133,6 +133,13 @@ impl Channels {
         self.entries.get(&kind).map(|(channel, _)| channel)
     }
 
+    /// The kinds this process can send through, in a stable order.
+    pub fn kinds(&self) -> Vec<ChannelKind> {
+        let mut kinds: Vec<_> = self.entries.keys().copied().collect();
+        kinds.sort_unstable_by_key(|k| k.as_str());
+        kinds
+    }
+
     pub fn throttle(&self, kind: ChannelKind) -> Option<&Arc<Throttle>> {
         self.entries.get(&kind).map(|(_, throttle)| throttle)
     }

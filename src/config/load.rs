@@ -83,6 +83,7 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Setti
     settings.telegram.token = secret("TELOXIDE_TOKEN");
     settings.telegram.api_url = secret("TELOXIDE_API_URL");
     settings.telegram.webhook_secret = secret("TELEGRAM_WEBHOOK_SECRET");
+    settings.whatsapp.read_env(env);
 
     let issues = settings.issues();
     if issues.is_empty() {
@@ -346,6 +347,25 @@ mod tests {
         assert_eq!(s.telegram.bot_username.as_deref(), Some("acme_cs_bot"));
         assert!(!format!("{s:?}").contains("secret-token"));
         assert!(!render_default().contains("token ="));
+    }
+
+    #[test]
+    fn the_whatsapp_secrets_come_from_the_environment_and_the_base_url_from_the_file() {
+        let f = write("[whatsapp]\napi_url = \"http://127.0.0.1:9/v21.0\"\n");
+        let s = load(
+            Some(&f.0),
+            &env(&[
+                ("WHATSAPP_ACCESS_TOKEN", "EAAG-secret-token"),
+                ("WHATSAPP_PHONE_NUMBER_ID", "106540352242922"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.whatsapp.sends());
+        assert_eq!(s.whatsapp.api_url, "http://127.0.0.1:9/v21.0");
+        assert!(!format!("{s:?}").contains("secret-token"));
+        let f = write("[whatsapp]\naccess_token = \"EAAG\"\n");
+        let err = load(Some(&f.0), &env(&[])).unwrap_err().to_string();
+        assert!(err.contains("access_token"), "{err}");
     }
 
     #[test]

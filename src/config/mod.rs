@@ -18,6 +18,7 @@ use crate::outbound::calendar::{CalendarConfig, ClockTime};
 use crate::outbound::dispatcher::DispatcherConfig;
 use crate::outbound::scheduler::SchedulerConfig;
 use crate::telegram::TelegramSettings;
+use crate::whatsapp::WhatsAppSettings;
 
 /// A section's text could not be read; the message names the problem and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,7 @@ pub struct Settings {
     pub digest: DigestSettings,
     pub takeover: TakeoverSettings,
     pub telegram: TelegramSettings,
+    pub whatsapp: WhatsAppSettings,
 }
 
 /// Human takeover: a client's message the bot cannot answer goes to their CSM, and the bot
@@ -167,6 +169,7 @@ impl Settings {
             ));
         }
         out.extend(self.telegram.validate());
+        out.extend(self.whatsapp.validate());
         out
     }
 }

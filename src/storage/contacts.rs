@@ -48,21 +48,7 @@ pub fn parse_address(channel: ChannelKind, raw: &str) -> Result<String, StoreErr
     let raw = raw.trim();
     match channel {
         ChannelKind::Whatsapp => {
-            let digits: String = raw
-                .chars()
-                .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
-                .collect();
-            let digits = digits.strip_prefix('+').unwrap_or(&digits);
-            if (8..=15).contains(&digits.len())
-                && digits.chars().all(|c| c.is_ascii_digit())
-                && !digits.starts_with('0')
-            {
-                Ok(digits.to_string())
-            } else {
-                Err(StoreError::Invalid(format!(
-                    "'{raw}' is not a phone number in international form; write it with the country code, e.g. +77011234567"
-                )))
-            }
+            crate::whatsapp::phone::normalise_e164(raw).map_err(StoreError::Invalid)
         }
         ChannelKind::Telegram => match raw.parse::<i64>() {
             Ok(id) if id != 0 => Ok(id.to_string()),

@@ -4,4 +4,5 @@
 
 pub mod bot;
 pub mod fake_telegram;
+pub mod fake_whatsapp;
 pub mod tcp_proxy;
