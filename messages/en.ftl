@@ -183,3 +183,24 @@ tg-already-answered = You've already answered this one. Thank you!
 
 tg-button-stale = This button doesn't work any more.
 
+
+## WhatsApp: the same texts where Telegram's wording would not fit (no /commands there; words
+## alone work instead). A wa- text takes the variables of the text it stands for.
+
+wa-stranger = Hello! I'm a customer success assistant. I don't recognise this number yet: please ask your customer success manager to add it, and I'll be glad to help.
+
+wa-help =
+    I bring you check-ins and short surveys from { $csm }, and whatever you write here reaches them.
+    Write STOP to pause surveys and check-ins.
+    Write START to switch them back on.
+    Write LANGUAGE to pick another language.
+
+wa-start-again = You're all set, { $contact }: check-ins and surveys will come to this chat. Write STOP whenever you'd like to pause them.
+
+wa-nps-reask = Sorry, I couldn't read that as a score. Please reply with one number from 0 (not likely at all) to 10 (extremely likely).
+
+wa-optout-confirm =
+    Done: no more surveys or check-ins from us.
+    Important notices, such as renewal reminders, will still come. If you change your mind, just write START.
+
+wa-optin-confirm = Good to have you back, { $contact }! Surveys and check-ins are switched on again. Write STOP whenever you'd like them to stop.

@@ -6,6 +6,7 @@ use super::table::{json, opt, table};
 use crate::app::Ctx;
 use crate::domain::{ChannelKind, ContactId, ContactRole};
 use crate::storage::accounts;
+use crate::storage::consents::{self, CATEGORIES};
 use crate::storage::contacts::{self, Contact};
 use crate::storage::{StoreError, invites};
 
@@ -48,6 +49,13 @@ pub enum ContactCommand {
         account: String,
         /// The contact's id, name, or a unique part of the name.
         contact: String,
+    },
+    /// Show what a contact agreed to receive now, and every change with its time and source.
+    Consent {
+        /// The contact's id (see 'contact list').
+        id: i64,
+        #[arg(long)]
+        json: bool,
     },
     /// Remove a contact: nothing more is sent to them, their history stays.
     Remove {
@@ -157,6 +165,9 @@ pub async fn run(ctx: &Ctx, cmd: ContactCommand) -> anyhow::Result<()> {
             let c = contacts::find(&ctx.pool, a.id, &contact).await?;
             print_invite(ctx, &c).await?;
         }
+        ContactCommand::Consent { id, json: as_json } => {
+            print_consent(ctx, ContactId(id), as_json).await?;
+        }
         ContactCommand::Remove { account, id } => {
             let a = accounts::find(&ctx.pool, &account).await?;
             contacts::remove(&ctx.pool, a.id, ContactId(id), ctx.now).await?;
@@ -197,4 +208,69 @@ fn no_username(contact: &Contact) -> String {
          run 'touchbot contact invite --account {} {}'",
         contact.name, contact.account_id, contact.id
     )
+}
+
+/// `contact consent ID`: the current state per category, then the history, oldest first.
+async fn print_consent(ctx: &Ctx, id: ContactId, as_json: bool) -> anyhow::Result<()> {
+    let contact = contacts::get(&ctx.pool, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "contact",
+            name: id.to_string(),
+            hint: "see 'touchbot contact list --account ACCOUNT' for the ids",
+        })?;
+    let history = consents::history(&ctx.pool, id).await?;
+    if as_json {
+        let value = serde_json::json!({
+            "contact": contact.id,
+            "opted_out": contact.opted_out,
+            "history": history,
+        });
+        println!("{}", json(&value)?);
+        return Ok(());
+    }
+    println!(
+        "{} (contact {}, on {}):",
+        contact.name, contact.id, contact.channel
+    );
+    let now = CATEGORIES.iter().map(|category| {
+        let out = contact.opted_out.contains(category);
+        let since = history
+            .iter()
+            .rev()
+            .find(|h| h.category == category.as_str());
+        vec![
+            category.to_string(),
+            if out { "opted out" } else { "receives" }.to_string(),
+            since.map_or_else(
+                || "-".to_string(),
+                |h| {
+                    format!(
+                        "{} ({})",
+                        h.changed_at.format("%Y-%m-%d %H:%M UTC"),
+                        h.source
+                    )
+                },
+            ),
+        ]
+    });
+    println!("{}", table(&["category", "now", "since"], now.collect()));
+    if history.is_empty() {
+        println!("No changes: the contact receives everything, as every contact does at first.");
+        return Ok(());
+    }
+    println!("History, oldest first:");
+    let rows = history
+        .iter()
+        .map(|h| {
+            vec![
+                h.changed_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                h.category.clone(),
+                if h.opted_out { "opted out" } else { "opted in" }.to_string(),
+                h.source.clone(),
+            ]
+        })
+        .collect();
+    println!("{}", table(&["when", "category", "change", "source"], rows));
+    Ok(())
 }

@@ -163,20 +163,32 @@ pub(crate) fn engagement(input: &HealthInput, config: &HealthConfig) -> Assessme
     let facts = &input.engagement;
     let mut out = Assessment::default();
 
-    let touches = match (facts.touches_sent_90d, facts.touches_answered_90d) {
-        (Some(sent), Some(answered)) if sent > 0 => {
-            let answered = answered.min(sent);
-            let rate = f64::from(answered) / f64::from(sent);
-            Some((
-                up_to(rate, rules.full_answer_rate),
-                format!(
-                    "{answered} of {} answered in the last 90 days",
-                    count(sent, "touch", "touches")
-                ),
-            ))
-        }
-        _ => None,
+    // A touch the contact read and left unanswered for `read_unanswered_days` counts as a
+    // missed answer at once instead of when its 7-day reply window ends: they saw it and chose
+    // not to answer, so the drop shows days earlier. It weighs no more than any other missed
+    // answer, and once the window ends it is one like the rest: only WhatsApp reports reads,
+    // and the same silence on Telegram must not cost less.
+    let early = facts.read_unanswered_early.unwrap_or(0);
+    let (sent, answered) = match (facts.touches_sent_90d, facts.touches_answered_90d) {
+        (Some(sent), Some(answered)) => (sent.saturating_add(early), answered),
+        _ => (early, 0),
     };
+    let touches = (sent > 0).then(|| {
+        let answered = answered.min(sent);
+        let rate = f64::from(answered) / f64::from(sent);
+        let mut reason = format!(
+            "{answered} of {} answered in the last 90 days",
+            count(sent, "touch", "touches")
+        );
+        if early > 0 {
+            reason.push_str(&format!(
+                " ({} read but unanswered for {} already)",
+                early,
+                count(rules.read_unanswered_days, "day", "days")
+            ));
+        }
+        (up_to(rate, rules.full_answer_rate), reason)
+    });
     out.part(rules.touches_weight, touches, "answers to touches");
 
     let considered = rules.checkins_considered as usize;

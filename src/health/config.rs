@@ -108,6 +108,9 @@ pub struct EngagementRules {
     pub max_contact_penalty: u8,
     /// Points on when the client answered at least one NPS survey in the last 90 days.
     pub nps_answer_bonus: u8,
+    /// Days after a contact read an asking touch (a WhatsApp read receipt) and left it
+    /// unanswered from which it counts as unanswered, before its reply window ends.
+    pub read_unanswered_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -252,6 +255,7 @@ impl Default for EngagementRules {
             opted_out_penalty: 10,
             max_contact_penalty: 30,
             nps_answer_bonus: 5,
+            read_unanswered_days: 3,
         }
     }
 }

@@ -41,6 +41,11 @@ pub struct EngagementFacts {
     pub touches_sent_90d: Option<u32>,
     /// How many of those got an answer.
     pub touches_answered_90d: Option<u32>,
+    /// Asking touches still inside their reply window that the contact read at least
+    /// `read_unanswered_days` ago and has not answered (only WhatsApp reports reads). Not
+    /// part of `touches_sent_90d`.
+    #[serde(default)]
+    pub read_unanswered_early: Option<u32>,
     /// The latest check-ins, most recent first: `true` when answered. Empty means unknown.
     pub recent_checkins_answered: Vec<bool>,
     /// NPS surveys answered in the last 90 days.

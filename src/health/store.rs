@@ -66,32 +66,42 @@ pub async fn build_inputs(
     }
 
     // A touch still inside its reply window is not yet unanswered: it counts once answered
-    // or once the window has passed, so a check-in sent this morning costs nothing.
+    // or once the window has passed, so a check-in sent this morning costs nothing. One the
+    // contact read and left for `read_unanswered_days` is counted apart (see `components`).
     let answer_due = now - crate::inbound::REPLY_WINDOW;
+    let read_by = now - TimeDelta::days(i64::from(config.engagement.read_unanswered_days));
     let touches = sqlx::query!(
-        r#"select t.account_id, count(*) as "sent!",
-                  count(*) filter (where exists (select 1 from replies r
-                                   where r.touch_id = t.id and r.received_at <= $1)) as "answered!"
+        r#"select t.account_id,
+                  count(*) filter (where t.sent_at <= $3 or a.answered) as "sent!",
+                  count(*) filter (where a.answered) as "answered!",
+                  count(*) filter (where t.sent_at > $3 and not a.answered
+                                     and t.read_at <= $4) as "read_unanswered!"
            from touches t
+           cross join lateral (select exists (select 1 from replies r
+                                              where r.touch_id = t.id and r.received_at <= $1)
+                               as answered) a
            -- Only touches that ask something can go unanswered; a welcome or a renewal
            -- notice is read, not answered.
            where t.status = 'sent' and t.contact_id is not null
              and t.kind in ('nps', 'csat', 'checkin', 'qbr')
              and t.sent_at > $1::timestamptz - interval '90 days' and t.sent_at <= $1
              and ($2::bigint is null or t.account_id = $2)
-             and (t.sent_at <= $3 or exists (select 1 from replies r
-                                            where r.touch_id = t.id and r.received_at <= $1))
            group by t.account_id"#,
         now,
         only,
-        answer_due
+        answer_due,
+        read_by
     )
     .fetch_all(pool)
     .await?;
     for t in touches {
         if let Some(input) = inputs.get_mut(&AccountId(t.account_id)) {
-            input.engagement.touches_sent_90d = Some(small(t.sent));
-            input.engagement.touches_answered_90d = Some(small(t.answered));
+            // Touches all still inside their window are no answer rate yet.
+            if t.sent > 0 {
+                input.engagement.touches_sent_90d = Some(small(t.sent));
+                input.engagement.touches_answered_90d = Some(small(t.answered));
+            }
+            input.engagement.read_unanswered_early = Some(small(t.read_unanswered));
         }
     }
 

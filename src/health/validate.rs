@@ -176,6 +176,17 @@ impl HealthConfig {
             e.max_contact_penalty,
         );
         issues.at_most_100("health.engagement.nps_answer_bonus", e.nps_answer_bonus);
+        let window = crate::inbound::REPLY_WINDOW.num_days();
+        if !(1..=window).contains(&i64::from(e.read_unanswered_days)) {
+            issues.add(
+                "health.engagement.read_unanswered_days",
+                format!(
+                    "is {}; use 1 to {window}: a touch counts as unanswered {window} days after \
+                     it was sent in any case, so a longer wait would never matter",
+                    e.read_unanswered_days
+                ),
+            );
+        }
     }
 
     fn check_support(&self, issues: &mut Issues) {

@@ -132,7 +132,7 @@ pub fn parse_reply(text: &str, expecting: Expecting) -> ParsedReply {
 }
 
 /// Lower case, `ё` → `е`, punctuation → spaces, runs of spaces collapsed.
-fn normalize(text: &str) -> String {
+pub(crate) fn normalize(text: &str) -> String {
     let mapped: String = text
         .chars()
         .flat_map(char::to_lowercase)

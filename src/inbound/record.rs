@@ -23,6 +23,7 @@
 //!   only when it answers a check-in.
 //! - Opt-out sets `contact_consents` for survey and checkin to opted out; renewal and service
 //!   notices keep coming. Opt-in (`/start`) clears those two, and says so only if they were set.
+//!   Each real change is also kept in `consent_changes`, sourced `reply:<channel>`.
 //! - While the contact talks with a person (a takeover), a text is not read for a score or a
 //!   reason: it is stored as free text and passed on (`Answer::Relayed`); only "stop" and
 //!   "start" are still acted on. "3, all in finance" said to the CSM is no detractor score.
@@ -42,9 +43,7 @@ use super::followups::{self, Planned, Step};
 use super::outcome::{Answer, Handled, InboundOutcome};
 use super::parser::{Expecting, ParsedReply, parse_reply};
 use super::receive::reply_key;
-use super::rows::{
-    NewReply, already_reasked, has_stopped, in_takeover, insert_reply, set_stopped, unlinked,
-};
+use super::rows::{NewReply, already_reasked, in_takeover, insert_reply, set_stopped, unlinked};
 
 /// How long after a survey or check-in was sent a plain text is still read as its answer.
 pub const REPLY_WINDOW: TimeDelta = TimeDelta::days(7);
@@ -459,10 +458,7 @@ async fn store_parsed(
             (unlinked("optout"), Answer::OptOut)
         }
         ParsedReply::OptIn => {
-            let changed = has_stopped(conn, contact.id).await?;
-            if changed {
-                set_stopped(conn, contact.id, false, message).await?;
-            }
+            let changed = set_stopped(conn, contact.id, false, message).await?;
             (unlinked("optin"), Answer::OptIn { changed })
         }
         ParsedReply::Unclear => match touch_id {

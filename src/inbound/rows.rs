@@ -6,6 +6,7 @@ use sqlx::PgConnection;
 
 use super::record::InboundMessage;
 use crate::domain::{AccountId, ContactId, MessageCategory, TouchId};
+use crate::storage::consents;
 
 /// The categories "stop" turns off; renewal and service notices are contractual and stay.
 const STOPPABLE: [MessageCategory; 2] = [MessageCategory::Survey, MessageCategory::Checkin];
@@ -103,44 +104,26 @@ pub(super) async fn already_reasked(
     .await
 }
 
-pub(super) async fn has_stopped(
-    conn: &mut PgConnection,
-    contact_id: ContactId,
-) -> Result<bool, sqlx::Error> {
-    let categories: Vec<String> = STOPPABLE.iter().map(|c| c.as_str().to_string()).collect();
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from contact_consents
-                         where contact_id = $1 and category = any($2) and opted_out) as "stopped!""#,
-        contact_id.0,
-        &categories,
-    )
-    .fetch_one(conn)
-    .await
-}
-
+/// Turns surveys and check-ins off (or back on) for the contact, with the change kept in the
+/// consent history under the channel the words came on. True when anything changed.
 pub(super) async fn set_stopped(
     conn: &mut PgConnection,
     contact_id: ContactId,
     opted_out: bool,
     message: &InboundMessage,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let source = format!("reply:{}", message.channel.as_str());
+    let mut changed = false;
     for category in STOPPABLE {
-        sqlx::query!(
-            "insert into contact_consents (contact_id, category, opted_out, changed_at, source)
-             values ($1, $2, $3, $4, $5)
-             on conflict (contact_id, category) do update
-                 set opted_out = excluded.opted_out,
-                     changed_at = excluded.changed_at,
-                     source = excluded.source",
-            contact_id.0,
-            category.as_str(),
+        changed |= consents::set(
+            conn,
+            contact_id,
+            category,
             opted_out,
             message.received_at,
-            source,
+            &source,
         )
-        .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    Ok(changed)
 }

@@ -90,10 +90,15 @@ pub fn required_keys() -> impl Iterator<Item = &'static str> {
 
 /// The variables a template may use.
 pub fn allowed_vars(key: &str) -> &'static [Var] {
-    TABLE
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map_or(COMMON_VARS, |(_, vars)| vars)
+    let listed = |key: &str| TABLE.iter().find(|(k, _)| *k == key).map(|(_, vars)| *vars);
+    listed(key)
+        .or_else(|| {
+            // A channel's own wording (`wa-nps-reask`, `wa-help`) is filled by the caller of
+            // the text it stands for (`nps-reask`, `tg-help`), so it gets the same variables.
+            let base = key.strip_prefix("wa-")?;
+            listed(base).or_else(|| listed(&format!("tg-{base}")))
+        })
+        .unwrap_or(COMMON_VARS)
 }
 
 #[cfg(test)]
@@ -104,6 +109,13 @@ mod tests {
     fn renewal_templates_may_count_the_days_but_a_welcome_may_not() {
         assert!(allowed_vars("renewal-30").contains(&Var::DaysLeft));
         assert!(!allowed_vars("welcome").contains(&Var::DaysLeft));
+    }
+
+    #[test]
+    fn a_whatsapp_wording_may_use_only_what_its_telegram_text_may() {
+        assert!(allowed_vars("wa-stranger").is_empty());
+        assert_eq!(allowed_vars("wa-help"), allowed_vars("tg-help"));
+        assert_eq!(allowed_vars("wa-nps"), allowed_vars("nps"));
     }
 
     #[test]

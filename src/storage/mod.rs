@@ -2,6 +2,7 @@
 //! by the path that owns them (`outbound`, `inbound`).
 
 pub mod accounts;
+pub mod consents;
 pub mod contacts;
 pub mod invites;
 pub mod staff;

@@ -168,6 +168,32 @@ fn no_touches_sent_leaves_the_answer_rate_unknown() {
     assert_eq!(value_of(&touches(0, 0), "engagement"), None);
 }
 
+fn read_unanswered(sent: u32, answered: u32, read: u32) -> HealthInput {
+    let mut input = touches(sent, answered);
+    input.engagement.read_unanswered_early = Some(read);
+    input
+}
+
+#[test]
+fn a_survey_read_and_left_unanswered_counts_as_a_missed_answer_before_its_window_ends() {
+    // 6 of 10 due touches answered scores 100; two more read and ignored make it 6 of 12.
+    assert_eq!(value_of(&touches(10, 6), "engagement"), Some(100));
+    assert_eq!(value_of(&read_unanswered(10, 6, 2), "engagement"), Some(83));
+    assert_eq!(
+        explanation_of(&read_unanswered(10, 6, 2), "engagement"),
+        "engagement 83: 6 of 12 touches answered in the last 90 days (2 read but unanswered \
+         for 3 days already) (no data on check-in answers)"
+    );
+}
+
+#[test]
+fn a_first_survey_read_and_ignored_is_known_engagement_though_none_is_due_yet() {
+    let mut input = nothing();
+    input.engagement.read_unanswered_early = Some(1);
+    assert_eq!(value_of(&input, "engagement"), Some(0));
+    assert_eq!(value_of(&read_unanswered(0, 0, 0), "engagement"), None);
+}
+
 #[test]
 fn more_answers_than_touches_count_as_every_touch_answered() {
     assert_eq!(value_of(&touches(4, 9), "engagement"), Some(100));

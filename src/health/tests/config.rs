@@ -188,3 +188,13 @@ fn switching_a_whole_component_off_by_its_parts_is_caught() {
     config.usage.adoption_weight = 0.0;
     assert_eq!(paths(&config), ["health.usage"]);
 }
+
+#[test]
+fn a_read_unanswered_wait_longer_than_the_reply_window_is_refused_with_the_range() {
+    let mut config = HealthConfig::default();
+    config.engagement.read_unanswered_days = 10;
+    let issues = config.validate();
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].0, "health.engagement.read_unanswered_days");
+    assert!(issues[0].1.contains("use 1 to 7"), "{}", issues[0].1);
+}

@@ -46,6 +46,7 @@ fn thriving() -> HealthInput {
         engagement: EngagementFacts {
             touches_sent_90d: Some(10),
             touches_answered_90d: Some(8),
+            read_unanswered_early: Some(0),
             recent_checkins_answered: vec![true, true, true, true],
             nps_answers_90d: Some(1),
             unreachable_contacts: Some(0),

@@ -30,10 +30,12 @@ fn engagement() -> impl Strategy<Value = EngagementFacts> {
         of(0u32..5),
         of(0u32..10),
         of(0u32..10),
+        of(0u32..5),
     )
-        .prop_map(|(s, a, c, n, u, o)| EngagementFacts {
+        .prop_map(|(s, a, c, n, u, o, r)| EngagementFacts {
             touches_sent_90d: s,
             touches_answered_90d: a,
+            read_unanswered_early: r,
             recent_checkins_answered: c,
             nps_answers_90d: n,
             unreachable_contacts: u,
