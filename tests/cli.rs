@@ -665,3 +665,70 @@ async fn a_telegram_contact_gets_a_join_link_and_a_fresh_one_replaces_it(pool: P
         "{without_username}"
     );
 }
+
+/// What the contact wrote, stored as the WhatsApp webhook would store it.
+async fn whatsapp_says(pool: &PgPool, id: &str, body: &str, at: chrono::DateTime<Utc>) {
+    use touchbot::domain::ChannelKind;
+    use touchbot::inbound::{InboundContent, InboundMessage, record_reply};
+    let message = InboundMessage {
+        channel: ChannelKind::Whatsapp,
+        address: "+77011234567".to_string(),
+        provider_message_id: id.to_string(),
+        content: InboundContent::text(body),
+        received_at: at,
+    };
+    record_reply(pool, &message).await.unwrap();
+}
+
+#[sqlx::test]
+async fn a_contacts_consent_shows_what_they_get_now_and_each_change_with_its_source(pool: PgPool) {
+    let bot = Touchbot::new(&pool);
+    northwind(&bot);
+    let out = bot.ok(&["contact", "consent", "1"]);
+    assert!(out.contains("No changes"), "{out}");
+
+    let stopped = Utc::now() - Duration::days(3);
+    whatsapp_says(&pool, "wamid.1", "СТОП", stopped).await;
+    whatsapp_says(&pool, "wamid.2", "stop", stopped + Duration::hours(1)).await;
+    let out = bot.ok(&["contact", "consent", "1"]);
+    let survey = out.lines().find(|l| l.contains("survey")).unwrap();
+    assert!(survey.contains("opted out"), "{out}");
+    assert!(survey.contains("reply:whatsapp"), "{out}");
+    let renewal = out.lines().find(|l| l.contains("renewal")).unwrap();
+    assert!(renewal.contains("receives"), "{out}");
+    let history = out.split("History, oldest first:").nth(1).unwrap();
+    assert_eq!(
+        history.matches("opted out").count(),
+        2,
+        "a second stop changes nothing: one change per category\n{out}"
+    );
+
+    whatsapp_says(&pool, "wamid.3", "старт", Utc::now() - Duration::days(1)).await;
+    let out = bot.ok(&["contact", "consent", "1"]);
+    let survey = out.lines().find(|l| l.contains("survey")).unwrap();
+    assert!(survey.contains("receives"), "{out}");
+    let history: Vec<&str> = out
+        .split("History, oldest first:")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("reply:whatsapp"))
+        .collect();
+    assert_eq!(history.len(), 4, "{out}");
+    assert!(history[0].contains("opted out"), "{out}");
+    assert!(
+        history[3].contains("opted in"),
+        "the newest is last:\n{out}"
+    );
+}
+
+#[sqlx::test]
+async fn the_consent_of_an_unknown_contact_is_refused_and_says_where_the_ids_are(pool: PgPool) {
+    let bot = Touchbot::new(&pool);
+    northwind(&bot);
+
+    let err = bot.refused(&["contact", "consent", "42"]);
+
+    assert!(err.contains("no contact matches '42'"), "{err}");
+    assert!(err.contains("touchbot contact list --account"), "{err}");
+}

@@ -12,6 +12,7 @@ use touchbot::channel::ratelimit::RateLimits;
 use touchbot::channel::simulated::SimulatedChannel;
 use touchbot::config::Settings;
 use touchbot::domain::{ChannelKind, ContactId};
+use touchbot::inbound::conversation::command_word;
 use touchbot::inbound::{
     Answer, Arrival, ContactRef, Conversation, Done, InboundContent, InboundMessage, Reply,
     contact_by_address, converse, deliver_answers, joining,
@@ -216,16 +217,18 @@ async fn during_a_takeover_nothing_is_answered_and_the_words_go_to_the_csm(pool:
 }
 
 #[sqlx::test]
-async fn stop_opts_the_contact_out_of_surveys_and_confirms(pool: PgPool) {
+async fn stop_opts_the_contact_out_of_surveys_and_confirms_in_whatsapps_words(pool: PgPool) {
     let w = world(&pool).await;
 
     let (reply, seen) = writes(&pool, &w, "wamid.1", "stop").await;
 
     assert_eq!(answer(&reply), &Answer::OptOut);
     assert_eq!(seen.len(), 1);
+    assert!(seen[0].starts_with("Done: no more surveys"), "{seen:?}");
+    assert!(seen[0].contains("just write START"), "{seen:?}");
     assert!(
-        seen[0].starts_with("Done: you won't receive surveys"),
-        "{seen:?}"
+        !seen[0].contains('/'),
+        "no slash commands on WhatsApp: {seen:?}"
     );
     let surveys_off: bool = sqlx::query_scalar(
         "select opted_out from contact_consents where contact_id = $1 and category = 'survey'",
@@ -235,6 +238,56 @@ async fn stop_opts_the_contact_out_of_surveys_and_confirms(pool: PgPool) {
     .await
     .unwrap();
     assert!(surveys_off);
+}
+
+#[sqlx::test]
+async fn start_after_stop_confirms_and_both_changes_are_kept_with_their_channel(pool: PgPool) {
+    let w = world(&pool).await;
+
+    writes(&pool, &w, "wamid.1", "stop").await;
+    let (reply, seen) = writes(&pool, &w, "wamid.2", "START").await;
+
+    assert_eq!(answer(&reply), &Answer::OptIn { changed: true });
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[1].starts_with("Good to have you back, Aigerim!"),
+        "{seen:?}"
+    );
+    assert!(seen[1].contains("Write STOP"), "{seen:?}");
+    let history: Vec<(String, bool, String)> = sqlx::query_as(
+        "select category, opted_out, source from consent_changes
+         where contact_id = $1 order by changed_at, id",
+    )
+    .bind(w.contact_id)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let source = "reply:whatsapp".to_string();
+    assert_eq!(
+        history,
+        vec![
+            ("survey".to_string(), true, source.clone()),
+            ("checkin".to_string(), true, source.clone()),
+            ("survey".to_string(), false, source.clone()),
+            ("checkin".to_string(), false, source),
+        ]
+    );
+}
+
+#[sqlx::test]
+async fn a_text_that_is_no_score_is_asked_again_without_mentioning_buttons(pool: PgPool) {
+    let w = world(&pool).await;
+
+    let (reply, seen) = writes(&pool, &w, "wamid.1", "hmm, hard to say").await;
+
+    assert_eq!(answer(&reply), &Answer::Unclear);
+    assert_eq!(
+        seen,
+        vec![
+            "Sorry, I couldn't read that as a score. Please reply with one number from 0 (not \
+             likely at all) to 10 (extremely likely)."
+        ]
+    );
 }
 
 #[sqlx::test]
@@ -296,13 +349,14 @@ async fn a_tap_on_an_answered_survey_is_told_so_and_changes_nothing(pool: PgPool
 }
 
 #[sqlx::test]
-async fn help_is_answered_in_the_contacts_language_without_storing_anything(pool: PgPool) {
+async fn help_said_as_a_word_on_whatsapp_gets_whatsapps_help_and_stores_nothing(pool: PgPool) {
     let w = world(&pool).await;
     let contact = the_contact(&pool).await;
     let arrival = Arrival {
         channel: ChannelKind::Whatsapp,
-        message: Some(text("wamid.1", "/help")),
-        command: Some("help".to_string()),
+        // WhatsApp has no commands: the word alone is one, as its adapter reads it.
+        message: Some(text("wamid.1", "Help")),
+        command: command_word("Help").map(String::from),
         tap: false,
         contact: Some(&contact),
         stranger_locale: "en",
@@ -312,6 +366,8 @@ async fn help_is_answered_in_the_contacts_language_without_storing_anything(pool
 
     assert_eq!(reply.done, Done::Command);
     assert_eq!(reply.say.len(), 1);
+    assert!(reply.say[0].body.contains("Write STOP"), "{reply:?}");
+    assert!(!reply.say[0].body.contains("/stop"), "{reply:?}");
     let stored: i64 = sqlx::query_scalar("select count(*) from replies")
         .fetch_one(&pool)
         .await

@@ -407,3 +407,84 @@ async fn an_answer_from_a_contact_rescores_the_account_once_even_if_delivered_tw
         "a repeated delivery changes nothing, not even the score history"
     );
 }
+
+/// A survey answered and one not, then one sent 4 days ago and still open; `read` says whether the
+/// contact's phone reported reading it (a WhatsApp read status) a few hours after it came.
+async fn surveyed(pool: &PgPool, name: &str, read: bool) -> AccountId {
+    let a = account(pool, new_account(name, date(2025, 6, 1))).await;
+    let c = contact(pool, a, &format!("{name} contact"), "champion").await;
+    for days in [60, 30] {
+        let at = now() - Duration::days(days);
+        let t = sent_touch(pool, a, c, &format!("nps-{days}"), "nps", at).await;
+        if days == 60 {
+            reply_to(pool, a, c, t, at + Duration::hours(1)).await;
+        }
+    }
+    let sent = now() - Duration::days(4);
+    let t = sent_touch(pool, a, c, "nps-4", "nps", sent).await;
+    if read {
+        sqlx::query("update touches set delivered_at = $2, read_at = $3 where id = $1")
+            .bind(t)
+            .bind(sent + Duration::minutes(1))
+            .bind(sent + Duration::hours(3))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    a
+}
+
+#[sqlx::test]
+async fn a_survey_read_and_left_unanswered_lowers_engagement_before_its_reply_window_ends(
+    pool: PgPool,
+) {
+    let ignored = surveyed(&pool, "Read Ltd", true).await;
+    let unseen = surveyed(&pool, "Unread Ltd", false).await;
+
+    let ignored_score = score_of(&pool, ignored, now()).await;
+    let unseen_score = score_of(&pool, unseen, now()).await;
+
+    let (ignored_eng, unseen_eng) = (
+        component(&ignored_score, "engagement"),
+        component(&unseen_score, "engagement"),
+    );
+    assert!(
+        ignored_eng.value < unseen_eng.value,
+        "{ignored_eng:?} should be below {unseen_eng:?}"
+    );
+    assert!(
+        ignored_eng
+            .explanation
+            .contains("1 of 3 touches answered in the last 90 days (1 read but unanswered"),
+        "{}",
+        ignored_eng.explanation
+    );
+    assert!(
+        unseen_eng.explanation.contains("1 of 2 touches answered"),
+        "the unread survey waits for its window: {}",
+        unseen_eng.explanation
+    );
+    let (code, out, err) = touchbot(&pool, &["status", "Read Ltd"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 read but unanswered for 3 days"), "{out}");
+}
+
+#[sqlx::test]
+async fn a_survey_read_only_yesterday_costs_nothing_yet(pool: PgPool) {
+    let a = surveyed(&pool, "Read Ltd", false).await;
+    sqlx::query("update touches set read_at = $1 where touch_key = 'nps-4'")
+        .bind(now() - Duration::days(1))
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let s = score_of(&pool, a, now()).await;
+
+    let engagement = component(&s, "engagement");
+    assert!(
+        engagement.explanation.contains("1 of 2 touches answered"),
+        "{}",
+        engagement.explanation
+    );
+    assert!(!engagement.explanation.contains("read but unanswered"));
+}
