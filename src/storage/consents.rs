@@ -37,17 +37,12 @@ pub async fn set(
     // the same category wait, then see the new state and record nothing twice.
     let changed = if opted_out {
         sqlx::query_scalar!(
-            r#"with changed as (
-                   insert into contact_consents (contact_id, category, opted_out, changed_at, source)
-                   values ($1, $2, true, $3, $4)
-                   on conflict (contact_id, category) do update
-                       set opted_out = true, changed_at = excluded.changed_at,
-                           source = excluded.source
-                       where not contact_consents.opted_out
-                   returning contact_id, category, opted_out, changed_at, source)
-               insert into consent_changes (contact_id, category, opted_out, changed_at, source)
-               select contact_id, category, opted_out, changed_at, source from changed
-               returning id"#,
+            r#"insert into contact_consents (contact_id, category, opted_out, changed_at, source)
+               values ($1, $2, true, $3, $4)
+               on conflict (contact_id, category) do update
+                   set opted_out = true, changed_at = excluded.changed_at, source = excluded.source
+                   where not contact_consents.opted_out
+               returning true as "changed!""#,
             contact.0,
             category.as_str(),
             at,
@@ -57,14 +52,9 @@ pub async fn set(
         .await?
     } else {
         sqlx::query_scalar!(
-            r#"with changed as (
-                   update contact_consents
-                      set opted_out = false, changed_at = $3, source = $4
-                    where contact_id = $1 and category = $2 and opted_out
-                   returning contact_id, category, opted_out, changed_at, source)
-               insert into consent_changes (contact_id, category, opted_out, changed_at, source)
-               select contact_id, category, opted_out, changed_at, source from changed
-               returning id"#,
+            r#"update contact_consents set opted_out = false, changed_at = $3, source = $4
+               where contact_id = $1 and category = $2 and opted_out
+               returning true as "changed!""#,
             contact.0,
             category.as_str(),
             at,
@@ -73,7 +63,21 @@ pub async fn set(
         .fetch_optional(&mut *conn)
         .await?
     };
-    Ok(changed.is_some())
+    if changed.is_none() {
+        return Ok(false);
+    }
+    sqlx::query!(
+        "insert into consent_changes (contact_id, category, opted_out, changed_at, source)
+         values ($1, $2, $3, $4, $5)",
+        contact.0,
+        category.as_str(),
+        opted_out,
+        at,
+        source,
+    )
+    .execute(conn)
+    .await?;
+    Ok(true)
 }
 
 /// Every change of the contact's consent, oldest first.
