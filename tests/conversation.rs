@@ -119,6 +119,8 @@ async fn writes(pool: &PgPool, w: &World, id: &str, body: &str) -> (Reply, Vec<S
         tap: false,
         contact: Some(&contact),
         stranger_locale: "en",
+        address: NUMBER,
+        display_name: None,
     };
     let reply = converse(&conversation, arrival).await.unwrap();
     deliver_answers(&conversation, &w.channels, &reply.queued)
@@ -251,6 +253,8 @@ async fn a_stranger_gets_one_polite_answer_and_nothing_is_stored(pool: PgPool) {
         tap: false,
         contact: None,
         stranger_locale: "ru",
+        address: "+77019999999",
+        display_name: Some("Someone"),
     };
 
     let reply = converse(&conversation, arrival).await.unwrap();
@@ -285,6 +289,8 @@ async fn a_tap_on_an_answered_survey_is_told_so_and_changes_nothing(pool: PgPool
         tap: true,
         contact: Some(&contact),
         stranger_locale: "en",
+        address: NUMBER,
+        display_name: None,
     };
 
     let reply = converse(&w.conversation(&pool), arrival).await.unwrap();
@@ -306,6 +312,8 @@ async fn help_is_answered_in_the_contacts_language_without_storing_anything(pool
         tap: false,
         contact: Some(&contact),
         stranger_locale: "en",
+        address: NUMBER,
+        display_name: None,
     };
 
     let reply = converse(&w.conversation(&pool), arrival).await.unwrap();
