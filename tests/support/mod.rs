@@ -6,3 +6,5 @@ pub mod bot;
 pub mod fake_telegram;
 pub mod fake_whatsapp;
 pub mod tcp_proxy;
+pub mod whatsapp_app;
+pub mod whatsapp_webhook;
