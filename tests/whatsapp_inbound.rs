@@ -6,7 +6,7 @@ mod support;
 
 use sqlx::PgPool;
 
-use support::whatsapp_app::{DANA, all_events_done, app, events, nps_reply};
+use support::whatsapp_app::{DANA, all_events_done, app, events, nps_reply, until};
 use support::whatsapp_webhook::{
     self as meta, APP_SECRET, VERIFY_TOKEN, button_reply, image, list_reply, quick_reply, sign,
     text,
@@ -171,4 +171,187 @@ async fn an_image_is_not_read_nor_answered(pool: PgPool) {
 
     assert_eq!(reply, None);
     assert!(answers.is_empty(), "{answers:?}");
+}
+
+#[sqlx::test]
+async fn an_unknown_number_is_answered_once_and_listed_for_staff(pool: PgPool) {
+    let app = app(&pool).await;
+    let stranger = "4915123456789";
+
+    for wamid in ["wamid.U1", "wamid.U2"] {
+        let body = meta::messages(
+            stranger,
+            "Max Muster",
+            vec![text(stranger, wamid, "Hello?")],
+        );
+        assert_eq!(app.meta.post(&body).await, 200);
+    }
+    all_events_done(&pool).await;
+    let answers = app.answers();
+    let listed = touchbot_cli(&pool, &["inbound", "strangers"]);
+    app.stop().await;
+
+    assert_eq!(answers.len(), 1, "answered once: {answers:?}");
+    assert_eq!(answers[0].to, stranger);
+    assert!(answers[0].text.starts_with("Hello!"), "{}", answers[0].text);
+    let row = listed
+        .lines()
+        .find(|l| l.contains("+4915123456789"))
+        .unwrap_or_else(|| panic!("the stranger is listed:\n{listed}"));
+    assert!(
+        row.contains("whatsapp") && row.contains("Max Muster"),
+        "{row}"
+    );
+    let last = row.trim_end_matches(|c: char| c == '│' || c.is_whitespace());
+    assert!(last.ends_with(" 2"), "two messages: {row}");
+    let replies: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from replies"#)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(replies, 0, "nothing a stranger says is stored");
+}
+
+/// Runs the touchbot binary against the test's database; returns what it printed.
+fn touchbot_cli(pool: &PgPool, args: &[&str]) -> String {
+    let db = pool.connect_options().get_database().unwrap().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_touchbot"))
+        .args(args)
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:5432/{db}"),
+        )
+        .env_remove("TOUCHBOT_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[sqlx::test]
+async fn stop_is_confirmed_and_the_next_survey_is_not_sent(pool: PgPool) {
+    let app = app(&pool).await;
+
+    app.dana_says(vec![text(DANA, "wamid.S1", "stop")]).await;
+    let confirmed = app.answer(1).await;
+    let survey = sqlx::query_scalar!(
+        "insert into touches (account_id, touch_key, rule, kind, category, template, contact_id,
+                              due_at)
+         values ($1, 'nps-180', 'nps', 'nps', 'survey', 'nps', $2, now() - interval '1 minute')
+         returning id",
+        app.account.0,
+        app.dana.0,
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let outcome = || async {
+        sqlx::query!(
+            "select status, status_reason from touches where id = $1",
+            survey
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    until("the dispatcher to settle the survey", || async {
+        !["planned", "claimed", "sending"].contains(&outcome().await.status.as_str())
+    })
+    .await;
+    let survey = outcome().await;
+    app.stop().await;
+
+    assert!(
+        confirmed.text.contains("won't receive surveys"),
+        "{}",
+        confirmed.text
+    );
+    assert_eq!(survey.status, "skipped");
+    assert!(
+        survey
+            .status_reason
+            .unwrap_or_default()
+            .contains("opted out"),
+        "skipped for the opt-out"
+    );
+}
+
+#[sqlx::test]
+async fn while_the_csm_talks_with_the_client_their_words_go_to_the_csm_and_the_bot_is_quiet(
+    pool: PgPool,
+) {
+    let app = app(&pool).await;
+    let now = chrono::Utc::now();
+    touchbot::chat::takeover::start(
+        &pool,
+        app.dana,
+        Some(app.csm),
+        now - chrono::TimeDelta::minutes(5),
+        now + chrono::TimeDelta::hours(4),
+    )
+    .await
+    .unwrap();
+
+    app.dana_says(vec![
+        text(DANA, "wamid.K1", "8"),
+        text(DANA, "wamid.K2", "Can we move our call to Friday?"),
+    ])
+    .await;
+    all_events_done(&pool).await;
+    let relayed: Vec<String> =
+        sqlx::query_scalar!("select body from staff_posts where kind = 'relay' order by id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let answers = app.answers();
+    let scored = nps_reply(&pool, app.nps).await;
+    app.stop().await;
+
+    assert!(answers.is_empty(), "the bot said something: {answers:?}");
+    assert_eq!(relayed.len(), 2, "{relayed:?}");
+    assert!(relayed[0].contains('8'), "{relayed:?}");
+    assert!(
+        relayed[1].contains("move our call to Friday"),
+        "{relayed:?}"
+    );
+    assert!(
+        relayed.iter().all(|r| r.contains("Northwind")),
+        "{relayed:?}"
+    );
+    assert_eq!(scored, None, "a bare 8 during a takeover is no score");
+}
+
+#[sqlx::test]
+async fn a_detractor_score_puts_a_card_before_the_team_that_the_csm_takes(pool: PgPool) {
+    let app = app(&pool).await;
+    sqlx::query!(
+        "update staff set telegram_user_id = 4242 where id = $1",
+        app.csm.0
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    app.dana_says(vec![text(DANA, "wamid.C1", "2")]).await;
+    app.answer(1).await;
+    let card = sqlx::query!(
+        "select body, buttons from staff_posts where kind = 'escalation' order by id limit 1"
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let take = card.buttons[0][0]["data"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let settings = touchbot::config::Settings::default();
+    touchbot::chat::cards::press(&pool, &settings, &take, 4242, chrono::Utc::now()).await;
+    let status: String = sqlx::query_scalar!("select status from escalations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    app.stop().await;
+
+    assert!(card.body.contains("Northwind"), "{}", card.body);
+    assert!(take.starts_with("esc:"), "{take}");
+    assert_eq!(status, "acknowledged");
 }
