@@ -4,11 +4,15 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use sqlx::PgPool;
+use touchbot::messages::Messages;
+use touchbot::whatsapp::worker::Worker;
 
-use support::whatsapp_app::{App, DANA, all_events_done, app, serve, until, world};
+use support::whatsapp_app::{App, DANA, all_events_done, app, serve, settings, until, world};
 use support::whatsapp_webhook::{self as meta, failed, status, text};
 
 fn key(app: &App, touch_key: &str) -> String {
@@ -222,4 +226,41 @@ async fn a_message_stored_but_never_handled_is_handled_by_the_next_start(pool: P
 
     assert_eq!(score, Some(9));
     assert_eq!(answer.to, DANA);
+}
+
+#[sqlx::test]
+async fn a_message_set_aside_is_handled_when_staff_replay_it(pool: PgPool) {
+    let app = app(&pool).await;
+    let payload = json!({ "message": text(DANA, "wamid.POISON", "10"), "profile_name": "Dana" });
+    // It failed five times (a bug since fixed) and was set aside.
+    sqlx::query!(
+        "insert into whatsapp_events (event_key, kind, payload, received_at, done_at, tries,
+                                      last_error)
+         values ('msg:wamid.POISON', 'message', $1, now(), now(), 5, 'boom')",
+        payload
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let worker = Worker::new(
+        pool.clone(),
+        Arc::new(settings(&app.fake)),
+        Arc::new(Messages::load().unwrap()),
+    )
+    .unwrap();
+
+    worker.replay("msg:wamid.POISON").await.unwrap();
+    let again = worker.replay("msg:wamid.POISON").await;
+    let answer = app.answer(1).await;
+    let score: Option<i16> =
+        sqlx::query_scalar!("select score from replies where touch_id = $1", app.nps)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    app.stop().await;
+
+    assert_eq!(score, Some(10));
+    assert_eq!(answer.to, DANA);
+    let again = again.expect_err("a handled event is not replayed twice");
+    assert!(again.to_string().contains("not set aside"), "{again}");
 }

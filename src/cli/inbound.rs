@@ -168,6 +168,14 @@ async fn replay(ctx: &Ctx, id: i64) -> anyhow::Result<()> {
             )
             .await
         }
+        "whatsapp" => {
+            let worker = crate::whatsapp::worker::Worker::new(
+                ctx.pool.clone(),
+                Arc::new(ctx.settings.clone()),
+                Arc::new(crate::messages::Messages::load()?),
+            )?;
+            worker.replay(&letter.external_id).await
+        }
         other => Err(anyhow::anyhow!("updates from {other} cannot be replayed")),
     };
     dead_letters::replayed(&ctx.pool, id, outcome.as_ref().err(), ctx.now).await?;

@@ -17,6 +17,8 @@ const LEASE_SECONDS: f64 = 120.0;
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: i64,
+    /// `msg:<wamid>` or `status:<wamid>:<status>`.
+    pub key: String,
     pub kind: String,
     pub payload: serde_json::Value,
     /// Failed tries before this one.
@@ -60,13 +62,14 @@ pub async fn claim_next(pool: &PgPool) -> sqlx::Result<Option<Claimed>> {
                    order by e.id
                    limit 1
                    for update skip locked)
-        returning id, kind, payload, tries"#,
+        returning id, event_key, kind, payload, tries"#,
         LEASE_SECONDS
     )
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|r| Claimed {
         id: r.id,
+        key: r.event_key,
         kind: r.kind,
         payload: r.payload,
         tries: r.tries,
@@ -76,7 +79,8 @@ pub async fn claim_next(pool: &PgPool) -> sqlx::Result<Option<Claimed>> {
 /// The event is handled: nothing left to do.
 pub async fn done(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     sqlx::query!(
-        "update whatsapp_events set done_at = now(), claimed_until = null where id = $1",
+        "update whatsapp_events set done_at = now(), claimed_until = null, last_error = null
+          where id = $1",
         id
     )
     .execute(pool)
@@ -110,4 +114,26 @@ pub async fn failed(
     .fetch_optional(pool)
     .await?;
     Ok(set_aside.unwrap_or(false))
+}
+
+/// Takes an event that was set aside (done with an error) back, claimed for a person's
+/// replay, with its tries reset. None when no such event is set aside.
+pub async fn reopen(pool: &PgPool, key: &str) -> sqlx::Result<Option<Claimed>> {
+    let row = sqlx::query!(
+        "update whatsapp_events
+            set done_at = null, tries = 0, claimed_until = now() + make_interval(secs => $2)
+          where event_key = $1 and done_at is not null and last_error is not null
+        returning id, event_key, kind, payload, tries",
+        key,
+        LEASE_SECONDS
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| Claimed {
+        id: r.id,
+        key: r.event_key,
+        kind: r.kind,
+        payload: r.payload,
+        tries: r.tries,
+    }))
 }

@@ -6,8 +6,9 @@
 //!   what matches no touch is ignored. A status about an earlier send of a touch sent again
 //!   since (another wamid) changes nothing.
 //! - `sent`, `delivered` or `read` for a touch left `unknown` (a crash, a lost answer) settles
-//!   it as sent, with no person involved. `delivered_at` and `read_at` keep the first time;
-//!   read implies delivered.
+//!   it as sent, with no person involved. `delivered_at` and `read_at` keep the earliest time
+//!   given, whatever order the statuses are handled in (least() skips nulls); read implies
+//!   delivered.
 //! - `failed` with 131047 (the 24-hour window had closed) moves the touch to its template
 //!   (`template_only`) and queues it again at once. Any other failure marks it failed with
 //!   WhatsApp's reason; 131026 (the number cannot receive) also marks the contact unreachable,
@@ -122,7 +123,7 @@ async fn recorded(pool: &PgPool, touch: &Touch, status: &Status) -> anyhow::Resu
     };
     sqlx::query!(
         "update touches
-            set delivered_at = coalesce(delivered_at, $2), read_at = coalesce(read_at, $3)
+            set delivered_at = least(delivered_at, $2), read_at = least(read_at, $3)
           where id = $1 and ($2::timestamptz is not null or $3::timestamptz is not null)",
         touch.id.0,
         delivered,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use chrono::Utc;
 use sqlx::PgPool;
 use tokio::sync::{Semaphore, watch};
 
@@ -20,7 +21,7 @@ use super::{WhatsAppChannel, arrivals, queue, statuses};
 use crate::channel::Channels;
 use crate::config::Settings;
 use crate::inbound::Conversation;
-use crate::inbound::dead_letters::{POISON_TRIES, database_answers};
+use crate::inbound::dead_letters::{POISON_TRIES, database_answers, set_aside};
 use crate::messages::Messages;
 
 /// How often the sweep looks for events left undone.
@@ -125,9 +126,7 @@ impl Worker {
         let pause = 5.0 * f64::from(1u32 << event.tries.clamp(0, 6));
         let text = format!("{error:#}");
         match queue::failed(&self.pool, event.id, &text, POISON_TRIES as i32, pause).await {
-            Ok(true) => {
-                tracing::error!(event = event.id, error = ?error, "a WhatsApp event keeps failing; set aside, its error kept in whatsapp_events")
-            }
+            Ok(true) => self.set_aside(event, &error).await,
             Ok(false) => {
                 tracing::warn!(event = event.id, tries = event.tries + 1, error = ?error, "handling a WhatsApp event failed; tried again later")
             }
@@ -136,6 +135,52 @@ impl Worker {
             }
         }
         true
+    }
+}
+
+impl Worker {
+    /// Lists an event that keeps failing with the inbound updates set aside, for staff to see
+    /// (`touchbot inbound dead-letters`) and replay once the cause is fixed.
+    async fn set_aside(&self, event: &queue::Claimed, error: &anyhow::Error) {
+        let listed = set_aside(
+            &self.pool,
+            "whatsapp",
+            &event.key,
+            &event.payload,
+            error,
+            POISON_TRIES,
+            Utc::now(),
+        )
+        .await;
+        match listed {
+            Ok(letter) => {
+                tracing::error!(event = event.id, dead_letter = letter, error = ?error, "a WhatsApp event keeps failing; set aside for staff (touchbot inbound dead-letters)")
+            }
+            Err(e) => {
+                tracing::error!(event = event.id, error = ?error, listing = ?e, "a WhatsApp event keeps failing; set aside, its error kept in whatsapp_events")
+            }
+        }
+    }
+
+    /// Handles once more an event that was set aside (`touchbot inbound replay`); a failure
+    /// leaves it set aside, with the new error.
+    pub async fn replay(&self, key: &str) -> anyhow::Result<()> {
+        let event = queue::reopen(&self.pool, key)
+            .await
+            .context("taking back a WhatsApp event set aside")?
+            .ok_or_else(|| anyhow::anyhow!("WhatsApp event {key} is not set aside any more"))?;
+        match self.handle(&event).await {
+            Ok(()) => queue::done(&self.pool, event.id)
+                .await
+                .context("marking a replayed WhatsApp event done"),
+            Err(e) => {
+                let text = format!("{e:#}");
+                queue::failed(&self.pool, event.id, &text, 1, 0.0)
+                    .await
+                    .context("setting a replayed WhatsApp event aside again")?;
+                Err(e)
+            }
+        }
     }
 }
 
