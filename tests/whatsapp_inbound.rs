@@ -6,6 +6,7 @@ mod support;
 
 use sqlx::PgPool;
 
+use support::cli::touchbot_ok;
 use support::whatsapp_app::{DANA, all_events_done, app, events, nps_reply, until};
 use support::whatsapp_webhook::{
     self as meta, APP_SECRET, VERIFY_TOKEN, button_reply, image, list_reply, quick_reply, sign,
@@ -188,7 +189,7 @@ async fn an_unknown_number_is_answered_once_and_listed_for_staff(pool: PgPool) {
     }
     all_events_done(&pool).await;
     let answers = app.answers();
-    let listed = touchbot_cli(&pool, &["inbound", "strangers"]);
+    let listed = touchbot_ok(&pool, &["inbound", "strangers"]);
     app.stop().await;
 
     assert_eq!(answers.len(), 1, "answered once: {answers:?}");
@@ -209,22 +210,6 @@ async fn an_unknown_number_is_answered_once_and_listed_for_staff(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(replies, 0, "nothing a stranger says is stored");
-}
-
-/// Runs the touchbot binary against the test's database; returns what it printed.
-fn touchbot_cli(pool: &PgPool, args: &[&str]) -> String {
-    let db = pool.connect_options().get_database().unwrap().to_string();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_touchbot"))
-        .args(args)
-        .env(
-            "DATABASE_URL",
-            format!("postgres://postgres@127.0.0.1:5432/{db}"),
-        )
-        .env_remove("TOUCHBOT_CONFIG")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[sqlx::test]

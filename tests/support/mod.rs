@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod cli;
 pub mod fake_telegram;
 pub mod fake_whatsapp;
 pub mod tcp_proxy;
