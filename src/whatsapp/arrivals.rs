@@ -24,8 +24,13 @@ use crate::messages::FALLBACK_LOCALE;
 /// Hands one message to the conversation core and says its reply.
 pub async fn handle(worker: &Worker, stored: &StoredMessage) -> anyhow::Result<()> {
     let message = &stored.message;
-    let address = normalise_e164(&format!("+{}", message.from))
-        .map_err(|why| anyhow::anyhow!("the sender's number is unusable: {why}"))?;
+    // The reason would quote the number: the error (logged, kept) names only the message.
+    let address = normalise_e164(&format!("+{}", message.from)).map_err(|_| {
+        anyhow::anyhow!(
+            "message {} has a sender that is no phone number",
+            message.id
+        )
+    })?;
     let conversation = worker.conversation();
     let contact = contact_by_address(&worker.pool, ChannelKind::Whatsapp, &address)
         .await
