@@ -35,7 +35,7 @@ use crate::outbound::render::TemplateRenderer;
 use crate::outbound::scheduler::{Scheduled, Scheduler, job_fn, start_scheduler};
 use crate::outbound::{outbox, planner, post_queue};
 use crate::telegram::{TelegramChannel, polling, webhook};
-use crate::whatsapp::WhatsAppChannel;
+use crate::whatsapp::{self, WhatsAppChannel};
 
 /// A running service.
 pub struct Service {
@@ -201,6 +201,16 @@ pub async fn start(
             pool: pool.clone(),
             liveness: liveness.clone(),
         });
+    if let Some(route) = whatsapp_inbound(
+        settings,
+        &pool,
+        &messages,
+        &watch_rx,
+        &liveness,
+        &mut workers,
+    )? {
+        app = app.merge(route);
+    }
     if let Some(bot) = bot {
         let shared = Arc::new(settings.clone());
         match webhook::start(
@@ -267,6 +277,41 @@ pub async fn start(
         worker_id,
         grace: Duration::from_secs(settings.dispatcher.shutdown_grace_seconds),
     })
+}
+
+/// The WhatsApp webhook's route and the sweep of its events, when its app secret and verify
+/// token are set; says at start whether it listens.
+fn whatsapp_inbound(
+    settings: &Settings,
+    pool: &PgPool,
+    messages: &Arc<Messages>,
+    shutdown: &watch::Receiver<bool>,
+    liveness: &Arc<Liveness>,
+    workers: &mut Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
+) -> anyhow::Result<Option<Router>> {
+    let worker = Arc::new(whatsapp::worker::Worker::new(
+        pool.clone(),
+        Arc::new(settings.clone()),
+        messages.clone(),
+    )?);
+    let Some(route) = whatsapp::webhook::router(worker.clone()) else {
+        if settings.whatsapp.sends() {
+            tracing::warn!(
+                "WhatsApp answers are not received: set WHATSAPP_APP_SECRET and \
+                 WHATSAPP_VERIFY_TOKEN to listen on {}",
+                whatsapp::webhook::PATH
+            );
+        }
+        return Ok(None);
+    };
+    tracing::info!(
+        path = whatsapp::webhook::PATH,
+        "listening for WhatsApp messages and statuses"
+    );
+    let sweeper = whatsapp::worker::run_sweeper(worker, shutdown.clone());
+    let sweeper = liveness.track("WhatsApp event sweeper", sweeper);
+    workers.push(("WhatsApp event sweeper", tokio::spawn(sweeper)));
+    Ok(Some(route))
 }
 
 /// Says which channels this process sends through, so an operator sees at once that a missing

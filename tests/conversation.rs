@@ -120,6 +120,8 @@ async fn writes(pool: &PgPool, w: &World, id: &str, body: &str) -> (Reply, Vec<S
         tap: false,
         contact: Some(&contact),
         stranger_locale: "en",
+        address: NUMBER,
+        display_name: None,
     };
     let reply = converse(&conversation, arrival).await.unwrap();
     deliver_answers(&conversation, &w.channels, &reply.queued)
@@ -291,32 +293,47 @@ async fn a_text_that_is_no_score_is_asked_again_without_mentioning_buttons(pool:
 }
 
 #[sqlx::test]
-async fn a_stranger_gets_one_polite_answer_and_nothing_is_stored(pool: PgPool) {
+async fn a_stranger_is_answered_politely_once_kept_for_review_and_nothing_they_say_is_stored(
+    pool: PgPool,
+) {
     let w = world(&pool).await;
     let conversation = w.conversation(&pool);
-    let arrival = Arrival {
-        channel: ChannelKind::Whatsapp,
+    let arrival = |id: &str| Arrival {
+        channel: ChannelKind::Telegram,
         message: Some(InboundMessage {
-            address: "+77019999999".to_string(),
-            ..text("wamid.9", "hello?")
+            channel: ChannelKind::Telegram,
+            address: "5551".to_string(),
+            ..text(id, "hello?")
         }),
         command: None,
         tap: false,
         contact: None,
         stranger_locale: "ru",
+        address: "5551",
+        display_name: Some("Someone"),
     };
 
-    let reply = converse(&conversation, arrival).await.unwrap();
+    let first = converse(&conversation, arrival("5551:1")).await.unwrap();
+    let second = converse(&conversation, arrival("5551:2")).await.unwrap();
 
-    assert_eq!(reply.done, Done::Stranger);
-    assert_eq!(reply.say.len(), 1);
-    assert!(reply.say[0].body.starts_with("Здравствуйте!"), "{reply:?}");
-    assert!(reply.queued.is_empty());
+    assert_eq!(first.done, Done::Stranger);
+    assert_eq!(first.say.len(), 1);
+    assert!(first.say[0].body.starts_with("Здравствуйте!"), "{first:?}");
+    assert!(first.queued.is_empty());
+    assert_eq!(second.done, Done::Stranger);
+    assert!(second.say.is_empty(), "answered again: {second:?}");
     let stored: i64 = sqlx::query_scalar("select count(*) from replies")
         .fetch_one(&pool)
         .await
         .unwrap();
     assert_eq!(stored, 0);
+    let kept: (String, Option<String>, i32) = sqlx::query_as(
+        "select channel, display_name, messages from strangers where address = '5551'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, ("telegram".into(), Some("Someone".into()), 2));
 }
 
 #[sqlx::test]
@@ -338,6 +355,8 @@ async fn a_tap_on_an_answered_survey_is_told_so_and_changes_nothing(pool: PgPool
         tap: true,
         contact: Some(&contact),
         stranger_locale: "en",
+        address: NUMBER,
+        display_name: None,
     };
 
     let reply = converse(&w.conversation(&pool), arrival).await.unwrap();
@@ -360,6 +379,8 @@ async fn help_said_as_a_word_on_whatsapp_gets_whatsapps_help_and_stores_nothing(
         tap: false,
         contact: Some(&contact),
         stranger_locale: "en",
+        address: NUMBER,
+        display_name: None,
     };
 
     let reply = converse(&w.conversation(&pool), arrival).await.unwrap();

@@ -1,5 +1,6 @@
 //! `touchbot inbound …`: inbound updates that kept failing while the database was fine, set
-//! aside so they no longer held up their chat. Staff list them, fix the cause, and replay them.
+//! aside so they no longer held up their chat (staff list them, fix the cause, and replay
+//! them), and the strangers who wrote to the bot.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use clap::Subcommand;
 
 use super::table::{json, table};
 use crate::app::Ctx;
-use crate::inbound::dead_letters;
+use crate::inbound::{dead_letters, strangers};
 use crate::storage::StoreError;
 
 #[derive(Debug, Subcommand)]
@@ -25,6 +26,12 @@ pub enum InboundCommand {
     Replay {
         /// Its id, from `touchbot inbound dead-letters`.
         id: i64,
+    },
+    /// People who wrote to the bot and are no contact, the latest first: add them with
+    /// `touchbot contact add` if they belong to an account.
+    Strangers {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -71,7 +78,50 @@ pub async fn run(ctx: &Ctx, cmd: InboundCommand) -> anyhow::Result<()> {
             }
         }
         InboundCommand::Replay { id } => replay(ctx, id).await?,
+        InboundCommand::Strangers { json: as_json } => list_strangers(ctx, as_json).await?,
     }
+    Ok(())
+}
+
+async fn list_strangers(ctx: &Ctx, as_json: bool) -> anyhow::Result<()> {
+    let found = strangers::list(&ctx.pool)
+        .await
+        .context("reading the strangers who wrote")?;
+    if as_json {
+        println!("{}", json(&found)?);
+        return Ok(());
+    }
+    if found.is_empty() {
+        println!("  (nobody unknown has written to the bot)");
+        return Ok(());
+    }
+    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M").to_string();
+    let rows = found
+        .iter()
+        .map(|s| {
+            vec![
+                s.channel.clone(),
+                s.address.clone(),
+                s.display_name.clone().unwrap_or_default(),
+                when(s.first_seen_at),
+                when(s.last_seen_at),
+                s.messages.to_string(),
+            ]
+        })
+        .collect();
+    let headers = [
+        "channel",
+        "address",
+        "name",
+        "first seen (UTC)",
+        "last seen (UTC)",
+        "messages",
+    ];
+    println!("{}", table(&headers, rows));
+    println!(
+        "Add one who belongs to an account with: touchbot contact add --account ACCOUNT \
+         --name NAME --channel CHANNEL --address ADDRESS"
+    );
     Ok(())
 }
 
@@ -117,6 +167,14 @@ async fn replay(ctx: &Ctx, id: i64) -> anyhow::Result<()> {
                 &letter.payload,
             )
             .await
+        }
+        "whatsapp" => {
+            let worker = crate::whatsapp::worker::Worker::new(
+                ctx.pool.clone(),
+                Arc::new(ctx.settings.clone()),
+                Arc::new(crate::messages::Messages::load()?),
+            )?;
+            worker.replay(&letter.external_id).await
         }
         other => Err(anyhow::anyhow!("updates from {other} cannot be replayed")),
     };

@@ -64,7 +64,8 @@ pub enum Command {
     /// Touches whose sending needs a decision: list them, send again, or confirm by hand.
     #[command(subcommand)]
     Outbox(outbox::OutboxCommand),
-    /// Inbound updates set aside after failing again and again: list and replay them.
+    /// Inbound updates set aside after failing again and again (list and replay them), and
+    /// the strangers who wrote to the bot.
     #[command(subcommand)]
     Inbound(inbound::InboundCommand),
     /// Outside facts about an account (usage, tickets, payments, goals, people).

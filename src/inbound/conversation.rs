@@ -9,14 +9,15 @@
 //! opt-in, the reassessment, the words relayed to the CSM during a takeover); the answers to
 //! it (thank-you, why-question, re-ask, opt-out confirmation) are queued durably under the
 //! message's key, for the adapter to deliver at once with [`deliver_answers`]. Someone who is
-//! no contact gets one polite answer and nothing is stored.
+//! no contact is kept for staff to review (`strangers`) and gets one polite answer, once per
+//! address; nothing they say is stored.
 
 use anyhow::Context as _;
 use chrono::Utc;
 use sqlx::PgPool;
 
 use super::contact::ContactRef;
-use super::{Answer, Handled, InboundMessage, InboundOutcome, Judge, answers, receive};
+use super::{Answer, Handled, InboundMessage, InboundOutcome, Judge, answers, receive, strangers};
 use crate::channel::{Button, Channels};
 use crate::config::Settings;
 use crate::domain::{ChannelKind, PostId};
@@ -58,6 +59,11 @@ pub struct Arrival<'a> {
     pub contact: Option<&'a ContactRef>,
     /// The language to answer a stranger in (the platform's hint, else the fallback).
     pub stranger_locale: &'a str,
+    /// Who sent it on that channel (a Telegram chat id, an E.164 number): a stranger is kept
+    /// under it.
+    pub address: &'a str,
+    /// The platform's name for the sender, when it gives one (WhatsApp's profile name).
+    pub display_name: Option<&'a str>,
 }
 
 /// A text to say, rendered, with its buttons (rows of them; none for plain text).
@@ -148,7 +154,7 @@ impl Conversation<'_> {
 /// is away) fails the update, to be handled again on its redelivery.
 pub async fn converse(conv: &Conversation<'_>, arrival: Arrival<'_>) -> anyhow::Result<Reply> {
     let Some(contact) = arrival.contact else {
-        return Ok(stranger(conv, &arrival));
+        return stranger(conv, &arrival).await;
     };
     welcome_back(conv, contact).await?;
     if !arrival.tap {
@@ -173,13 +179,27 @@ pub async fn converse(conv: &Conversation<'_>, arrival: Arrival<'_>) -> anyhow::
     received(conv, contact, message, arrival.tap).await
 }
 
-/// One polite answer, and nothing stored: the bot does not know this chat or number.
-fn stranger(conv: &Conversation<'_>, arrival: &Arrival<'_>) -> Reply {
+/// Someone the bot does not know on this channel: kept for staff to review, and answered
+/// politely the first time only (a stranger who keeps writing is not answered again and
+/// again); nothing they said is stored. A tap is always answered, as every tap must be.
+async fn stranger(conv: &Conversation<'_>, arrival: &Arrival<'_>) -> anyhow::Result<Reply> {
     let locale = arrival.stranger_locale;
+    let seen = strangers::Seen {
+        channel: arrival.channel,
+        address: arrival.address,
+        display_name: arrival.display_name,
+        at: arrival
+            .message
+            .as_ref()
+            .map_or_else(Utc::now, |m| m.received_at),
+    };
+    let answer = strangers::seen(conv.pool, &seen, !arrival.tap)
+        .await
+        .context("recording a stranger who wrote")?;
     let mut reply = Reply::quiet(Done::Stranger);
     if arrival.tap {
         reply.toast = Some(conv.toast(arrival.channel, locale, Some("button-stale")));
-    } else {
+    } else if answer {
         reply.say.extend(plain(conv.chat_text(
             arrival.channel,
             locale,
@@ -187,7 +207,7 @@ fn stranger(conv: &Conversation<'_>, arrival: &Arrival<'_>) -> Reply {
             &Vars::new(),
         )));
     }
-    reply
+    Ok(reply)
 }
 
 /// A contact who wrote is evidently reachable again (they had blocked the bot and came back).

@@ -17,6 +17,7 @@ pub mod record;
 mod rows;
 pub mod signal_store;
 pub mod signals;
+pub mod strangers;
 
 pub use callback::{Callback, CallbackAnswer, CallbackError, parse_callback};
 pub use contact::{ContactRef, contact_by_address};

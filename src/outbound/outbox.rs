@@ -659,13 +659,25 @@ pub async fn requeue(
     id: TouchId,
     now: DateTime<Utc>,
 ) -> Result<(), RequeueError> {
+    requeue_because(conn, id, "requeued by an operator", now).await
+}
+
+/// Tries an 'unknown' or 'failed' touch again, due at once, with the full number of tries,
+/// for the reason given (kept on the touch).
+pub async fn requeue_because(
+    conn: &mut sqlx::PgConnection,
+    id: TouchId,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<(), RequeueError> {
     let done = sqlx::query!(
         "update touches
-            set status = 'planned', next_attempt_at = $2, status_reason = 'requeued by an operator',
+            set status = 'planned', next_attempt_at = $2, status_reason = $3,
                 tries = 0, lease_owner = null, lease_until = null, updated_at = $2
           where id = $1 and status in ('unknown', 'failed')",
         id.0,
         now,
+        why,
     )
     .execute(&mut *conn)
     .await?;

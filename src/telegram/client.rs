@@ -66,6 +66,8 @@ pub async fn stranger(bot: Bot, ctx: Arc<BotContext>, msg: Message) -> HandlerRe
         // Refused (and logged) by the staff side, which reveals nothing about any account.
         return staff::stranger_command(bot, ctx, msg).await;
     }
+    let address = msg.chat.id.0.to_string();
+    let name = msg.from.as_ref().map(|u| u.full_name());
     let arrival = Arrival {
         channel: ChannelKind::Telegram,
         message: None,
@@ -73,6 +75,8 @@ pub async fn stranger(bot: Bot, ctx: Arc<BotContext>, msg: Message) -> HandlerRe
         tap: false,
         contact: None,
         stranger_locale: stranger_locale(msg.from.as_ref()),
+        address: &address,
+        display_name: name.as_deref(),
     };
     respond(&bot, &ctx, msg.chat.id, arrival, None).await
 }
@@ -86,11 +90,12 @@ pub async fn contact_message(
 ) -> HandlerResult {
     // A sticker or a voice note has no text: nothing the bot can read, and nothing to store.
     let text = msg.text().or(msg.caption());
+    let address = msg.chat.id.0.to_string();
     let arrival = Arrival {
         channel: ChannelKind::Telegram,
         message: text.map(|text| InboundMessage {
             channel: ChannelKind::Telegram,
-            address: msg.chat.id.0.to_string(),
+            address: address.clone(),
             provider_message_id: format!("{}:{}", msg.chat.id.0, msg.id.0),
             content: InboundContent::text(text),
             received_at: Utc::now(),
@@ -99,6 +104,8 @@ pub async fn contact_message(
         tap: false,
         contact: Some(&contact),
         stranger_locale: &contact.locale,
+        address: &address,
+        display_name: None,
     };
     respond(&bot, &ctx, msg.chat.id, arrival, None).await
 }
@@ -187,11 +194,12 @@ pub async fn contact_button(
     contact: ContactRef,
 ) -> HandlerResult {
     let chat = tap_chat(&q);
+    let address = chat.0.to_string();
     let arrival = Arrival {
         channel: ChannelKind::Telegram,
         message: Some(InboundMessage {
             channel: ChannelKind::Telegram,
-            address: chat.0.to_string(),
+            address: address.clone(),
             // Each tap has its own query id; a redelivered update carries the same one.
             provider_message_id: format!("cb:{}", q.id.0),
             content: InboundContent::Button(q.data.clone().unwrap_or_default()),
@@ -201,12 +209,16 @@ pub async fn contact_button(
         tap: true,
         contact: Some(&contact),
         stranger_locale: &contact.locale,
+        address: &address,
+        display_name: None,
     };
     respond(&bot, &ctx, chat, arrival, Some(&q)).await
 }
 
 /// A tap from someone who is not a contact (or no longer one).
 pub async fn stale_button(bot: Bot, ctx: Arc<BotContext>, q: CallbackQuery) -> HandlerResult {
+    let address = tap_chat(&q).0.to_string();
+    let name = q.from.full_name();
     let arrival = Arrival {
         channel: ChannelKind::Telegram,
         message: None,
@@ -214,6 +226,8 @@ pub async fn stale_button(bot: Bot, ctx: Arc<BotContext>, q: CallbackQuery) -> H
         tap: true,
         contact: None,
         stranger_locale: stranger_locale(Some(&q.from)),
+        address: &address,
+        display_name: Some(&name),
     };
     respond(&bot, &ctx, tap_chat(&q), arrival, Some(&q)).await
 }

@@ -114,6 +114,22 @@ impl WhatsAppSettings {
                 )),
             _ => {}
         }
+        // The webhook needs both: the token to be subscribed, the secret to trust what comes.
+        match (&self.app_secret, &self.verify_token) {
+            (Some(_), None) => out.push((
+                "WHATSAPP_VERIFY_TOKEN".to_string(),
+                "WHATSAPP_APP_SECRET is set but not the verify token: choose one and enter \
+                 the same in the app's WhatsApp > Configuration > Webhook"
+                    .to_string(),
+            )),
+            (None, Some(_)) => out.push((
+                "WHATSAPP_APP_SECRET".to_string(),
+                "WHATSAPP_VERIFY_TOKEN is set but not the app secret, without which no \
+                 webhook request can be trusted; copy it from the app's Settings > Basic"
+                    .to_string(),
+            )),
+            _ => {}
+        }
         out
     }
 }
@@ -175,5 +191,19 @@ mod tests {
         assert!(s.validate()[0].1.contains("not the phone number"));
         s.api_url = "graph.facebook.com".into();
         assert!(s.validate().iter().any(|(k, _)| k == "whatsapp.api_url"));
+    }
+
+    #[test]
+    fn the_webhook_needs_both_its_app_secret_and_its_verify_token() {
+        let mut s = WhatsAppSettings::default();
+        s.read_env(&env(&[("WHATSAPP_VERIFY_TOKEN", "v")]));
+        assert_eq!(s.validate()[0].0, "WHATSAPP_APP_SECRET");
+        s.read_env(&env(&[("WHATSAPP_APP_SECRET", "a")]));
+        assert_eq!(s.validate()[0].0, "WHATSAPP_VERIFY_TOKEN");
+        s.read_env(&env(&[
+            ("WHATSAPP_APP_SECRET", "a"),
+            ("WHATSAPP_VERIFY_TOKEN", "v"),
+        ]));
+        assert!(s.validate().is_empty());
     }
 }

@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod cli;
 pub mod fake_telegram;
 pub mod fake_whatsapp;
 pub mod tcp_proxy;
+pub mod whatsapp_app;
+pub mod whatsapp_webhook;

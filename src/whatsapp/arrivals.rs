@@ -1,0 +1,124 @@
+//! A stored WhatsApp message, handed to the conversation core as an arrival, and the core's
+//! reply said back on WhatsApp. Nothing is decided here: this only translates.
+//!
+//! - text → a text; a reply button, a list row or a template's quick reply → a tap with the
+//!   data it carries; an image, a voice note, a sticker… → nothing the bot can read.
+//! - The sender is `+<from>`; the wamid identifies the message, and its `timestamp` is when it
+//!   was received.
+//! - WhatsApp has no pop-up for a tap and no keyboard to take off: the toast and
+//!   `clear_buttons` of the reply do not apply; the answers are the queued texts.
+
+use anyhow::Context as _;
+
+use super::events::{Said, StoredMessage};
+use super::phone::normalise_e164;
+use super::worker::Worker;
+use crate::channel::{Address, OutboundMessage};
+use crate::domain::ChannelKind;
+use crate::inbound::conversation::{LANGUAGE_PREFIX, Text, choose_locale, command_word};
+use crate::inbound::{
+    Arrival, InboundContent, InboundMessage, contact_by_address, converse, deliver_answers,
+};
+use crate::messages::FALLBACK_LOCALE;
+
+/// Hands one message to the conversation core and says its reply.
+pub async fn handle(worker: &Worker, stored: &StoredMessage) -> anyhow::Result<()> {
+    let message = &stored.message;
+    // The reason would quote the number: the error (logged, kept) names only the message.
+    let address = normalise_e164(&format!("+{}", message.from)).map_err(|_| {
+        anyhow::anyhow!(
+            "message {} has a sender that is no phone number",
+            message.id
+        )
+    })?;
+    let conversation = worker.conversation();
+    let contact = contact_by_address(&worker.pool, ChannelKind::Whatsapp, &address)
+        .await
+        .context("looking up the contact who wrote on WhatsApp")?;
+    let said = message.said();
+    if let (Some(contact), Some(Said::Tap(data))) = (&contact, &said)
+        && data.starts_with(LANGUAGE_PREFIX)
+    {
+        let (_, done) = choose_locale(&conversation, contact, data).await?;
+        let texts = done.map(|body| Text {
+            body,
+            buttons: Vec::new(),
+        });
+        say(worker, &address, &message.id, texts.into_iter().collect()).await;
+        return Ok(());
+    }
+    let arrival = Arrival {
+        channel: ChannelKind::Whatsapp,
+        command: match &said {
+            Some(Said::Text(text)) => command_word(text).map(String::from),
+            _ => None,
+        },
+        tap: matches!(said, Some(Said::Tap(_))),
+        message: said.map(|said| InboundMessage {
+            channel: ChannelKind::Whatsapp,
+            address: address.clone(),
+            provider_message_id: message.id.clone(),
+            content: match said {
+                Said::Text(text) => InboundContent::text(&text),
+                Said::Tap(data) => InboundContent::Button(data),
+            },
+            received_at: message.sent_at(),
+        }),
+        contact: contact.as_ref(),
+        stranger_locale: stranger_locale(&address),
+        address: &address,
+        display_name: stored.profile_name.as_deref(),
+    };
+    let reply = converse(&conversation, arrival).await?;
+    say(worker, &address, &message.id, reply.say).await;
+    deliver_answers(&conversation, &worker.answers, &reply.queued)
+        .await
+        .with_context(|| format!("answering WhatsApp message {}", message.id))
+}
+
+/// WhatsApp gives no language for a sender: a number of the +7 zone (Kazakhstan, Russia), the
+/// bot's home market, is answered in Russian, any other in the fallback language.
+fn stranger_locale(address: &str) -> &'static str {
+    if address.starts_with("+7") {
+        "ru"
+    } else {
+        FALLBACK_LOCALE
+    }
+}
+
+/// Says texts that answer nothing stored (help, the language buttons, the polite answer to a
+/// stranger). They are not queued: a failure is logged, and the sender can ask again.
+async fn say(worker: &Worker, address: &str, wamid: &str, texts: Vec<Text>) {
+    if texts.is_empty() {
+        return;
+    }
+    let Some(channel) = worker.answers.get(ChannelKind::Whatsapp) else {
+        tracing::warn!("a WhatsApp answer was not sent: WhatsApp sending is not configured");
+        return;
+    };
+    for (n, text) in texts.into_iter().enumerate() {
+        let message = OutboundMessage {
+            idempotency_key: format!("say:{wamid}:{n}"),
+            to: Address {
+                channel: ChannelKind::Whatsapp,
+                address: address.to_string(),
+            },
+            text: text.body,
+            buttons: text.buttons,
+        };
+        if let Err(e) = channel.send(&message).await {
+            tracing::warn!(error = %e, wamid, "could not answer a WhatsApp message");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stranger_from_the_plus_seven_zone_is_answered_in_russian() {
+        assert_eq!(stranger_locale("+77011234567"), "ru");
+        assert_eq!(stranger_locale("+4915123456789"), FALLBACK_LOCALE);
+    }
+}

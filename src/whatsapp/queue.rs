@@ -1,0 +1,139 @@
+//! The `whatsapp_events` table: every event the webhook brought, stored before the webhook
+//! answers 200, then claimed under a lease, handled, and marked done. Leases are counted on
+//! the database's clock, so instances with skewed clocks agree on when one ran out.
+//!
+//! A sender's messages are handled one at a time, in the order they arrived (`id`): a message
+//! is not claimed while an earlier one of the same sender is still to do.
+
+use chrono::Utc;
+use sqlx::PgPool;
+
+use super::events::NewEvent;
+
+/// How long a claim holds: a send to WhatsApp takes at most `request_timeout_seconds`.
+const LEASE_SECONDS: f64 = 120.0;
+
+/// An event claimed for handling.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    /// `msg:<wamid>` or `status:<wamid>:<status>`.
+    pub key: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Failed tries before this one.
+    pub tries: i32,
+}
+
+/// Stores the events of one webhook body, all or none; a redelivered one is left as it was.
+pub async fn store(pool: &PgPool, events: &[NewEvent]) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    let now = Utc::now();
+    for event in events {
+        sqlx::query!(
+            "insert into whatsapp_events (event_key, kind, payload, received_at)
+             values ($1, $2, $3, $4)
+             on conflict (event_key) do nothing",
+            event.key,
+            event.kind,
+            event.payload,
+            now,
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// Claims the oldest event that is to do and free: not done, not held by a live claim (nor
+/// waiting out a pause after a failure), and no earlier message of its sender still to do.
+pub async fn claim_next(pool: &PgPool) -> sqlx::Result<Option<Claimed>> {
+    let row = sqlx::query!(
+        r#"update whatsapp_events
+              set claimed_until = now() + make_interval(secs => $1)
+            where id = (
+                  select e.id from whatsapp_events e
+                   where e.done_at is null
+                     and (e.claimed_until is null or e.claimed_until < now())
+                     and not (e.kind = 'message' and exists (
+                         select 1 from whatsapp_events p
+                          where p.done_at is null and p.kind = 'message' and p.id < e.id
+                            and p.payload->'message'->>'from' = e.payload->'message'->>'from'))
+                   order by e.id
+                   limit 1
+                   for update skip locked)
+        returning id, event_key, kind, payload, tries"#,
+        LEASE_SECONDS
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| Claimed {
+        id: r.id,
+        key: r.event_key,
+        kind: r.kind,
+        payload: r.payload,
+        tries: r.tries,
+    }))
+}
+
+/// The event is handled: nothing left to do.
+pub async fn done(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update whatsapp_events set done_at = now(), claimed_until = null, last_error = null
+          where id = $1",
+        id
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed try. Below `set_aside_after` tries the event waits `pause_seconds` and is
+/// tried again; at it, it is set aside (done, with its error kept) so it no longer holds up
+/// its sender. Returns whether it was set aside.
+pub async fn failed(
+    pool: &PgPool,
+    id: i64,
+    error: &str,
+    set_aside_after: i32,
+    pause_seconds: f64,
+) -> sqlx::Result<bool> {
+    let set_aside = sqlx::query_scalar!(
+        r#"update whatsapp_events
+              set tries = tries + 1, last_error = $2,
+                  done_at = case when tries + 1 >= $3 then now() end,
+                  claimed_until = case when tries + 1 >= $3 then null
+                                       else now() + make_interval(secs => $4) end
+            where id = $1
+        returning done_at is not null as "set_aside!""#,
+        id,
+        error,
+        set_aside_after,
+        pause_seconds,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(set_aside.unwrap_or(false))
+}
+
+/// Takes an event that was set aside (done with an error) back, claimed for a person's
+/// replay, with its tries reset. None when no such event is set aside.
+pub async fn reopen(pool: &PgPool, key: &str) -> sqlx::Result<Option<Claimed>> {
+    let row = sqlx::query!(
+        "update whatsapp_events
+            set done_at = null, tries = 0, claimed_until = now() + make_interval(secs => $2)
+          where event_key = $1 and done_at is not null and last_error is not null
+        returning id, event_key, kind, payload, tries",
+        key,
+        LEASE_SECONDS
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| Claimed {
+        id: r.id,
+        key: r.event_key,
+        kind: r.kind,
+        payload: r.payload,
+        tries: r.tries,
+    }))
+}
