@@ -246,7 +246,7 @@ async fn stop_is_confirmed_and_the_next_survey_is_not_sent(pool: PgPool) {
     app.stop().await;
 
     assert!(
-        confirmed.text.contains("won't receive surveys"),
+        confirmed.text.contains("no more surveys") && confirmed.text.contains("write START"),
         "{}",
         confirmed.text
     );
