@@ -341,12 +341,22 @@ pub async fn deliver_answers(
 /// own wording: `wa-<name>` for WhatsApp once `messages/` has it in every locale, else the
 /// Telegram wording `tg-<name>`, which every channel falls back to.
 pub fn chat_key(messages: &Messages, channel: ChannelKind, name: &str) -> String {
+    channel_wording(messages, channel, name).unwrap_or_else(|| format!("tg-{name}"))
+}
+
+/// The key of a touch's message on `channel`: `wa-<key>` for WhatsApp when `messages/` words
+/// it differently there (no buttons to tap for an NPS scale), else the touch's own `key`.
+pub fn touch_key(messages: &Messages, channel: ChannelKind, key: &str) -> String {
+    channel_wording(messages, channel, key).unwrap_or_else(|| key.to_string())
+}
+
+/// `wa-<name>` on WhatsApp once every locale has it.
+fn channel_wording(messages: &Messages, channel: ChannelKind, name: &str) -> Option<String> {
     let own = match channel {
         ChannelKind::Whatsapp => Some(format!("wa-{name}")),
         ChannelKind::Telegram | ChannelKind::Simulated => None,
     };
     own.filter(|key| messages.check_templates(&[key]).is_ok())
-        .unwrap_or_else(|| format!("tg-{name}"))
 }
 
 fn plain(body: Option<String>) -> Option<Text> {

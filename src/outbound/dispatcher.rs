@@ -21,8 +21,12 @@ use super::delivery::{
 };
 use super::outbox::{self, Lease, OutboxError, Rescued, SendRow};
 use super::wakeup::{Wakeup, wait_before_next_pass};
+use super::window::{Form, ServiceWindow, TemplateRef, default_template_name};
 use crate::channel::ratelimit::RateLimits;
-use crate::channel::{Address, Button, Channels, Lookup, OutboundMessage, PermanentReason};
+use super::template_notice;
+use crate::channel::{
+    Address, Button, Channels, Lookup, OutboundMessage, PermanentReason, TemplateMessage,
+};
 use crate::domain::{AccountId, ChannelKind, ContactId, MessageCategory, TouchId, TouchKind};
 
 /// The PostgreSQL channel the `touches` trigger notifies when work is added or rescheduled.
@@ -49,6 +53,10 @@ pub struct DispatcherConfig {
     /// before `serve` stops anyway.
     pub shutdown_grace_seconds: u64,
     pub rate_limits: RateLimits,
+    /// WhatsApp's 24-hour window and the templates registered for outside it; read from
+    /// `[whatsapp]` by `config::load`, not from this section.
+    #[serde(skip)]
+    pub window: ServiceWindow,
 }
 
 impl Default for DispatcherConfig {
@@ -63,6 +71,7 @@ impl Default for DispatcherConfig {
             backoff_max_seconds: 3600,
             shutdown_grace_seconds: 20,
             rate_limits: RateLimits::default(),
+            window: ServiceWindow::default(),
         }
     }
 }
@@ -96,6 +105,8 @@ pub struct TouchToSend {
     pub days_to_renewal: Option<i64>,
     pub to: Address,
     pub idempotency_key: String,
+    /// Set when the touch must go as this registered template (WhatsApp outside its window).
+    pub as_template: Option<TemplateRef>,
 }
 
 /// A rendered message body, before the dispatcher addresses it.
@@ -103,12 +114,21 @@ pub struct TouchToSend {
 pub struct Rendered {
     pub text: String,
     pub buttons: Vec<Vec<Button>>,
+    /// For a touch going as a template: the body's parameters, in their numbered order.
+    pub parameters: Vec<String>,
 }
 
 /// Turns a touch into text. A failure here fails that one touch for good (a missing template
 /// will not appear by retrying), and leaves the contact alone.
 pub trait Render: Send + Sync {
     fn render(&self, touch: &TouchToSend) -> anyhow::Result<Rendered>;
+
+    /// The team's post saying that the template `name` for the message `key` is missing, in
+    /// `locale`.
+    fn template_missing(&self, key: &str, name: &str, locale: &str) -> anyhow::Result<String> {
+        let _ = locale;
+        Ok(format!("No WhatsApp template '{name}' is configured for '{key}'."))
+    }
 }
 
 /// Counts of what one `deliver_due` pass did.
@@ -172,13 +192,16 @@ pub enum Prepared {
     Send(Box<TouchToSend>),
     /// Sending no longer makes sense; the reason is shown to staff.
     Skip(String),
+    /// Only a template may go and none is configured for the message `key`: skipped, and
+    /// the team told once per key.
+    NoTemplate { key: String, reason: String },
     /// The stored touch itself is broken.
     Fail(String),
 }
 
 /// Re-checks what may have changed since planning and, if the touch still goes out, gathers
-/// what its template needs.
-pub fn prepare(row: &SendRow, now: DateTime<Utc>) -> Prepared {
+/// what its template needs and in which form it may go (WhatsApp's window).
+pub fn prepare(row: &SendRow, now: DateTime<Utc>, window: &ServiceWindow) -> Prepared {
     if row.account_lifecycle != "active" {
         return Prepared::Skip(format!("account is {}", row.account_lifecycle));
     }
@@ -231,6 +254,22 @@ pub fn prepare(row: &SendRow, now: DateTime<Utc>) -> Prepared {
         return Prepared::Skip("the touch has no recipient any more".into());
     };
 
+    let locale = locale.unwrap_or_else(|| row.account_locale.clone());
+    let as_template = if to.channel == ChannelKind::Whatsapp {
+        let last_inbound = row.contact_last_inbound_at;
+        match window.form(&row.template, &locale, last_inbound, row.template_only, now) {
+            Form::FreeText => None,
+            Form::Template(template) => Some(template),
+            Form::NotSendable(reason) => {
+                return Prepared::NoTemplate {
+                    key: row.template.clone(),
+                    reason,
+                };
+            }
+        }
+    } else {
+        None
+    };
     let tz: chrono_tz::Tz = row.account_time_zone.parse().unwrap_or(chrono_tz::UTC);
     let today = now.with_timezone(&tz).date_naive();
     Prepared::Send(Box::new(TouchToSend {
@@ -244,11 +283,12 @@ pub fn prepare(row: &SendRow, now: DateTime<Utc>) -> Prepared {
         contact_name: row.contact_id.and(row.contact_name.clone()),
         recipient_name,
         csm_name: row.csm_name.clone(),
-        locale: locale.unwrap_or_else(|| row.account_locale.clone()),
+        locale,
         renewal_date: row.renewal_date,
         days_to_renewal: row.renewal_date.map(|d| (d - today).num_days()),
         to,
         idempotency_key: outbox::idempotency_key(row.account_id, &row.touch_key),
+        as_template,
     }))
 }
 
@@ -367,6 +407,17 @@ impl Pass<'_> {
         Ok(Outcome::Retried)
     }
 
+    /// The team's post about a missing template, in the CSM's language (else English); a
+    /// text that cannot be rendered is logged and the touch is still skipped.
+    fn template_notice(&self, key: &str, row: &SendRow) -> Option<String> {
+        let name = default_template_name(key);
+        let locale = row.csm_locale.as_deref().unwrap_or("en");
+        self.renderer
+            .template_missing(key, &name, locale)
+            .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), key, "no notice text"))
+            .ok()
+    }
+
     fn backoff_at(&self, attempt: i32) -> DateTime<Utc> {
         backoff_at(self.config, attempt, self.clock.now())
     }
@@ -381,11 +432,18 @@ impl Pass<'_> {
             // Deleted between the claim and now: nothing left to deliver or record.
             return Ok(Outcome::LeaseLost);
         };
-        let touch = match prepare(&row, now) {
+        let touch = match prepare(&row, now, &self.config.window) {
             Prepared::Send(touch) => touch,
             Prepared::Skip(reason) => {
                 tracing::info!(touch_id = %lease.id, %reason, "touch skipped");
                 outbox::skip(self.pool, lease, &reason, now).await?;
+                return Ok(Outcome::Skipped);
+            }
+            Prepared::NoTemplate { key, reason } => {
+                tracing::info!(touch_id = %lease.id, %reason, "touch skipped");
+                let notice = self.template_notice(&key, &row);
+                template_notice::skip_and_tell(self.pool, lease, &key, &reason, notice, now)
+                    .await?;
                 return Ok(Outcome::Skipped);
             }
             Prepared::Fail(reason) => {
@@ -421,6 +479,11 @@ impl Pass<'_> {
             to: touch.to.clone(),
             text: rendered.text,
             buttons: rendered.buttons,
+            template: touch.as_template.clone().map(|t| TemplateMessage {
+                name: t.name,
+                language: t.language,
+                parameters: rendered.parameters,
+            }),
         };
 
         if !self.stop.wait_turn(throttle, &touch.to.address).await {
@@ -668,6 +731,7 @@ mod tests {
             account_time_zone: "Asia/Almaty".into(),
             renewal_date: NaiveDate::from_ymd_opt(2026, 3, 31),
             csm_name: Some("Dana".into()),
+            csm_locale: None,
             contact_id: Some(ContactId(3)),
             contact_name: Some("Aigerim".into()),
             contact_channel: Some("whatsapp".into()),
@@ -676,6 +740,9 @@ mod tests {
             contact_removed: false,
             contact_unreachable: false,
             contact_opted_out: false,
+            // Wrote this morning: WhatsApp's window is open.
+            contact_last_inbound_at: Some(Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap()),
+            template_only: false,
             staff_id: None,
             staff_name: None,
             staff_telegram_user_id: None,
@@ -688,8 +755,18 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 3, 1, 20, 0, 0).unwrap()
     }
 
+    /// The window rule with a template registered for NPS only.
+    fn window() -> ServiceWindow {
+        let mut window = ServiceWindow::default();
+        window.templates.insert(
+            "nps".into(),
+            crate::outbound::window::Registered::default(),
+        );
+        window
+    }
+
     fn skip_reason(row: &SendRow) -> String {
-        match prepare(row, now()) {
+        match prepare(row, now(), &window()) {
             Prepared::Skip(reason) => reason,
             other => panic!("expected a skip, got {other:?}"),
         }
@@ -697,7 +774,7 @@ mod tests {
 
     #[test]
     fn a_client_touch_goes_to_the_contact_in_their_own_locale() {
-        let Prepared::Send(touch) = prepare(&row(), now()) else {
+        let Prepared::Send(touch) = prepare(&row(), now(), &window()) else {
             panic!("expected a send");
         };
         assert_eq!(touch.to.channel, ChannelKind::Whatsapp);
@@ -708,8 +785,66 @@ mod tests {
     }
 
     #[test]
+    fn a_whatsapp_contact_who_wrote_today_gets_free_text() {
+        let Prepared::Send(touch) = prepare(&row(), now(), &window()) else {
+            panic!("expected a send");
+        };
+        assert_eq!(touch.as_template, None);
+    }
+
+    #[test]
+    fn a_whatsapp_contact_silent_for_a_day_gets_the_template_in_their_language() {
+        let mut r = row();
+        r.contact_last_inbound_at = Some(now() - TimeDelta::hours(24));
+        let Prepared::Send(touch) = prepare(&r, now(), &window()) else {
+            panic!("expected a send");
+        };
+        let template = touch.as_template.expect("the template form");
+        assert_eq!(template.name, "touchbot_nps");
+        assert_eq!(template.language, "ru");
+    }
+
+    #[test]
+    fn a_touch_whatsapp_refused_as_free_text_goes_as_its_template_even_inside_the_window() {
+        let mut r = row();
+        r.template_only = true;
+        let Prepared::Send(touch) = prepare(&r, now(), &window()) else {
+            panic!("expected a send");
+        };
+        assert!(touch.as_template.is_some());
+    }
+
+    #[test]
+    fn outside_the_window_without_a_template_the_touch_is_not_sent_and_says_why() {
+        let mut r = row();
+        r.template = "welcome".into();
+        r.kind = "welcome".into();
+        r.contact_last_inbound_at = None;
+        assert_eq!(
+            prepare(&r, now(), &window()),
+            Prepared::NoTemplate {
+                key: "welcome".into(),
+                reason: "outside WhatsApp's 24-hour window and no template configured for \
+                         'welcome'"
+                    .into(),
+            }
+        );
+    }
+
+    #[test]
+    fn the_window_rule_is_for_whatsapp_only() {
+        let mut r = row();
+        r.contact_channel = Some("telegram".into());
+        r.contact_last_inbound_at = None;
+        let Prepared::Send(touch) = prepare(&r, now(), &ServiceWindow::default()) else {
+            panic!("expected a send");
+        };
+        assert_eq!(touch.as_template, None);
+    }
+
+    #[test]
     fn days_to_renewal_count_from_the_accounts_local_date() {
-        let Prepared::Send(touch) = prepare(&row(), now()) else {
+        let Prepared::Send(touch) = prepare(&row(), now(), &window()) else {
             panic!("expected a send");
         };
         assert_eq!(touch.days_to_renewal, Some(29));
@@ -719,7 +854,7 @@ mod tests {
     fn without_a_contact_locale_the_accounts_locale_is_used() {
         let mut r = row();
         r.contact_locale = None;
-        let Prepared::Send(touch) = prepare(&r, now()) else {
+        let Prepared::Send(touch) = prepare(&r, now(), &window()) else {
             panic!("expected a send");
         };
         assert_eq!(touch.locale, "en");
@@ -751,7 +886,7 @@ mod tests {
         r.category = "service".into();
         assert_eq!(skip_reason(&r), "CSM has no Telegram id");
         r.staff_telegram_user_id = Some(4242);
-        let Prepared::Send(touch) = prepare(&r, now()) else {
+        let Prepared::Send(touch) = prepare(&r, now(), &window()) else {
             panic!("expected a send");
         };
         assert_eq!(touch.to.channel, ChannelKind::Telegram);

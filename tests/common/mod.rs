@@ -28,6 +28,7 @@ pub fn config() -> DispatcherConfig {
         backoff_max_seconds: 3600,
         shutdown_grace_seconds: 5,
         rate_limits: RateLimits::default(),
+        window: Default::default(),
     }
 }
 
@@ -46,6 +47,7 @@ impl Render for PlainRenderer {
         Ok(Rendered {
             text: format!("{} for {}", touch.template, touch.recipient_name),
             buttons: vec![],
+            parameters: vec![],
         })
     }
 }
