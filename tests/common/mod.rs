@@ -88,6 +88,18 @@ pub async fn contact_on(
     ContactId(id)
 }
 
+/// The contact's last message arrived at `at` (WhatsApp's 24-hour window counts from it).
+pub async fn wrote_at(pool: &PgPool, contact: ContactId, at: DateTime<Utc>) {
+    sqlx::query!(
+        "update contacts set last_inbound_at = $2 where id = $1",
+        contact.0,
+        at
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 pub async fn staff(pool: &PgPool, name: &str, telegram_user_id: Option<i64>) -> StaffId {
     let id = sqlx::query_scalar!(
         "insert into staff (name, role, telegram_user_id) values ($1, 'csm', $2) returning id",
