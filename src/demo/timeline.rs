@@ -91,12 +91,17 @@ impl Timeline {
         who: &str,
         template: &str,
         text: &str,
+        whatsapp_template: Option<&str>,
     ) {
         let local = tz
             .parse::<Tz>()
             .map(|z| at.with_timezone(&z).format("%H:%M").to_string())
             .unwrap_or_default();
         let mut line = format!("{account}: → {who}: {}  [{local} {tz}]", describe(template));
+        if let Some(name) = whatsapp_template {
+            // The contact had not written for a day: WhatsApp takes only the approved template.
+            line.push_str(&format!(" as template {name}"));
+        }
         if self.verbose {
             line.push_str(&format!("\n      «{}»", first_line(text, 90)));
         }
