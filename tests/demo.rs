@@ -62,7 +62,9 @@ async fn the_demo_runs_a_season_of_touches_and_ends_with_the_portfolio() {
     // ...WhatsApp's window held: a contact silent for a day got the approved template, one who
     // had just written got free text...
     assert!(
-        stdout.contains("→ Askar Nurlanov: welcome  [10:00 Asia/Almaty] as template touchbot_welcome"),
+        stdout.contains(
+            "→ Askar Nurlanov: welcome  [10:00 Asia/Almaty] as template touchbot_welcome"
+        ),
         "{stdout}"
     );
     assert!(

@@ -127,9 +127,7 @@ async fn a_contact_who_wrote_an_hour_ago_gets_a_check_in_as_free_text_with_butto
 }
 
 #[sqlx::test]
-async fn a_contact_silent_for_a_day_gets_the_registered_template_with_its_parameters(
-    pool: PgPool,
-) {
+async fn a_contact_silent_for_a_day_gets_the_registered_template_with_its_parameters(pool: PgPool) {
     let fake = FakeWhatsApp::start().await;
     fake.register_template("touchbot_welcome", "ru", 3);
     let (account, dana) = dana(&pool, "ru").await;
@@ -227,15 +225,18 @@ async fn without_a_template_two_touches_are_skipped_and_the_team_is_told_once(po
             Some("outside WhatsApp's 24-hour window and no template configured for 'welcome'")
         );
     }
-    let posts = sqlx::query!(
-        "select body, staff_id from staff_posts where kind = 'template_missing'"
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let posts =
+        sqlx::query!("select body, staff_id from staff_posts where kind = 'template_missing'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(posts.len(), 1, "one notice per message, not per touch");
     assert_eq!(posts[0].staff_id, None, "to the team chat");
-    assert!(posts[0].body.contains("touchbot_welcome"), "{}", posts[0].body);
+    assert!(
+        posts[0].body.contains("touchbot_welcome"),
+        "{}",
+        posts[0].body
+    );
     assert!(
         posts[0].body.contains("touchbot whatsapp templates"),
         "{}",
@@ -267,7 +268,10 @@ async fn a_touch_whatsapp_refused_as_free_text_goes_as_its_template_even_inside_
     let template = fake.sent()[0].template.clone().expect("sent as a template");
     assert_eq!(template.name, "touchbot_nps");
     assert_eq!(template.parameters, vec!["Dana"]);
-    assert!(template.quick_replies.is_empty(), "NPS is typed, not tapped");
+    assert!(
+        template.quick_replies.is_empty(),
+        "NPS is typed, not tapped"
+    );
 }
 
 #[sqlx::test]

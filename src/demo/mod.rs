@@ -227,7 +227,14 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         .collect();
     let as_templates = touches_on_whatsapp.iter().filter(|t| **t).count();
     let forms = (as_templates, touches_on_whatsapp.len() - as_templates);
-    summary(&pool, (start, end), sent_twice, sim.duplicates_ignored, forms).await?;
+    summary(
+        &pool,
+        (start, end),
+        sent_twice,
+        sim.duplicates_ignored,
+        forms,
+    )
+    .await?;
     escalation_summary(&pool).await?;
     let portfolio = crate::status::portfolio(&pool, end).await?;
     println!("{}", crate::status::render_portfolio(&portfolio));
@@ -451,8 +458,7 @@ impl Simulation<'_> {
                     &touch.account,
                     &who,
                     &touch.template,
-                    &s.message.text,
-                    s.message.template.as_ref().map(|t| t.name.as_str()),
+                    &s.message,
                 );
                 if let Some(Party::Contact {
                     persona, locale, ..

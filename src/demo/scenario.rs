@@ -65,7 +65,11 @@ pub async fn unprompted_question(
     .await?;
     Ok(first_nps.map(|due| {
         let text = "Добрый вечер! Подскажите, где найти счёт за прошлый месяц?";
-        (due - Duration::hours(15), ASKAR.to_string(), text.to_string())
+        (
+            due - Duration::hours(15),
+            ASKAR.to_string(),
+            text.to_string(),
+        )
     }))
 }
 

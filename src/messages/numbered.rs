@@ -31,7 +31,12 @@ fn marker(var: Var) -> String {
 
 impl Messages {
     /// `key` in `locale` with its variables numbered, and `vars`' values for them.
-    pub fn numbered(&self, locale: &str, key: &str, vars: &Vars) -> Result<Numbered, MessagesError> {
+    pub fn numbered(
+        &self,
+        locale: &str,
+        key: &str,
+        vars: &Vars,
+    ) -> Result<Numbered, MessagesError> {
         let marked = self.render(locale, key, &vars.placeholders(marker))?;
         let language = language_of(&self.resolve(locale).tag).to_string();
         let mut body = String::with_capacity(marked.len());
@@ -92,24 +97,44 @@ mod tests {
     #[test]
     fn variables_are_numbered_in_order_of_first_appearance_and_repeats_share_a_number() {
         let messages = Messages::load().unwrap();
-        let n = messages.numbered("en", "renewal-90", &renewal_vars()).unwrap();
+        let n = messages
+            .numbered("en", "renewal-90", &renewal_vars())
+            .unwrap();
         assert!(n.body.starts_with("Hi {{1}}, a friendly heads-up: the {{2}} subscription renews on {{3}}, in {{4}} days."), "{}", n.body);
         assert!(n.body.contains("{{5}} will get in touch"), "{}", n.body);
         assert_eq!(
             n.order,
-            vec![Var::Contact, Var::Account, Var::RenewalDate, Var::DaysLeft, Var::Csm]
+            vec![
+                Var::Contact,
+                Var::Account,
+                Var::RenewalDate,
+                Var::DaysLeft,
+                Var::Csm
+            ]
         );
         assert_eq!(
             n.parameters,
-            vec!["Aigerim", "Steppe Logistics", "March 1, 2027", "1", "Dina Sadykova"]
+            vec![
+                "Aigerim",
+                "Steppe Logistics",
+                "March 1, 2027",
+                "1",
+                "Dina Sadykova"
+            ]
         );
     }
 
     #[test]
     fn a_russian_date_parameter_is_written_in_russian() {
         let messages = Messages::load().unwrap();
-        let n = messages.numbered("ru", "renewal-90", &renewal_vars()).unwrap();
-        assert!(n.parameters.contains(&"1 марта 2027 г.".to_string()), "{:?}", n.parameters);
+        let n = messages
+            .numbered("ru", "renewal-90", &renewal_vars())
+            .unwrap();
+        assert!(
+            n.parameters.contains(&"1 марта 2027 г.".to_string()),
+            "{:?}",
+            n.parameters
+        );
         assert!(!n.body.contains(OPEN) && !n.body.contains(CLOSE));
     }
 }

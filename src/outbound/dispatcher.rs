@@ -20,10 +20,10 @@ use super::delivery::{
     AfterSend, Clock, RECORD_PATIENCE, Stop, after_send, backoff_at, record_patiently,
 };
 use super::outbox::{self, Lease, OutboxError, Rescued, SendRow};
+use super::template_notice;
 use super::wakeup::{Wakeup, wait_before_next_pass};
 use super::window::{Form, ServiceWindow, TemplateRef, default_template_name};
 use crate::channel::ratelimit::RateLimits;
-use super::template_notice;
 use crate::channel::{
     Address, Button, Channels, Lookup, OutboundMessage, PermanentReason, TemplateMessage,
 };
@@ -127,7 +127,9 @@ pub trait Render: Send + Sync {
     /// `locale`.
     fn template_missing(&self, key: &str, name: &str, locale: &str) -> anyhow::Result<String> {
         let _ = locale;
-        Ok(format!("No WhatsApp template '{name}' is configured for '{key}'."))
+        Ok(format!(
+            "No WhatsApp template '{name}' is configured for '{key}'."
+        ))
     }
 }
 
@@ -194,7 +196,10 @@ pub enum Prepared {
     Skip(String),
     /// Only a template may go and none is configured for the message `key`: skipped, and
     /// the team told once per key.
-    NoTemplate { key: String, reason: String },
+    NoTemplate {
+        key: String,
+        reason: String,
+    },
     /// The stored touch itself is broken.
     Fail(String),
 }
@@ -758,10 +763,9 @@ mod tests {
     /// The window rule with a template registered for NPS only.
     fn window() -> ServiceWindow {
         let mut window = ServiceWindow::default();
-        window.templates.insert(
-            "nps".into(),
-            crate::outbound::window::Registered::default(),
-        );
+        window
+            .templates
+            .insert("nps".into(), crate::outbound::window::Registered::default());
         window
     }
 

@@ -25,15 +25,15 @@ fn first_name(full: &str) -> &str {
 /// The variables a touch's message is rendered with.
 fn touch_vars(touch: &TouchToSend) -> Vars {
     let mut vars = Vars::new()
-            .contact(first_name(&touch.recipient_name))
-            .account(touch.account_name.clone())
-            // Templates may name the CSM; an account without one is signed by the team.
-            .csm(
-                touch
-                    .csm_name
-                    .clone()
-                    .unwrap_or_else(|| fallback_csm(&touch.locale).to_string()),
-            );
+        .contact(first_name(&touch.recipient_name))
+        .account(touch.account_name.clone())
+        // Templates may name the CSM; an account without one is signed by the team.
+        .csm(
+            touch
+                .csm_name
+                .clone()
+                .unwrap_or_else(|| fallback_csm(&touch.locale).to_string()),
+        );
     if let Some(d) = touch.renewal_date {
         vars = vars.renewal_date(d);
     }

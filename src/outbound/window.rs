@@ -164,7 +164,10 @@ mod tests {
         assert_eq!(renewal.name, "touchbot_renewal_30");
         assert_eq!(renewal.language, "ru");
         let nps = window.template("nps", "en").unwrap();
-        assert_eq!((nps.name.as_str(), nps.language.as_str()), ("nps_survey_v2", "en_US"));
+        assert_eq!(
+            (nps.name.as_str(), nps.language.as_str()),
+            ("nps_survey_v2", "en_US")
+        );
         assert_eq!(window.template("welcome", "en"), None);
     }
 
@@ -175,11 +178,17 @@ mod tests {
         let wrote = Some(at(9, 0));
         let later = at(10, 0);
         let tomorrow = at(10, 0) + TimeDelta::days(1);
-        assert_eq!(window.form("nps", "en", wrote, false, later), Form::FreeText);
+        assert_eq!(
+            window.form("nps", "en", wrote, false, later),
+            Form::FreeText
+        );
         let Form::Template(t) = window.form("nps", "ru", wrote, false, tomorrow) else {
             panic!("expected the template");
         };
-        assert_eq!((t.name.as_str(), t.language.as_str()), ("touchbot_nps", "ru"));
+        assert_eq!(
+            (t.name.as_str(), t.language.as_str()),
+            ("touchbot_nps", "ru")
+        );
         assert!(matches!(
             window.form("nps", "en", wrote, true, later),
             Form::Template(_)
@@ -187,8 +196,7 @@ mod tests {
         assert_eq!(
             window.form("welcome", "en", None, false, later),
             Form::NotSendable(
-                "outside WhatsApp's 24-hour window and no template configured for 'welcome'"
-                    .into()
+                "outside WhatsApp's 24-hour window and no template configured for 'welcome'".into()
             )
         );
         let Form::NotSendable(why) = window.form("welcome", "en", wrote, true, later) else {

@@ -273,7 +273,7 @@ fn template_shape(t: &Value) -> Result<SentTemplate, (i64, String)> {
                 if c["sub_type"] != "quick_reply"
                     || c["parameters"][0]["type"] != "payload"
                     || payload.is_empty()
-                    || !index.is_some_and(|i| i < 10)
+                    || index.is_none_or(|i| i >= 10)
                 {
                     invalid("a quick reply needs sub_type, index and one payload parameter")?;
                 }
