@@ -15,6 +15,12 @@
 //!   touch's key as `biz_opaque_callback_data`, which status webhooks will bring back to
 //!   settle those.
 //!
+//! Templates: a message the dispatcher marked as a template (outside the 24-hour window) goes
+//! as `"type":"template"` with its name, language and body parameters, and its buttons as
+//! quick replies carrying their data as payloads (none when they do not fit, as for NPS). A
+//! template Meta does not have, or whose parameters do not match (132001, 132000…), fails that
+//! touch for good with what to do.
+//!
 //! Buttons: up to 3 with titles of at most 20 characters go as interactive reply buttons (the
 //! tap comes back with the button's data as its id); more, or longer, go as text, since
 //! WhatsApp would refuse them: a numeric scale (NPS 0-10) as the numbers to type, other choices
