@@ -338,3 +338,69 @@ async fn a_reply_opens_the_window_and_a_late_older_message_does_not_close_it(poo
     assert_eq!(report.sent, 1, "{report:?}");
     assert_eq!(fake.sent()[0].kind, "text", "free text: the window is open");
 }
+
+fn templates_printout(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_touchbot"))
+        .args(["whatsapp", "templates"])
+        .args(args)
+        .env_remove("TOUCHBOT_CONFIG")
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn the_printed_definitions_number_the_english_and_russian_texts_for_meta() {
+    let out = templates_printout(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let en = &text[..text
+        .find("Templates for locale ru")
+        .expect("a Russian part")];
+    let ru = &text[en.len()..];
+
+    assert!(en.starts_with("Templates for locale en"), "{en}");
+    let nps = &en[en.find("touchbot_nps\n").expect("the NPS template")..];
+    assert!(
+        nps.contains("  category:  MARKETING\n  language:  en\n"),
+        "{nps}"
+    );
+    assert!(
+        nps.contains("    Hi {{1}}, one quick question:")
+            && nps.contains("Just reply with a number from 0 to 10"),
+        "WhatsApp's wording, with a number to type: {nps}"
+    );
+    assert!(nps.contains("  quick replies: none\n"), "{nps}");
+    assert!(
+        en.contains(
+            "    Hi {{1}}, {{2}} days are left until the {{3}} renewal on {{4}}.\n    \
+             Is there anything we should settle before then? Reply here and {{5}} will take \
+             care of it.\n  examples:  {{1}} = Aigerim; {{2}} = 30; {{3}} = Steppe Logistics; \
+             {{4}} = March 1, 2027; {{5}} = Dina Sadykova\n"
+        ),
+        "{en}"
+    );
+
+    let checkin = &ru[ru.find("touchbot_checkin_week_1\n").expect("a check-in")..];
+    assert!(
+        checkin.contains("  category:  UTILITY\n  language:  ru\n"),
+        "{checkin}"
+    );
+    assert!(
+        checkin.contains("    Добрый день, {{1}}! Первая неделя позади."),
+        "{checkin}"
+    );
+    assert!(
+        checkin.contains("  quick replies: [Всё хорошо] [Нужна помощь] [Позовите менеджера]\n"),
+        "{checkin}"
+    );
+    assert!(!text.contains("warning:"), "Meta's body rules hold: {text}");
+    assert!(text.contains("may re-categorise"), "{text}");
+}
+
+#[test]
+fn an_unknown_locale_is_refused_with_the_ones_there_are() {
+    let out = templates_printout(&["--locale", "kk"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("use one of: en, ru"), "{err}");
+}
