@@ -124,9 +124,8 @@ pub trait Render: Send + Sync {
     fn render(&self, touch: &TouchToSend) -> anyhow::Result<Rendered>;
 
     /// The team's post saying that the template `name` for the message `key` is missing, in
-    /// `locale`.
-    fn template_missing(&self, key: &str, name: &str, locale: &str) -> anyhow::Result<String> {
-        let _ = locale;
+    /// `locale`. Renderers without message files (test doubles) get a plain sentence.
+    fn template_missing(&self, key: &str, name: &str, _locale: &str) -> anyhow::Result<String> {
         Ok(format!(
             "No WhatsApp template '{name}' is configured for '{key}'."
         ))
