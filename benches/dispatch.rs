@@ -73,6 +73,7 @@ impl Render for TemplateName {
         Ok(Rendered {
             text: touch.template.clone(),
             buttons: Vec::new(),
+            parameters: Vec::new(),
         })
     }
 }

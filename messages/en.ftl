@@ -204,3 +204,15 @@ wa-optout-confirm =
     Important notices, such as renewal reminders, will still come. If you change your mind, just write START.
 
 wa-optin-confirm = Good to have you back, { $contact }! Surveys and check-ins are switched on again. Write STOP whenever you'd like them to stop.
+
+## WhatsApp: touches in WhatsApp's own wording (no buttons to tap for a 0-10 scale)
+
+wa-nps =
+    Hi { $contact }, one quick question: on a scale from 0 to 10, how likely are you to recommend us to a colleague?
+    Just reply with a number from 0 to 10, it takes a second.
+
+## WhatsApp: notices to the CS team
+
+wa-template-missing =
+    WhatsApp lets us write to a client who has been quiet for more than 24 hours only with a template Meta has approved, and there is none for the message "{ $template_key }". Those messages are being skipped.
+    Register a template called { $template } with Meta (`touchbot whatsapp templates` prints its text, buttons and category), and once it is approved add a [whatsapp.templates.{ $template_key }] section to the configuration.

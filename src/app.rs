@@ -140,6 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Demo(args) => return crate::demo::run(settings, args).await,
+        Command::Whatsapp(c) => return cli::whatsapp::run(&settings, c),
         _ => {}
     }
     let pool = connect(&settings).await?;
@@ -169,7 +170,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inbound(c) => cli::run_inbound(&ctx, c).await?,
         Command::Escalation(c) => cli::run_escalation(&ctx, c).await?,
         Command::Team(c) => cli::run_team(&ctx, c).await?,
-        Command::Config(_) | Command::Demo(_) => unreachable!("handled above"),
+        Command::Config(_) | Command::Demo(_) | Command::Whatsapp(_) => {
+            unreachable!("handled above")
+        }
     }
     Ok(())
 }

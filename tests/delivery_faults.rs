@@ -399,6 +399,7 @@ async fn a_touch_waiting_for_a_missing_channel_spends_no_tries(pool: PgPool) {
     let channels = channels(&sim);
     let acme = account(&pool, "Acme").await;
     let ann = contact_on(&pool, acme, "whatsapp", "+77010000000").await;
+    common::wrote_at(&pool, ann, t0()).await;
     let id = touch(&pool, acme, ann, "welcome", "welcome", t0()).await;
     let config = DispatcherConfig {
         max_attempts: 2,

@@ -59,6 +59,24 @@ async fn the_demo_runs_a_season_of_touches_and_ends_with_the_portfolio() {
         stdout.contains("confirmed as delivered by the channel and marked sent"),
         "{stdout}"
     );
+    // ...WhatsApp's window held: a contact silent for a day got the approved template, one who
+    // had just written got free text...
+    assert!(
+        stdout.contains(
+            "→ Askar Nurlanov: welcome  [10:00 Asia/Almaty] as template touchbot_welcome"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("→ Askar Nurlanov: NPS survey  [10:00 Asia/Almaty]\n"),
+        "the NPS after his question goes as free text: {stdout}"
+    );
+    let forms = stdout
+        .lines()
+        .find(|l| l.contains("to WhatsApp contacts:"))
+        .expect("the summary counts the WhatsApp forms");
+    assert!(!forms.contains(" 0 as templates"), "{forms}");
+    assert!(!forms.contains(" 0 as free text"), "{forms}");
     // ...and nothing was sent twice.
     assert!(stdout.contains("sent twice: 0;"), "{stdout}");
     assert!(stdout.contains("Portfolio on "), "{stdout}");

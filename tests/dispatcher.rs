@@ -605,6 +605,7 @@ async fn a_touch_for_a_channel_this_process_lacks_waits_with_a_clear_error(pool:
     let sim = Arc::new(SimulatedChannel::new());
     let acme = account(&pool, "Acme").await;
     let ann = contact_on(&pool, acme, "whatsapp", "+77010000000").await;
+    common::wrote_at(&pool, ann, t0()).await;
     let id = touch(&pool, acme, ann, "welcome", "welcome", t0()).await;
 
     let report = deliver(&pool, &channels(&sim), &config(), t0()).await;

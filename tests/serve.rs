@@ -197,7 +197,13 @@ async fn an_idle_keep_alive_connection_does_not_hold_up_stop(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_due_welcome_goes_out_from_the_real_templates_and_is_marked_sent(pool: PgPool) {
-    let settings = settings();
+    let mut settings = settings();
+    // Dana has never written: WhatsApp takes the welcome only as its approved template.
+    settings
+        .whatsapp
+        .templates
+        .insert("welcome".into(), Default::default());
+    settings.dispatcher.window = settings.whatsapp.window();
     let sim = Arc::new(SimulatedChannel::new().with_kind(ChannelKind::Whatsapp));
     let northwind = account(&pool, "Northwind").await;
     contact(
@@ -233,6 +239,9 @@ async fn a_due_welcome_goes_out_from_the_real_templates_and_is_marked_sent(pool:
         !message.text.contains("Bekova"),
         "greets by first name only"
     );
+    let template = message.template.as_ref().expect("sent as its template");
+    assert_eq!(template.name, "touchbot_welcome");
+    assert_eq!(template.parameters[0], "Dana");
     let stored = touches(&pool, northwind).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].idempotency_key, message.idempotency_key);

@@ -622,6 +622,7 @@ async fn a_team_chat_that_became_a_supergroup_keeps_getting_posts(pool: PgPool) 
         },
         text: "A card for the team".into(),
         buttons: vec![],
+        template: None,
     };
 
     let delivered = channel.send(&message).await.unwrap();

@@ -79,7 +79,8 @@ async fn northwind(pool: &PgPool) -> AccountId {
     accounts::create(pool, &new).await.unwrap().id
 }
 
-/// A WhatsApp contact, added as an operator would type the number.
+/// A WhatsApp contact, added as an operator would type the number, who wrote an hour ago:
+/// WhatsApp's 24-hour window is open, so touches go as free text (see `whatsapp_window.rs`).
 async fn dana(pool: &PgPool, account: AccountId) -> ContactId {
     let new = contacts::NewContact {
         account_id: account,
@@ -90,7 +91,9 @@ async fn dana(pool: &PgPool, account: AccountId) -> ContactId {
         time_zone: None,
         locale: None,
     };
-    contacts::add(pool, &new, Utc::now()).await.unwrap().id
+    let id = contacts::add(pool, &new, Utc::now()).await.unwrap().id;
+    common::wrote_at(pool, id, Utc::now() - TimeDelta::hours(1)).await;
+    id
 }
 
 async fn due_touch(pool: &PgPool, kind: &str) -> (TouchId, DateTime<Utc>) {

@@ -37,6 +37,21 @@ pub struct OutboundMessage {
     pub text: String,
     /// Rows of buttons; empty for plain text.
     pub buttons: Vec<Vec<Button>>,
+    /// Set when the message must go as a pre-approved template (WhatsApp outside its 24-hour
+    /// window). `text` and `buttons` still hold the same words, for channels and records
+    /// that have no templates; a template's quick replies carry the buttons' data.
+    pub template: Option<TemplateMessage>,
+}
+
+/// A message in its registered-template form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateMessage {
+    /// The template's name at the platform.
+    pub name: String,
+    /// The platform's language code of the translation.
+    pub language: String,
+    /// The body's parameters, in the order of their numbers (`{{1}}`, `{{2}}`…).
+    pub parameters: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

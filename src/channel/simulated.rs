@@ -324,6 +324,7 @@ mod tests {
             },
             text: "hello".into(),
             buttons: vec![],
+            template: None,
         }
     }
 

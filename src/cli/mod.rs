@@ -12,6 +12,7 @@ mod signals;
 mod staff;
 mod table;
 mod team;
+pub mod whatsapp;
 
 use std::path::PathBuf;
 
@@ -77,6 +78,9 @@ pub enum Command {
     /// The CS team's group chat, where escalation cards are posted.
     #[command(subcommand)]
     Team(team::TeamCommand),
+    /// WhatsApp: the message templates to register with Meta.
+    #[command(subcommand)]
+    Whatsapp(whatsapp::WhatsappCommand),
 }
 
 #[derive(Debug, clap::Args)]

@@ -84,6 +84,9 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Setti
     settings.telegram.api_url = secret("TELOXIDE_API_URL");
     settings.telegram.webhook_secret = secret("TELEGRAM_WEBHOOK_SECRET");
     settings.whatsapp.read_env(env);
+    // The dispatcher applies WhatsApp's window whatever carries the message (the demo's
+    // simulated WhatsApp too), so it gets the rule from here.
+    settings.dispatcher.window = settings.whatsapp.window();
 
     let issues = settings.issues();
     if issues.is_empty() {

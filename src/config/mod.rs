@@ -170,6 +170,9 @@ impl Settings {
         }
         out.extend(self.telegram.validate());
         out.extend(self.whatsapp.validate());
+        let client = self.calendar.client_messages();
+        let keys: Vec<&str> = client.iter().map(|(key, _)| key.as_str()).collect();
+        out.extend(self.whatsapp.validate_templates(&keys));
         out
     }
 }

@@ -43,6 +43,8 @@ struct Pending {
     channel: ChannelKind,
     address: String,
     text: String,
+    /// The CSM answers this one within the hour and gives the chat back to the bot.
+    hand_back: bool,
 }
 
 pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
@@ -89,6 +91,7 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
             whatsapp: ChannelLimit::unlimited(),
             simulated: ChannelLimit::unlimited(),
         },
+        window: scenario::whatsapp_window(&settings),
         ..settings.dispatcher.clone()
     };
     let whatsapp = Arc::new(SimulatedChannel::new().with_kind(ChannelKind::Whatsapp));
@@ -110,12 +113,21 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         crash_planned: true,
         duplicates_ignored: 0,
     };
+    if let Some((at, address, text)) = scenario::unprompted_question(&pool).await? {
+        sim.pending.push(Reverse(Pending {
+            at,
+            channel: ChannelKind::Whatsapp,
+            address,
+            text,
+            hand_back: true,
+        }));
+    }
 
     let mut now = start;
     let mut next_replan = start + Duration::days(1);
     let mut month = 0;
     loop {
-        let next_touch = next_due(&pool).await?;
+        let next_touch = next_due(&pool, now).await?;
         let next_reply = sim.pending.peek().map(|Reverse(p)| p.at);
         let next = [Some(next_replan), next_touch, next_reply]
             .into_iter()
@@ -207,7 +219,22 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         .values()
         .filter(|n| **n > 1)
         .count();
-    summary(&pool, start, end, sent_twice, sim.duplicates_ignored).await?;
+    let touches_on_whatsapp: Vec<bool> = whatsapp
+        .sent()
+        .iter()
+        .filter(|s| s.message.idempotency_key.starts_with("touch:"))
+        .map(|s| s.message.template.is_some())
+        .collect();
+    let as_templates = touches_on_whatsapp.iter().filter(|t| **t).count();
+    let forms = (as_templates, touches_on_whatsapp.len() - as_templates);
+    summary(
+        &pool,
+        (start, end),
+        sent_twice,
+        sim.duplicates_ignored,
+        forms,
+    )
+    .await?;
     escalation_summary(&pool).await?;
     let portfolio = crate::status::portfolio(&pool, end).await?;
     println!("{}", crate::status::render_portfolio(&portfolio));
@@ -275,10 +302,13 @@ async fn escalation_summary(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn next_due(pool: &PgPool) -> anyhow::Result<Option<DateTime<Utc>>> {
+/// The next time a touch falls due; one held back by a human takeover is left to the next
+/// day's look, or the clock would stand still on it.
+async fn next_due(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>> {
     Ok(sqlx::query_scalar!(
         r#"select min(greatest(due_at, coalesce(next_attempt_at, due_at))) from touches
-           where status = 'planned'"#
+           where status = 'planned' and touch_held_until(contact_id, category, $1) is null"#,
+        now
     )
     .fetch_one(pool)
     .await?)
@@ -428,7 +458,7 @@ impl Simulation<'_> {
                     &touch.account,
                     &who,
                     &touch.template,
-                    &s.message.text,
+                    &s.message,
                 );
                 if let Some(Party::Contact {
                     persona, locale, ..
@@ -453,6 +483,7 @@ impl Simulation<'_> {
                             channel: s.message.to.channel,
                             address: s.message.to.address.clone(),
                             text,
+                            hand_back: false,
                         })),
                         Reaction::Block => {
                             sim.block(&s.message.to.address);
@@ -508,6 +539,14 @@ impl Simulation<'_> {
         };
         self.timeline
             .reply(p.at, account, name, &p.text, &handled.answer);
+        if p.hand_back {
+            let back = p.at + Duration::hours(1);
+            crate::chat::takeover::handback(self.pool, handled.contact_id, None, back).await?;
+            self.timeline.note(
+                back,
+                &format!("{account}: the CSM answers {name} and hands the chat back to the bot"),
+            );
+        }
         for key in handled.send_back() {
             if key == "nps-ask-why"
                 && let Some(reason) = persona.reason(locale == "ru")
@@ -517,6 +556,7 @@ impl Simulation<'_> {
                     channel: p.channel,
                     address: p.address.clone(),
                     text: reason.to_string(),
+                    hand_back: false,
                 }));
             }
             if let Ok(text) = messages.render(&handled.locale, key, &handled.vars()) {
@@ -569,12 +609,13 @@ impl Simulation<'_> {
     }
 }
 
+/// `whatsapp` counts the touches WhatsApp contacts got as (templates, free text).
 async fn summary(
     pool: &PgPool,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
     sent_twice: usize,
     duplicates_ignored: usize,
+    whatsapp: (usize, usize),
 ) -> anyhow::Result<()> {
     let counts = sqlx::query!(
         r#"select status, count(*) as "n!" from touches where due_at <= $1
@@ -604,6 +645,11 @@ async fn summary(
         }
     }
     println!("  sent twice: {sent_twice}; redelivered replies ignored: {duplicates_ignored}");
+    println!(
+        "  to WhatsApp contacts: {} as templates (silent for over a day), {} as free text \
+         (within 24 hours of their last message)",
+        whatsapp.0, whatsapp.1
+    );
     let nps = crate::status::nps_between(pool, start, end).await?;
     if let Some(score) = nps.score() {
         println!(

@@ -8,6 +8,7 @@ use super::personas::Persona;
 use crate::domain::{AccountId, ChannelKind, ContactRole, Segment, StaffRole};
 use crate::outbound::calendar::CalendarConfig;
 use crate::outbound::planner;
+use crate::outbound::window::{Registered, ServiceWindow};
 use crate::storage::{accounts, contacts, staff};
 use sqlx::PgPool;
 
@@ -29,6 +30,47 @@ pub struct Cast {
     /// (channel, address) → who it is.
     pub parties: HashMap<(ChannelKind, String), Party>,
     pub accounts: Vec<(AccountId, String, String)>,
+}
+
+/// WhatsApp's window as the demo applies it: the templates configured in `[whatsapp]`, or,
+/// when none are, every client message's, as if the team had registered them all with Meta.
+pub fn whatsapp_window(settings: &crate::config::Settings) -> ServiceWindow {
+    let mut window = settings.dispatcher.window.clone();
+    if window.templates.is_empty() {
+        window.templates = settings
+            .calendar
+            .client_messages()
+            .into_iter()
+            .map(|(key, _)| (key, Registered::default()))
+            .collect();
+    }
+    window
+}
+
+/// A message a WhatsApp contact writes on their own: Askar asks about an invoice the evening
+/// before his first NPS survey, so that survey finds WhatsApp's window open and goes as free
+/// text, where his other touches go as templates. Returns (when, address, text).
+pub async fn unprompted_question(
+    pool: &PgPool,
+) -> anyhow::Result<Option<(DateTime<Utc>, String, String)>> {
+    const ASKAR: &str = "+77011230001";
+    let first_nps = sqlx::query_scalar!(
+        "select t.due_at from touches t join contacts c on c.id = t.contact_id
+          where c.channel = 'whatsapp' and c.address = $1 and t.kind = 'nps'
+            and t.status = 'planned'
+          order by t.due_at limit 1",
+        ASKAR
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(first_nps.map(|due| {
+        let text = "Добрый вечер! Подскажите, где найти счёт за прошлый месяц?";
+        (
+            due - Duration::hours(15),
+            ASKAR.to_string(),
+            text.to_string(),
+        )
+    }))
 }
 
 struct AccountSpec {

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::channel::OutboundMessage;
 use crate::inbound::{Answer, CheckinAnswer, NpsCategory};
 
 pub struct Timeline {
@@ -90,15 +91,19 @@ impl Timeline {
         account: &str,
         who: &str,
         template: &str,
-        text: &str,
+        message: &OutboundMessage,
     ) {
         let local = tz
             .parse::<Tz>()
             .map(|z| at.with_timezone(&z).format("%H:%M").to_string())
             .unwrap_or_default();
         let mut line = format!("{account}: → {who}: {}  [{local} {tz}]", describe(template));
+        if let Some(t) = &message.template {
+            // The contact had not written for a day: WhatsApp takes only the approved template.
+            line.push_str(&format!(" as template {}", t.name));
+        }
         if self.verbose {
-            line.push_str(&format!("\n      «{}»", first_line(text, 90)));
+            line.push_str(&format!("\n      «{}»", first_line(&message.text, 90)));
         }
         self.push(at, line);
     }

@@ -113,6 +113,7 @@ pub async fn record_reply(
 
     let stored = match claim(&mut tx, &contact, message, &key).await? {
         Some(signal_id) => {
+            super::rows::note_inbound(&mut tx, contact.id, message.received_at).await?;
             let stored = handle(&mut tx, &contact, message).await?;
             let details =
                 serde_json::to_value(&stored).map_err(|source| InboundError::StoredOutcome {

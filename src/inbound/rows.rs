@@ -127,3 +127,22 @@ pub(super) async fn set_stopped(
     }
     Ok(changed)
 }
+
+/// Remembers when the contact last wrote (WhatsApp's 24-hour window counts from it); a
+/// message that arrives late never moves it back.
+pub(super) async fn note_inbound(
+    conn: &mut PgConnection,
+    contact: ContactId,
+    received_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update contacts
+            set last_inbound_at = greatest(last_inbound_at, $2)
+          where id = $1",
+        contact.0,
+        received_at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -13,6 +13,7 @@ pub const COMMON_VARS: &[Var] = &[Var::Contact, Var::Account, Var::Csm];
 const NO_VARS: &[Var] = &[];
 const WITH_LINK: &[Var] = &[Var::Contact, Var::Account, Var::Csm, Var::Link];
 const WITH_WEEK: &[Var] = &[Var::Contact, Var::Account, Var::Csm, Var::Week, Var::Link];
+const TEMPLATE_NOTICE: &[Var] = &[Var::TemplateKey, Var::TemplateName];
 const WITH_SCORE: &[Var] = &[Var::Contact, Var::Account, Var::Csm, Var::Score];
 const RENEWAL: &[Var] = &[
     Var::Contact,
@@ -81,6 +82,9 @@ const TABLE: &[(&str, &[Var])] = &[
     ("language-name", NO_VARS),
     ("tg-already-answered", NO_VARS),
     ("tg-button-stale", NO_VARS),
+    // WhatsApp: a touch's own wording there, and the team's notice of a missing template.
+    ("wa-nps", COMMON_VARS),
+    ("wa-template-missing", TEMPLATE_NOTICE),
 ];
 
 /// Every key the program uses; each must exist in every locale.

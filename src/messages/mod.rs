@@ -8,6 +8,7 @@
 mod buttons;
 mod check;
 mod keys;
+mod numbered;
 mod vars;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +18,7 @@ use fluent_bundle::{FluentError, FluentResource};
 use unic_langid::LanguageIdentifier;
 
 pub use keys::{COMMON_VARS, allowed_vars, required_keys};
+pub use numbered::Numbered;
 pub use vars::{Var, Vars};
 
 /// The locale used when a contact's own is unknown or not translated.

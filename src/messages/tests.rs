@@ -22,6 +22,7 @@ fn everyone() -> Vars {
         .days_left(7)
         .renewal_date(NaiveDate::from_ymd_opt(2027, 3, 1).unwrap())
         .score(9)
+        .template("touchbot_nps", "nps")
 }
 
 #[test]

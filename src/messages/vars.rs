@@ -17,6 +17,9 @@ pub enum Var {
     Week,
     Score,
     Link,
+    /// A WhatsApp template's name at Meta, and the message key it stands for (staff posts).
+    TemplateName,
+    TemplateKey,
 }
 
 impl Var {
@@ -29,6 +32,8 @@ impl Var {
         Var::Week,
         Var::Score,
         Var::Link,
+        Var::TemplateName,
+        Var::TemplateKey,
     ];
 
     /// The name used in `.ftl` files.
@@ -42,6 +47,8 @@ impl Var {
             Var::Week => "week",
             Var::Score => "score",
             Var::Link => "link",
+            Var::TemplateName => "template",
+            Var::TemplateKey => "template_key",
         }
     }
 
@@ -107,6 +114,33 @@ impl Vars {
 
     pub fn link(self, url: impl Into<String>) -> Vars {
         self.set(Var::Link, Value::Text(url.into()))
+    }
+
+    pub fn template(self, name: impl Into<String>, key: impl Into<String>) -> Vars {
+        self.set(Var::TemplateName, Value::Text(name.into()))
+            .set(Var::TemplateKey, Value::Text(key.into()))
+    }
+
+    /// The same variables, each standing in as `marker(var)`: a number becomes text too, so
+    /// a plural select shows its default variant.
+    pub(super) fn placeholders(&self, marker: impl Fn(Var) -> String) -> Vars {
+        Vars {
+            values: self
+                .values
+                .iter()
+                .map(|(var, _)| (*var, Value::Text(marker(*var))))
+                .collect(),
+        }
+    }
+
+    /// A variable's value as text, as a render in `language` writes it.
+    pub(super) fn display(&self, var: Var, language: &str) -> Option<String> {
+        let (_, value) = self.values.iter().find(|(v, _)| *v == var)?;
+        Some(match value {
+            Value::Text(text) => text.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Date(date) => format_date(*date, language),
+        })
     }
 
     /// Which variables were given, so a render can tell a missing one from a typo.

@@ -20,9 +20,13 @@ use super::delivery::{
     AfterSend, Clock, RECORD_PATIENCE, Stop, after_send, backoff_at, record_patiently,
 };
 use super::outbox::{self, Lease, OutboxError, Rescued, SendRow};
+use super::template_notice;
 use super::wakeup::{Wakeup, wait_before_next_pass};
+use super::window::{Form, ServiceWindow, TemplateRef, default_template_name};
 use crate::channel::ratelimit::RateLimits;
-use crate::channel::{Address, Button, Channels, Lookup, OutboundMessage, PermanentReason};
+use crate::channel::{
+    Address, Button, Channels, Lookup, OutboundMessage, PermanentReason, TemplateMessage,
+};
 use crate::domain::{AccountId, ChannelKind, ContactId, MessageCategory, TouchId, TouchKind};
 
 /// The PostgreSQL channel the `touches` trigger notifies when work is added or rescheduled.
@@ -49,6 +53,10 @@ pub struct DispatcherConfig {
     /// before `serve` stops anyway.
     pub shutdown_grace_seconds: u64,
     pub rate_limits: RateLimits,
+    /// WhatsApp's 24-hour window and the templates registered for outside it; read from
+    /// `[whatsapp]` by `config::load`, not from this section.
+    #[serde(skip)]
+    pub window: ServiceWindow,
 }
 
 impl Default for DispatcherConfig {
@@ -63,6 +71,7 @@ impl Default for DispatcherConfig {
             backoff_max_seconds: 3600,
             shutdown_grace_seconds: 20,
             rate_limits: RateLimits::default(),
+            window: ServiceWindow::default(),
         }
     }
 }
@@ -96,6 +105,8 @@ pub struct TouchToSend {
     pub days_to_renewal: Option<i64>,
     pub to: Address,
     pub idempotency_key: String,
+    /// Set when the touch must go as this registered template (WhatsApp outside its window).
+    pub as_template: Option<TemplateRef>,
 }
 
 /// A rendered message body, before the dispatcher addresses it.
@@ -103,12 +114,22 @@ pub struct TouchToSend {
 pub struct Rendered {
     pub text: String,
     pub buttons: Vec<Vec<Button>>,
+    /// For a touch going as a template: the body's parameters, in their numbered order.
+    pub parameters: Vec<String>,
 }
 
 /// Turns a touch into text. A failure here fails that one touch for good (a missing template
 /// will not appear by retrying), and leaves the contact alone.
 pub trait Render: Send + Sync {
     fn render(&self, touch: &TouchToSend) -> anyhow::Result<Rendered>;
+
+    /// The team's post saying that the template `name` for the message `key` is missing, in
+    /// `locale`. Renderers without message files (test doubles) get a plain sentence.
+    fn template_missing(&self, key: &str, name: &str, _locale: &str) -> anyhow::Result<String> {
+        Ok(format!(
+            "No WhatsApp template '{name}' is configured for '{key}'."
+        ))
+    }
 }
 
 /// Counts of what one `deliver_due` pass did.
@@ -172,13 +193,19 @@ pub enum Prepared {
     Send(Box<TouchToSend>),
     /// Sending no longer makes sense; the reason is shown to staff.
     Skip(String),
+    /// Only a template may go and none is configured for the message `key`: skipped, and
+    /// the team told once per key.
+    NoTemplate {
+        key: String,
+        reason: String,
+    },
     /// The stored touch itself is broken.
     Fail(String),
 }
 
 /// Re-checks what may have changed since planning and, if the touch still goes out, gathers
-/// what its template needs.
-pub fn prepare(row: &SendRow, now: DateTime<Utc>) -> Prepared {
+/// what its template needs and in which form it may go (WhatsApp's window).
+pub fn prepare(row: &SendRow, now: DateTime<Utc>, window: &ServiceWindow) -> Prepared {
     if row.account_lifecycle != "active" {
         return Prepared::Skip(format!("account is {}", row.account_lifecycle));
     }
@@ -231,6 +258,22 @@ pub fn prepare(row: &SendRow, now: DateTime<Utc>) -> Prepared {
         return Prepared::Skip("the touch has no recipient any more".into());
     };
 
+    let locale = locale.unwrap_or_else(|| row.account_locale.clone());
+    let as_template = if to.channel == ChannelKind::Whatsapp {
+        let last_inbound = row.contact_last_inbound_at;
+        match window.form(&row.template, &locale, last_inbound, row.template_only, now) {
+            Form::FreeText => None,
+            Form::Template(template) => Some(template),
+            Form::NotSendable(reason) => {
+                return Prepared::NoTemplate {
+                    key: row.template.clone(),
+                    reason,
+                };
+            }
+        }
+    } else {
+        None
+    };
     let tz: chrono_tz::Tz = row.account_time_zone.parse().unwrap_or(chrono_tz::UTC);
     let today = now.with_timezone(&tz).date_naive();
     Prepared::Send(Box::new(TouchToSend {
@@ -244,11 +287,12 @@ pub fn prepare(row: &SendRow, now: DateTime<Utc>) -> Prepared {
         contact_name: row.contact_id.and(row.contact_name.clone()),
         recipient_name,
         csm_name: row.csm_name.clone(),
-        locale: locale.unwrap_or_else(|| row.account_locale.clone()),
+        locale,
         renewal_date: row.renewal_date,
         days_to_renewal: row.renewal_date.map(|d| (d - today).num_days()),
         to,
         idempotency_key: outbox::idempotency_key(row.account_id, &row.touch_key),
+        as_template,
     }))
 }
 
@@ -367,6 +411,17 @@ impl Pass<'_> {
         Ok(Outcome::Retried)
     }
 
+    /// The team's post about a missing template, in the CSM's language (else English); a
+    /// text that cannot be rendered is logged and the touch is still skipped.
+    fn template_notice(&self, key: &str, row: &SendRow) -> Option<String> {
+        let name = default_template_name(key);
+        let locale = row.csm_locale.as_deref().unwrap_or("en");
+        self.renderer
+            .template_missing(key, &name, locale)
+            .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), key, "no notice text"))
+            .ok()
+    }
+
     fn backoff_at(&self, attempt: i32) -> DateTime<Utc> {
         backoff_at(self.config, attempt, self.clock.now())
     }
@@ -381,11 +436,18 @@ impl Pass<'_> {
             // Deleted between the claim and now: nothing left to deliver or record.
             return Ok(Outcome::LeaseLost);
         };
-        let touch = match prepare(&row, now) {
+        let touch = match prepare(&row, now, &self.config.window) {
             Prepared::Send(touch) => touch,
             Prepared::Skip(reason) => {
                 tracing::info!(touch_id = %lease.id, %reason, "touch skipped");
                 outbox::skip(self.pool, lease, &reason, now).await?;
+                return Ok(Outcome::Skipped);
+            }
+            Prepared::NoTemplate { key, reason } => {
+                tracing::info!(touch_id = %lease.id, %reason, "touch skipped");
+                let notice = self.template_notice(&key, &row);
+                template_notice::skip_and_tell(self.pool, lease, &key, &reason, notice, now)
+                    .await?;
                 return Ok(Outcome::Skipped);
             }
             Prepared::Fail(reason) => {
@@ -421,6 +483,11 @@ impl Pass<'_> {
             to: touch.to.clone(),
             text: rendered.text,
             buttons: rendered.buttons,
+            template: touch.as_template.clone().map(|t| TemplateMessage {
+                name: t.name,
+                language: t.language,
+                parameters: rendered.parameters,
+            }),
         };
 
         if !self.stop.wait_turn(throttle, &touch.to.address).await {
@@ -649,131 +716,4 @@ async fn retime_backlog(pool: &PgPool, calendar: &CalendarConfig) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn row() -> SendRow {
-        SendRow {
-            id: TouchId(1),
-            account_id: AccountId(7),
-            touch_key: "nps-90".into(),
-            kind: "nps".into(),
-            category: "survey".into(),
-            template: "nps".into(),
-            due_at: Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
-            account_name: "Acme".into(),
-            account_lifecycle: "active".into(),
-            account_locale: "en".into(),
-            account_time_zone: "Asia/Almaty".into(),
-            renewal_date: NaiveDate::from_ymd_opt(2026, 3, 31),
-            csm_name: Some("Dana".into()),
-            contact_id: Some(ContactId(3)),
-            contact_name: Some("Aigerim".into()),
-            contact_channel: Some("whatsapp".into()),
-            contact_address: Some("+77010000000".into()),
-            contact_locale: Some("ru".into()),
-            contact_removed: false,
-            contact_unreachable: false,
-            contact_opted_out: false,
-            staff_id: None,
-            staff_name: None,
-            staff_telegram_user_id: None,
-            staff_locale: None,
-        }
-    }
-
-    fn now() -> DateTime<Utc> {
-        // 20:00 UTC is already the next day in Almaty (UTC+5).
-        Utc.with_ymd_and_hms(2026, 3, 1, 20, 0, 0).unwrap()
-    }
-
-    fn skip_reason(row: &SendRow) -> String {
-        match prepare(row, now()) {
-            Prepared::Skip(reason) => reason,
-            other => panic!("expected a skip, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_client_touch_goes_to_the_contact_in_their_own_locale() {
-        let Prepared::Send(touch) = prepare(&row(), now()) else {
-            panic!("expected a send");
-        };
-        assert_eq!(touch.to.channel, ChannelKind::Whatsapp);
-        assert_eq!(touch.to.address, "+77010000000");
-        assert_eq!(touch.locale, "ru");
-        assert_eq!(touch.recipient_name, "Aigerim");
-        assert_eq!(touch.idempotency_key, "touch:7:nps-90");
-    }
-
-    #[test]
-    fn days_to_renewal_count_from_the_accounts_local_date() {
-        let Prepared::Send(touch) = prepare(&row(), now()) else {
-            panic!("expected a send");
-        };
-        assert_eq!(touch.days_to_renewal, Some(29));
-    }
-
-    #[test]
-    fn without_a_contact_locale_the_accounts_locale_is_used() {
-        let mut r = row();
-        r.contact_locale = None;
-        let Prepared::Send(touch) = prepare(&r, now()) else {
-            panic!("expected a send");
-        };
-        assert_eq!(touch.locale, "en");
-    }
-
-    #[test]
-    fn changes_since_planning_skip_the_touch_with_a_reason() {
-        let mut r = row();
-        r.contact_opted_out = true;
-        assert_eq!(skip_reason(&r), "contact opted out of survey messages");
-        let mut r = row();
-        r.contact_unreachable = true;
-        assert_eq!(skip_reason(&r), "contact unreachable");
-        let mut r = row();
-        r.contact_removed = true;
-        assert_eq!(skip_reason(&r), "contact removed");
-        let mut r = row();
-        r.account_lifecycle = "paused".into();
-        assert_eq!(skip_reason(&r), "account is paused");
-    }
-
-    #[test]
-    fn a_staff_reminder_goes_to_the_csms_telegram_or_is_skipped_without_one() {
-        let mut r = row();
-        r.contact_id = None;
-        r.staff_id = Some(crate::domain::StaffId(2));
-        r.staff_name = Some("Dana".into());
-        r.kind = "renewal_task".into();
-        r.category = "service".into();
-        assert_eq!(skip_reason(&r), "CSM has no Telegram id");
-        r.staff_telegram_user_id = Some(4242);
-        let Prepared::Send(touch) = prepare(&r, now()) else {
-            panic!("expected a send");
-        };
-        assert_eq!(touch.to.channel, ChannelKind::Telegram);
-        assert_eq!(touch.to.address, "4242");
-        assert_eq!(touch.contact_name, None);
-    }
-
-    #[test]
-    fn the_config_reads_from_toml_with_defaults_for_what_is_missing() {
-        let config: DispatcherConfig =
-            toml::from_str("workers = 2\n[rate_limits.telegram]\noverall_per_second = 10\n")
-                .unwrap();
-        assert_eq!(config.workers, 2);
-        assert_eq!(config.rate_limits.telegram.overall_per_second, Some(10));
-        // The other Telegram limit keeps its default rather than silently becoming unlimited.
-        assert_eq!(
-            config.rate_limits.telegram.per_chat_every_seconds,
-            Some(1.0)
-        );
-        assert_eq!(
-            config.max_attempts,
-            DispatcherConfig::default().max_attempts
-        );
-    }
-}
+mod tests;

@@ -7,7 +7,8 @@
 //! non-urgent ones into a daily post, `post_queue` leases them and `post_dispatcher` delivers
 //! them to a staff member's Telegram or the team chat. `delivery` is what both dispatchers share
 //! about one send, and `wakeup` is how both delivery loops wait. `backlog` re-times touches left
-//! long overdue by an outage before the dispatcher claims them.
+//! long overdue by an outage before the dispatcher claims them. `window` is WhatsApp's 24-hour
+//! window, which decides whether a touch goes as free text or as its template.
 
 pub mod backlog;
 pub mod calendar;
@@ -23,4 +24,6 @@ pub mod preview;
 pub mod render;
 pub mod scheduler;
 pub mod staff_posts;
+pub mod template_notice;
 pub mod wakeup;
+pub mod window;

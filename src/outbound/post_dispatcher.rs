@@ -334,6 +334,7 @@ impl Pass<'_> {
             text: post_text(&row, rerouted_for.as_deref()),
             buttons: row.buttons.clone(),
             to,
+            template: None,
         };
 
         if !self.stop.wait_turn(throttle, &message.to.address).await {

@@ -40,6 +40,9 @@ pub enum PostKind {
     /// The bot's own answer to what a client sent (a thank-you, "why?"); its reader is the
     /// contact.
     Answer,
+    /// WhatsApp needs a template for a message outside its 24-hour window and none is
+    /// configured: told to the team once per message key.
+    TemplateMissing,
 }
 
 impl PostKind {
@@ -57,6 +60,7 @@ impl PostKind {
             PostKind::Unreachable => "unreachable",
             PostKind::RelayReply => "relay_reply",
             PostKind::Answer => "answer",
+            PostKind::TemplateMissing => "template_missing",
         }
     }
 }

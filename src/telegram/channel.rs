@@ -332,6 +332,7 @@ mod tests {
             },
             text: "é".repeat(MAX_TEXT_LEN + 1),
             buttons: vec![],
+            template: None,
         };
         let err = channel.send(&message).await.unwrap_err();
         assert_eq!(

@@ -15,6 +15,12 @@
 //!   touch's key as `biz_opaque_callback_data`, which status webhooks will bring back to
 //!   settle those.
 //!
+//! Templates: a message the dispatcher marked as a template (outside the 24-hour window) goes
+//! as `"type":"template"` with its name, language and body parameters, and its buttons as
+//! quick replies carrying their data as payloads (none when they do not fit, as for NPS). A
+//! template Meta does not have, or whose parameters do not match (132001, 132000…), fails that
+//! touch for good with what to do.
+//!
 //! Buttons: up to 3 with titles of at most 20 characters go as interactive reply buttons (the
 //! tap comes back with the button's data as its id); more, or longer, go as text, since
 //! WhatsApp would refuse them: a numeric scale (NPS 0-10) as the numbers to type, other choices
@@ -29,6 +35,7 @@ use serde_json::{Value, json};
 
 use crate::channel::{
     Button, Channel, Delivered, Lookup, OutboundMessage, PermanentReason, SendError,
+    TemplateMessage,
 };
 use crate::domain::ChannelKind;
 
@@ -93,7 +100,10 @@ pub fn payload(message: &OutboundMessage, to: &str) -> Value {
         "biz_opaque_callback_data": message.idempotency_key,
     });
     let fields = body.as_object_mut().expect("an object");
-    if fits_reply_buttons(&message.text, &buttons) {
+    if let Some(template) = &message.template {
+        fields.insert("type".into(), json!("template"));
+        fields.insert("template".into(), template_payload(template, &buttons));
+    } else if fits_reply_buttons(&message.text, &buttons) {
         let replies: Vec<Value> = buttons
             .iter()
             .map(|b| json!({"type": "reply", "reply": {"id": b.data, "title": b.label}}))
@@ -115,6 +125,44 @@ pub fn payload(message: &OutboundMessage, to: &str) -> Value {
         );
     }
     body
+}
+
+/// A template's name, language and components: the body's parameters as text, and a payload
+/// for each quick-reply button (the button's data, read back like a tap on a reply button).
+fn template_payload(template: &TemplateMessage, buttons: &[&Button]) -> Value {
+    let mut components = Vec::new();
+    if !template.parameters.is_empty() {
+        let parameters: Vec<Value> = template
+            .parameters
+            .iter()
+            .map(|p| json!({"type": "text", "text": p}))
+            .collect();
+        components.push(json!({"type": "body", "parameters": parameters}));
+    }
+    for (index, button) in quick_replies(buttons).iter().enumerate() {
+        components.push(json!({
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": index.to_string(),
+            "parameters": [{"type": "payload", "payload": button.data}],
+        }));
+    }
+    json!({
+        "name": template.name,
+        "language": {"code": template.language},
+        "components": components,
+    })
+}
+
+/// The buttons a template carries as quick replies: all of them when they fit (at most 3,
+/// titles of at most 20 characters), else none and the body asks for a typed answer (NPS,
+/// CSAT). `touchbot whatsapp templates` registers the same ones.
+pub fn quick_replies<'a>(buttons: &[&'a Button]) -> Vec<&'a Button> {
+    let fit = buttons.len() <= MAX_REPLY_BUTTONS
+        && buttons
+            .iter()
+            .all(|b| (1..=MAX_BUTTON_TITLE_LEN).contains(&b.label.chars().count()));
+    if fit { buttons.to_vec() } else { Vec::new() }
 }
 
 fn fits_reply_buttons(text: &str, buttons: &[&Button]) -> bool {
@@ -180,6 +228,7 @@ pub fn classify(status: StatusCode, body: &str) -> SendError {
         131056 => rate_limited(PAIR_RATE_BACKOFF),
         4 | 80007 | 131048 => rate_limited(ACCOUNT_RATE_BACKOFF),
         131026 | 131030 => permanent(UnknownChat, detail),
+        132000 | 132001 | 132012 | 132015 | 132016 => template_refused(code, detail),
         190 => token_refused(detail),
         _ if status == StatusCode::UNAUTHORIZED => token_refused(detail),
         100 if error.get("error_subcode").and_then(Value::as_i64) == Some(33) => number_refused(),
@@ -189,6 +238,23 @@ pub fn classify(status: StatusCode, body: &str) -> SendError {
         _ if status.is_server_error() => SendError::Transient(detail),
         _ => permanent(Rejected, detail),
     }
+}
+
+/// A template Meta does not have (in that language), paused, disabled, or whose parameters do
+/// not match what was registered: retrying will not help, the team has to act.
+fn template_refused(code: i64, detail: String) -> SendError {
+    let what = match code {
+        132001 => "the template does not exist at Meta in that language, or is not approved yet",
+        132000 | 132012 => "the parameters do not match the template registered at Meta",
+        _ => "Meta paused or disabled the template",
+    };
+    permanent(
+        PermanentReason::Rejected,
+        format!(
+            "{what} ({detail}); register it as `touchbot whatsapp templates` prints it, or \
+             correct its name and languages in [whatsapp.templates]"
+        ),
+    )
 }
 
 fn mentions_recipient(message: &str, details: &str) -> bool {
@@ -248,6 +314,17 @@ fn check(message: &OutboundMessage) -> Result<String, SendError> {
     let stored = format!("+{}", super::phone::graph_digits(&message.to.address));
     let to = super::phone::normalise_e164(&stored)
         .map_err(|why| permanent(PermanentReason::InvalidAddress, why))?;
+    let to = super::phone::graph_digits(&to).to_string();
+    if let Some(template) = &message.template {
+        // A template's words are Meta's copy; only what we fill in can be wrong here.
+        if template.parameters.iter().any(|p| p.trim().is_empty()) {
+            return Err(permanent(
+                PermanentReason::Rejected,
+                format!("a parameter of template '{}' is empty", template.name),
+            ));
+        }
+        return Ok(to);
+    }
     // Choices that do not fit as buttons are written into the text, and count against it.
     let buttons: Vec<&Button> = message.buttons.iter().flatten().collect();
     let length = if fits_reply_buttons(&message.text, &buttons) {
@@ -266,7 +343,7 @@ fn check(message: &OutboundMessage) -> Result<String, SendError> {
     if message.text.trim().is_empty() {
         return Err(permanent(PermanentReason::Rejected, "the text is empty"));
     }
-    Ok(super::phone::graph_digits(&to).to_string())
+    Ok(to)
 }
 
 #[async_trait]

@@ -3,9 +3,12 @@
 //! `WHATSAPP_PHONE_NUMBER_ID`, `WHATSAPP_APP_SECRET`, `WHATSAPP_VERIFY_TOKEN`), never from the
 //! file, and never shown by `Debug` or in logs.
 
+use std::collections::BTreeMap;
+
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
+use crate::outbound::window::{Registered, ServiceWindow};
 use crate::telegram::settings::Secret;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -15,6 +18,11 @@ pub struct WhatsAppSettings {
     pub api_url: String,
     /// How long a send may take before its outcome is taken as unknown (never resent).
     pub request_timeout_seconds: u32,
+    /// Free text stops this many minutes before WhatsApp's 24-hour window closes.
+    pub window_margin_minutes: u32,
+    /// The templates Meta approved, by message key (`nps`, `welcome`, `renewal-30`). A key
+    /// not listed has no template: outside the window its touches are skipped.
+    pub templates: BTreeMap<String, TemplateSettings>,
     /// From WHATSAPP_ACCESS_TOKEN.
     #[serde(skip)]
     pub access_token: Option<Secret>,
@@ -29,13 +37,28 @@ pub struct WhatsAppSettings {
     pub verify_token: Option<Secret>,
 }
 
+/// `[whatsapp.templates.<key>]`: one message's template at Meta.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplateSettings {
+    /// Its name at Meta; `touchbot_<key>` (with `_` for `-`) when not given.
+    pub name: Option<String>,
+    /// Meta's language code per touchbot locale (`en = "en_US"`); the locale when not listed.
+    pub languages: BTreeMap<String, String>,
+}
+
 pub const DEFAULT_API_URL: &str = "https://graph.facebook.com/v21.0";
+
+/// The longest safety margin taken off the 24-hour window.
+const MAX_MARGIN_MINUTES: u32 = 12 * 60;
 
 impl Default for WhatsAppSettings {
     fn default() -> Self {
         WhatsAppSettings {
             api_url: DEFAULT_API_URL.to_string(),
             request_timeout_seconds: 10,
+            window_margin_minutes: 15,
+            templates: BTreeMap::new(),
             access_token: None,
             phone_number_id: None,
             app_secret: None,
@@ -74,9 +97,79 @@ impl WhatsAppSettings {
         ))
     }
 
+    /// The window rule and the templates, as the dispatcher applies them.
+    pub fn window(&self) -> ServiceWindow {
+        ServiceWindow {
+            margin: chrono::TimeDelta::minutes(i64::from(self.window_margin_minutes)),
+            templates: self
+                .templates
+                .iter()
+                .map(|(key, t)| {
+                    let registered = Registered {
+                        name: t.name.as_ref().map(|n| n.trim().to_string()),
+                        languages: t.languages.clone(),
+                    };
+                    (key.clone(), registered)
+                })
+                .collect(),
+        }
+    }
+
+    /// Problems with `[whatsapp.templates]`, given the message keys of the client touches.
+    pub fn validate_templates(&self, client_keys: &[&str]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (key, template) in &self.templates {
+            let at = |field: &str| format!("whatsapp.templates.{key}{field}");
+            if !client_keys.contains(&key.as_str()) {
+                out.push((
+                    at(""),
+                    format!(
+                        "'{key}' is not the message of a client touch in the calendar; use one \
+                         of: {}",
+                        client_keys.join(", ")
+                    ),
+                ));
+            }
+            if let Some(name) = &template.name {
+                let name = name.trim();
+                let fine = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+                if name.is_empty() || name.len() > 512 || !name.chars().all(fine) {
+                    out.push((
+                        at(".name"),
+                        format!(
+                            "'{name}' cannot be a template name at Meta: use lower-case \
+                             letters, digits and '_' (as `touchbot whatsapp templates` prints it)"
+                        ),
+                    ));
+                }
+            }
+            for (locale, code) in &template.languages {
+                if !is_language_code(code) {
+                    out.push((
+                        at(&format!(".languages.{locale}")),
+                        format!(
+                            "'{code}' is not a language code Meta uses; write it like \
+                             \"en\", \"en_US\" or \"ru\""
+                        ),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// Problems as (key, what to change).
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
+        if self.window_margin_minutes > MAX_MARGIN_MINUTES {
+            out.push((
+                "whatsapp.window_margin_minutes".to_string(),
+                format!(
+                    "must be at most {MAX_MARGIN_MINUTES} (12 hours); it is how long before \
+                     WhatsApp's 24-hour window closes that free text stops"
+                ),
+            ));
+        }
         match url::Url::parse(self.api_url.trim()) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base() => {}
             _ => out.push((
@@ -134,6 +227,16 @@ impl WhatsAppSettings {
     }
 }
 
+/// `en`, `ru`, `en_US`, `pt_BR`: a language, maybe with a region.
+fn is_language_code(code: &str) -> bool {
+    let (language, region) = code.split_once('_').unwrap_or((code, ""));
+    (2..=3).contains(&language.len())
+        && language.chars().all(|c| c.is_ascii_lowercase())
+        && (region.is_empty()
+            || (region.len() == 2 && region.chars().all(|c| c.is_ascii_uppercase())))
+        && !code.ends_with('_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +280,41 @@ mod tests {
             s.messages_url().unwrap(),
             "https://graph.facebook.com/v21.0/1234567890/messages"
         );
+    }
+
+    #[test]
+    fn templates_are_checked_for_a_known_message_a_meta_name_and_language_codes() {
+        let s: WhatsAppSettings = toml::from_str(
+            "[templates.nps]\nname = \"NPS Survey\"\n[templates.nps.languages]\nen = \"english\"\n\
+             [templates.welcom]\n",
+        )
+        .unwrap();
+        let issues = s.validate_templates(&["nps", "welcome"]);
+        let keys: Vec<&str> = issues.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "whatsapp.templates.nps.name",
+                "whatsapp.templates.nps.languages.en",
+                "whatsapp.templates.welcom"
+            ]
+        );
+        assert!(issues[2].1.contains("nps, welcome"), "{}", issues[2].1);
+    }
+
+    #[test]
+    fn the_window_rule_takes_the_margin_and_the_registered_templates() {
+        let s: WhatsAppSettings = toml::from_str(
+            "window_margin_minutes = 30\n[templates.renewal-30]\n[templates.nps]\nname = \"nps_v2\"\n",
+        )
+        .unwrap();
+        let window = s.window();
+        assert_eq!(window.margin, chrono::TimeDelta::minutes(30));
+        assert_eq!(
+            window.template("renewal-30", "ru").unwrap().name,
+            "touchbot_renewal_30"
+        );
+        assert_eq!(window.template("nps", "en").unwrap().name, "nps_v2");
     }
 
     #[test]

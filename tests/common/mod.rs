@@ -28,6 +28,7 @@ pub fn config() -> DispatcherConfig {
         backoff_max_seconds: 3600,
         shutdown_grace_seconds: 5,
         rate_limits: RateLimits::default(),
+        window: Default::default(),
     }
 }
 
@@ -46,6 +47,7 @@ impl Render for PlainRenderer {
         Ok(Rendered {
             text: format!("{} for {}", touch.template, touch.recipient_name),
             buttons: vec![],
+            parameters: vec![],
         })
     }
 }
@@ -84,6 +86,18 @@ pub async fn contact_on(
     .await
     .unwrap();
     ContactId(id)
+}
+
+/// The contact's last message arrived at `at` (WhatsApp's 24-hour window counts from it).
+pub async fn wrote_at(pool: &PgPool, contact: ContactId, at: DateTime<Utc>) {
+    sqlx::query!(
+        "update contacts set last_inbound_at = $2 where id = $1",
+        contact.0,
+        at
+    )
+    .execute(pool)
+    .await
+    .unwrap();
 }
 
 pub async fn staff(pool: &PgPool, name: &str, telegram_user_id: Option<i64>) -> StaffId {

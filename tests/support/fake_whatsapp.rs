@@ -7,6 +7,10 @@
 //!   text body of 1-4096 characters, 1-3 reply buttons with unique ids and titles of 1-20
 //!   characters under a body of at most 1024, and `biz_opaque_callback_data` of at most 512.
 //!   A violation is refused with code 100 or 131009, as the real API refuses it.
+//! - Templates: `name`, `language.code`, a body component of text parameters (no line breaks)
+//!   and quick-reply button components (`sub_type: quick_reply`, `index`, one payload). Only
+//!   templates registered with [`FakeWhatsApp::register_template`] exist: another name or
+//!   language is refused with 132001, a wrong number of parameters with 132000, as Meta does.
 //! - Accepted messages are recorded with their `wamid`; errors can be injected per recipient
 //!   (130429, 131056, 131026, 190…), and an accepted message's answer can be lost (held until
 //!   the client gives up, or replaced by a page that is not JSON).
@@ -61,12 +65,24 @@ impl Failure {
 pub struct Sent {
     pub wamid: String,
     pub to: String,
-    /// "text" or "interactive".
+    /// "text", "interactive" or "template".
     pub kind: String,
+    /// Empty for a template.
     pub text: String,
     /// Reply buttons as (id, title).
     pub buttons: Vec<(String, String)>,
     pub callback_data: Option<String>,
+    pub template: Option<SentTemplate>,
+}
+
+/// A template message as sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentTemplate {
+    pub name: String,
+    pub language: String,
+    pub parameters: Vec<String>,
+    /// Quick-reply payloads by button index.
+    pub quick_replies: Vec<(usize, String)>,
 }
 
 struct Injected {
@@ -82,6 +98,8 @@ struct State_ {
     refused: Vec<(i64, String)>,
     failures: Vec<Injected>,
     authorizations: Vec<String>,
+    /// (name, language code, number of body parameters).
+    templates: Vec<(String, String, usize)>,
 }
 
 type Shared = Arc<Mutex<State_>>;
@@ -191,6 +209,17 @@ fn validate(body: &Value) -> Result<Sent, (i64, String)> {
             }
             (i["body"]["text"].as_str().unwrap().to_string(), buttons)
         }
+        "template" => {
+            return Ok(Sent {
+                wamid: String::new(),
+                to: to.to_string(),
+                kind,
+                text: String::new(),
+                buttons: vec![],
+                callback_data,
+                template: Some(template_shape(&body["template"])?),
+            });
+        }
         other => {
             return Err((
                 100,
@@ -205,7 +234,90 @@ fn validate(body: &Value) -> Result<Sent, (i64, String)> {
         text,
         buttons,
         callback_data,
+        template: None,
     })
+}
+
+/// Checks a template's shape (not whether it exists, which needs the registered list).
+fn template_shape(t: &Value) -> Result<SentTemplate, (i64, String)> {
+    let name = t["name"].as_str().unwrap_or("");
+    let language = t["language"]["code"].as_str().unwrap_or("");
+    if name.is_empty() || language.is_empty() {
+        return Err((
+            100,
+            "(#100) template.name and template.language.code are required".into(),
+        ));
+    }
+    let mut parameters = Vec::new();
+    let mut quick_replies = Vec::new();
+    for c in t["components"].as_array().cloned().unwrap_or_default() {
+        match c["type"].as_str().unwrap_or("") {
+            "body" => {
+                for p in c["parameters"].as_array().cloned().unwrap_or_default() {
+                    let text = p["text"].as_str().unwrap_or("");
+                    if p["type"] != "text" || text.trim().is_empty() {
+                        invalid("a body parameter must be non-empty text")?;
+                    }
+                    if text.contains(['\n', '\t']) || text.contains("     ") {
+                        invalid("a parameter cannot have new lines, tabs or 5 spaces in a row")?;
+                    }
+                    parameters.push(text.to_string());
+                }
+            }
+            "button" => {
+                let index = c["index"]
+                    .as_str()
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .or_else(|| c["index"].as_u64().map(|i| i as usize));
+                let payload = c["parameters"][0]["payload"].as_str().unwrap_or("");
+                if c["sub_type"] != "quick_reply"
+                    || c["parameters"][0]["type"] != "payload"
+                    || payload.is_empty()
+                    || index.is_none_or(|i| i >= 10)
+                {
+                    invalid("a quick reply needs sub_type, index and one payload parameter")?;
+                }
+                quick_replies.push((index.unwrap(), payload.to_string()));
+            }
+            other => invalid(&format!("unknown component type '{other}'"))?,
+        }
+    }
+    Ok(SentTemplate {
+        name: name.to_string(),
+        language: language.to_string(),
+        parameters,
+        quick_replies,
+    })
+}
+
+/// Whether Meta has the template: 132001 for an unknown name or language, 132000 for a
+/// wrong number of parameters.
+fn template_known(state: &State_, t: &SentTemplate) -> Result<(), (i64, String)> {
+    let Some((_, _, count)) = state
+        .templates
+        .iter()
+        .find(|(n, l, _)| *n == t.name && *l == t.language)
+    else {
+        return Err((
+            132001,
+            format!(
+                "(#132001) Template name does not exist in the translation: template name \
+                 ({}) does not exist in {}",
+                t.name, t.language
+            ),
+        ));
+    };
+    if *count != t.parameters.len() {
+        return Err((
+            132000,
+            format!(
+                "(#132000) Number of parameters does not match the expected number of params: \
+                 expected {count}, got {}",
+                t.parameters.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 async fn messages(
@@ -240,7 +352,11 @@ async fn messages(
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return graph_error(400, 100, "(#100) The request body is not JSON", None);
     };
-    let mut sent = match validate(&body) {
+    let checked = validate(&body).and_then(|sent| match &sent.template {
+        Some(t) => template_known(&lock(&state), t).map(|()| sent),
+        None => Ok(sent),
+    });
+    let mut sent = match checked {
         Ok(sent) => sent,
         Err((code, message)) => {
             lock(&state).refused.push((code, message.clone()));
@@ -312,6 +428,13 @@ impl FakeWhatsApp {
             failure,
             times,
         });
+    }
+
+    /// Meta approved this template in this language, with this many body parameters.
+    pub fn register_template(&self, name: &str, language: &str, parameters: usize) {
+        lock(&self.state)
+            .templates
+            .push((name.to_string(), language.to_string(), parameters));
     }
 
     pub fn sent(&self) -> Vec<Sent> {

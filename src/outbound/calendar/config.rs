@@ -254,6 +254,23 @@ impl From<ClockTime> for String {
 pub type ConfigParseError = crate::config::SectionParseError;
 
 impl CalendarConfig {
+    /// The messages sent to clients (not the CSM's reminders), each once with its kind, in
+    /// the calendar's order: what WhatsApp templates are registered for.
+    pub fn client_messages(&self) -> Vec<(String, TouchKind)> {
+        let rules = self.rules.iter().map(|r| (r.template.as_str(), r.kind));
+        let csat = self
+            .csat
+            .enabled
+            .then_some((self.csat.template.as_str(), TouchKind::Csat));
+        let mut out: Vec<(String, TouchKind)> = Vec::new();
+        for (template, kind) in rules.chain(csat) {
+            if !kind.is_internal() && !out.iter().any(|(t, _)| t == template) {
+                out.push((template.to_string(), kind));
+            }
+        }
+        out
+    }
+
     /// Parses the body of a `[calendar]` section given on its own, such as [`DEFAULT_TOML`].
     pub fn from_section_body(body: &str) -> Result<CalendarConfig, ConfigParseError> {
         crate::config::parse_section("calendar", body)

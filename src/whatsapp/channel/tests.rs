@@ -18,6 +18,7 @@ fn message(text: &str, labels: &[&str]) -> OutboundMessage {
                 }]
             })
             .collect(),
+        template: None,
     }
 }
 
