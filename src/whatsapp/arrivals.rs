@@ -105,6 +105,7 @@ async fn say(worker: &Worker, address: &str, wamid: &str, texts: Vec<Text>) {
             },
             text: text.body,
             buttons: text.buttons,
+            template: None,
         };
         if let Err(e) = channel.send(&message).await {
             tracing::warn!(error = %e, wamid, "could not answer a WhatsApp message");
