@@ -146,9 +146,12 @@ async fn a_touch_refused_for_the_closed_window_goes_again_as_its_template(pool: 
     })
     .await;
     let nps = touch(&pool, app.nps).await;
+    let again = app.fake.sent();
     app.stop().await;
 
     assert!(nps.template_only, "{nps:?}");
+    let template = again[0].template.as_ref().expect("sent as a template");
+    assert_eq!(template.name, "touchbot_nps");
 }
 
 #[sqlx::test]

@@ -52,6 +52,9 @@ pub fn settings(fake: &FakeWhatsApp) -> Settings {
     s.whatsapp.phone_number_id = Some(PHONE_NUMBER_ID.into());
     s.whatsapp.app_secret = Some(APP_SECRET.into());
     s.whatsapp.verify_token = Some(VERIFY_TOKEN.into());
+    // The NPS survey has its template at Meta (see `serve`), for a touch refused as free text.
+    s.whatsapp.templates.insert("nps".into(), Default::default());
+    s.dispatcher.window = s.whatsapp.window();
     s
 }
 
@@ -109,6 +112,7 @@ pub async fn serve(
     (account, dana, csm, nps): (AccountId, ContactId, StaffId, i64),
 ) -> App {
     let fake = FakeWhatsApp::start().await;
+    fake.register_template("touchbot_nps", "en", 1);
     let settings = settings(&fake);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let channels = Channels::new(settings.dispatcher.rate_limits.clone());
