@@ -88,6 +88,19 @@ pub async fn done(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Puts an event off for `pause_seconds` without counting a try: it is not wrong, only early.
+pub async fn later(pool: &PgPool, id: i64, pause_seconds: f64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update whatsapp_events set claimed_until = now() + make_interval(secs => $2)
+          where id = $1",
+        id,
+        pause_seconds,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Records a failed try. Below `set_aside_after` tries the event waits `pause_seconds` and is
 /// tried again; at it, it is set aside (done, with its error kept) so it no longer holds up
 /// its sender. Returns whether it was set aside.

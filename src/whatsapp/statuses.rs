@@ -39,6 +39,10 @@ pub enum Applied {
     AsTemplate,
     /// The touch failed for the reason given.
     Failed(String),
+    /// The touch is still being sent (claimed, or handed to WhatsApp with its answer not yet
+    /// recorded): the status is looked at again later. Meta's status can overtake the answer
+    /// to the send, and after a crash it is what settles the send the rescue leaves unknown.
+    InFlight,
 }
 
 struct Touch {
@@ -57,6 +61,9 @@ pub async fn apply(pool: &PgPool, status: &Status) -> anyhow::Result<Applied> {
     else {
         return Ok(Applied::Ignored);
     };
+    if matches!(touch.status.as_str(), "claimed" | "sending") {
+        return Ok(Applied::InFlight);
+    }
     if touch
         .provider_message_id
         .as_deref()

@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use tokio::sync::{Semaphore, watch};
 
 use super::events::{Status, StoredMessage};
+use super::statuses::Applied;
 use super::{WhatsAppChannel, arrivals, queue, statuses};
 use crate::channel::Channels;
 use crate::config::Settings;
@@ -26,6 +27,8 @@ use crate::messages::Messages;
 
 /// How often the sweep looks for events left undone.
 const SWEEP_EVERY: Duration = Duration::from_secs(15);
+/// How long a status about a touch still being sent waits before it is looked at again.
+const NOT_YET_PAUSE: f64 = 10.0;
 
 /// What handling an event needs, shared by the webhook's tasks and the sweep.
 pub struct Worker {
@@ -83,7 +86,13 @@ impl Worker {
                 }
             };
             match self.handle(&event).await {
-                Ok(()) => match queue::done(&self.pool, event.id).await {
+                Ok(false) => {
+                    if let Err(e) = queue::later(&self.pool, event.id, NOT_YET_PAUSE).await {
+                        tracing::warn!(event = event.id, error = %e, "could not put a WhatsApp event off");
+                        return handled;
+                    }
+                }
+                Ok(true) => match queue::done(&self.pool, event.id).await {
                     Ok(()) => handled += 1,
                     Err(e) => {
                         // Handled; done again (changing nothing) once the claim runs out.
@@ -100,18 +109,20 @@ impl Worker {
         }
     }
 
+    /// Handles one event; false when it cannot be handled yet (see [`Applied::InFlight`]).
     #[tracing::instrument(skip_all, fields(event = event.id, kind = %event.kind))]
-    async fn handle(&self, event: &queue::Claimed) -> anyhow::Result<()> {
+    async fn handle(&self, event: &queue::Claimed) -> anyhow::Result<bool> {
         match event.kind.as_str() {
             "message" => {
                 let stored: StoredMessage = serde_json::from_value(event.payload.clone())
                     .context("reading a stored WhatsApp message")?;
-                arrivals::handle(self, &stored).await
+                arrivals::handle(self, &stored).await.map(|()| true)
             }
             "status" => {
                 let status: Status = serde_json::from_value(event.payload.clone())
                     .context("reading a stored WhatsApp status")?;
-                statuses::apply(&self.pool, &status).await.map(|_| ())
+                let applied = statuses::apply(&self.pool, &status).await?;
+                Ok(applied != Applied::InFlight)
             }
             other => anyhow::bail!("unknown WhatsApp event kind '{other}'"),
         }
@@ -170,9 +181,13 @@ impl Worker {
             .context("taking back a WhatsApp event set aside")?
             .ok_or_else(|| anyhow::anyhow!("WhatsApp event {key} is not set aside any more"))?;
         match self.handle(&event).await {
-            Ok(()) => queue::done(&self.pool, event.id)
+            Ok(true) => queue::done(&self.pool, event.id)
                 .await
                 .context("marking a replayed WhatsApp event done"),
+            // Its touch is being sent: the sweep looks at it again once that is recorded.
+            Ok(false) => queue::later(&self.pool, event.id, NOT_YET_PAUSE)
+                .await
+                .context("putting a replayed WhatsApp event off"),
             Err(e) => {
                 let text = format!("{e:#}");
                 queue::failed(&self.pool, event.id, &text, 1, 0.0)

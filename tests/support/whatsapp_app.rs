@@ -53,7 +53,9 @@ pub fn settings(fake: &FakeWhatsApp) -> Settings {
     s.whatsapp.app_secret = Some(APP_SECRET.into());
     s.whatsapp.verify_token = Some(VERIFY_TOKEN.into());
     // The NPS survey has its template at Meta (see `serve`), for a touch refused as free text.
-    s.whatsapp.templates.insert("nps".into(), Default::default());
+    s.whatsapp
+        .templates
+        .insert("nps".into(), Default::default());
     s.dispatcher.window = s.whatsapp.window();
     s
 }
