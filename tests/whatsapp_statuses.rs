@@ -82,6 +82,63 @@ async fn a_send_left_unknown_is_settled_as_sent_by_its_status_with_nobody_involv
 }
 
 #[sqlx::test]
+async fn a_status_that_overtakes_the_record_of_its_send_waits_and_then_settles_it(pool: PgPool) {
+    let app = app(&pool).await;
+    // Handed to WhatsApp by a dispatcher that has not recorded the answer yet (or died).
+    let checkin = sqlx::query_scalar!(
+        "insert into touches (account_id, touch_key, rule, kind, category, template, contact_id,
+                              due_at, status, lease_owner, lease_until)
+         values ($1, 'checkin-14', 'checkin', 'checkin', 'checkin', 'checkin', $2,
+                 now() - interval '1 hour', 'sending', 'worker-that-died', now() + interval '1 hour')
+         returning id",
+        app.account.0,
+        app.dana.0,
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let callback = key(&app, "checkin-14");
+
+    post_statuses(
+        &app,
+        vec![status("wamid.EARLY", "sent", DANA, Some(&callback))],
+    )
+    .await;
+    until("the early status to be put off", || async {
+        sqlx::query_scalar!(
+            r#"select coalesce(done_at is null and tries = 0
+                                and claimed_until < now() + interval '30 seconds', false) as "off!"
+                 from whatsapp_events"#
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    })
+    .await;
+    let while_sending = touch(&pool, checkin).await;
+    // The lease rescue finds the send's outcome unknown; the status is looked at again.
+    sqlx::query!(
+        "update touches set status = 'unknown', lease_owner = null where id = $1",
+        checkin
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query!("update whatsapp_events set claimed_until = now()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    post_statuses(&app, vec![status("wamid.OTHER", "delivered", DANA, None)]).await;
+    all_events_done(&pool).await;
+    let settled = touch(&pool, checkin).await;
+    app.stop().await;
+
+    assert_eq!(while_sending.status, "sending");
+    assert_eq!(settled.status, "sent");
+    assert_eq!(settled.provider_message_id.as_deref(), Some("wamid.EARLY"));
+}
+
+#[sqlx::test]
 async fn delivered_and_read_are_kept_with_their_first_time(pool: PgPool) {
     let app = app(&pool).await;
     let callback = key(&app, "nps-90");
