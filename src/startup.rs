@@ -462,14 +462,9 @@ pub async fn serve_until_stopped(ctx: Ctx) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (server.host / server.port)"))?;
-    // `start` adds Telegram when TELOXIDE_TOKEN is set. Without a channel, touches wait in
-    // the outbox with the reason recorded, and nothing is lost.
+    // `start` adds Telegram and WhatsApp when their secrets are set, and says which are live.
+    // Without a channel, touches wait in the outbox with the reason recorded; nothing is lost.
     let channels = Channels::new(ctx.settings.dispatcher.rate_limits.clone());
-    if ctx.settings.telegram.token.is_none() {
-        tracing::warn!(
-            "TELOXIDE_TOKEN is not set, so no chat channel runs: due touches stay queued in the outbox"
-        );
-    }
     // Listening before start, so a signal that comes during start-up is not missed.
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
