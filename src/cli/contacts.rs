@@ -144,7 +144,7 @@ pub async fn run(ctx: &Ctx, cmd: ContactCommand) -> anyhow::Result<()> {
                 if ctx.settings.telegram.bot_username.is_some() {
                     print_invite(ctx, &c).await?;
                 } else {
-                    println!("{}", no_username(&c));
+                    println!("{}", invites::no_username(&c));
                 }
             }
         }
@@ -180,34 +180,14 @@ pub async fn run(ctx: &Ctx, cmd: ContactCommand) -> anyhow::Result<()> {
 
 /// Issues a join link and prints it, or says what is missing to make one.
 async fn print_invite(ctx: &Ctx, contact: &Contact) -> anyhow::Result<()> {
-    let telegram = &ctx.settings.telegram;
-    if telegram.bot_username.is_none() {
-        return Err(StoreError::Invalid(no_username(contact)).into());
-    }
-    if contact.channel != ChannelKind::Telegram {
-        return Err(StoreError::Invalid(format!(
-            "{} is reached on {}, not Telegram; join links are for Telegram contacts",
-            contact.name, contact.channel
-        ))
-        .into());
-    }
-    let invite = invites::issue(&ctx.pool, contact.id, telegram.invite_days, ctx.now).await?;
-    let link = telegram.join_link(&invite.code).unwrap_or_default();
+    let link = invites::join_link(&ctx.pool, &ctx.settings.telegram, contact, ctx.now).await?;
     println!(
-        "Send {} this link to join on Telegram (it works once, until {}):\n{link}",
+        "Send {} this link to join on Telegram (it works once, until {}):\n{}",
         contact.name,
-        invite.expires_at.format("%Y-%m-%d %H:%M UTC")
+        link.expires_at.format("%Y-%m-%d %H:%M UTC"),
+        link.url
     );
     Ok(())
-}
-
-fn no_username(contact: &Contact) -> String {
-    format!(
-        "{} joins on Telegram through a personal link, which needs the bot's username: set \
-         [telegram] bot_username in the configuration (or TOUCHBOT_TELEGRAM__BOT_USERNAME), then \
-         run 'touchbot contact invite --account {} {}'",
-        contact.name, contact.account_id, contact.id
-    )
 }
 
 /// `contact consent ID`: the current state per category, then the history, oldest first.

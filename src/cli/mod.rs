@@ -12,6 +12,7 @@ mod signals;
 mod staff;
 mod table;
 mod team;
+mod tokens;
 pub mod whatsapp;
 
 use std::path::PathBuf;
@@ -81,6 +82,9 @@ pub enum Command {
     /// WhatsApp: the message templates to register with Meta.
     #[command(subcommand)]
     Whatsapp(whatsapp::WhatsappCommand),
+    /// Bearer tokens of the integration API (`/api/v1`): create, list, revoke.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,3 +129,4 @@ pub use outbox::run as run_outbox;
 pub use signals::run as run_signal;
 pub use staff::run as run_staff;
 pub use team::run as run_team;
+pub use tokens::run as run_token;
