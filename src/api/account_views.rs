@@ -68,7 +68,7 @@ pub struct AccountPatch {
 }
 
 fn cents(arr: f64) -> Result<i64, ApiError> {
-    if !arr.is_finite() || arr < 0.0 || arr > 1e15 {
+    if !arr.is_finite() || !(0.0..=1e15).contains(&arr) {
         return Err(ApiError::field(
             "arr",
             "ARR is a number of currency units, 0 or more",

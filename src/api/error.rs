@@ -161,15 +161,10 @@ pub fn shape_error(prefix: &str, e: serde_path_to_error::Error<serde_json::Error
         return ApiError::Malformed(format!("the body is not valid JSON: {inner}"));
     }
     let text = inner.to_string();
-    // serde says "unknown field `x`, expected one of …" at the parent's path: name `x` itself.
-    let field = match text
-        .strip_prefix("unknown field `")
-        .and_then(|t| t.split('`').next())
-    {
-        Some(unknown) if path == "." || path.is_empty() => unknown.to_string(),
-        Some(unknown) => format!("{path}.{unknown}"),
-        None if path == "." || path.is_empty() => "body".to_string(),
-        None => path,
+    // The path already ends with an unknown field's own name.
+    let field = match path.as_str() {
+        "" | "." => "body".to_string(),
+        _ => path,
     };
     let problem = match text.find(" at line ") {
         Some(at) => text[..at].to_string(),

@@ -38,9 +38,11 @@ pub struct SignalInput {
     pub competitor: Option<String>,
     /// The contact (id or name) who raised or closed the ticket.
     pub contact: Option<String>,
-    /// When it happened; now when left out.
+    /// When it happened; now when left out, but then `idempotency_key` is required (a retry
+    /// must be recognisable).
     pub occurred_at: Option<DateTime<Utc>>,
-    /// Your key for this fact; sending the same key again changes nothing.
+    /// Your key for this fact; sending the same key again changes nothing. Left out, the key
+    /// is derived from the account, kind, value, details and `occurred_at`.
     pub idempotency_key: Option<String>,
 }
 
@@ -117,6 +119,13 @@ async fn check(
     input: SignalInput,
     now: DateTime<Utc>,
 ) -> Result<Signal, ApiError> {
+    // Without either, a retry would get a new time and so a new derived key: counted twice.
+    if input.occurred_at.is_none() && input.idempotency_key.is_none() {
+        return Err(ApiError::field(
+            at(prefix, "occurred_at"),
+            "give occurred_at or an idempotency_key, so that a retry is recognised and counted once",
+        ));
+    }
     let occurred_at = input.occurred_at.unwrap_or(now);
     not_in_future(occurred_at, now).map_err(|e| ApiError::field(at(prefix, "occurred_at"), e.0))?;
     let contact = match &input.contact {
