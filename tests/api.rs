@@ -217,7 +217,9 @@ async fn five_accounts_listed_two_at_a_time_come_each_once_over_three_pages(pool
 }
 
 #[sqlx::test]
-async fn a_telegram_contact_comes_back_with_its_join_link_and_can_be_removed(pool: PgPool) {
+async fn a_telegram_contact_comes_back_with_its_join_link_and_contacts_can_be_changed_and_removed(
+    pool: PgPool,
+) {
     let api = Api::new(pool).await;
     let id = api.account("Acme").await;
     let path = format!("/api/v1/accounts/{id}/contacts");
@@ -237,6 +239,16 @@ async fn a_telegram_contact_comes_back_with_its_join_link_and_can_be_removed(poo
     let oleg = api.post(&path, wa).await;
     assert_eq!(oleg.status, StatusCode::CREATED, "{oleg:?}");
     assert_eq!(oleg.body["join_link"], json!(null));
+    let path = format!("/api/v1/contacts/{}", oleg.body["id"]);
+    let moved = json!({"address": "+7 701 765 43 21", "role": "decision_maker", "locale": "en"});
+    let moved = api.call(Method::PATCH, &path, Some(moved)).await;
+    assert_eq!(moved.status, StatusCode::OK, "{moved:?}");
+    assert_eq!(moved.body["address"], "+77017654321");
+    assert_eq!(moved.body["role"], "decision_maker");
+    let bad = api
+        .call(Method::PATCH, &path, Some(json!({"address": "tomorrow"})))
+        .await;
+    assert_eq!(bad.bad_fields(), ["address"]);
     let contact = format!("/api/v1/contacts/{}", added.body["id"]);
     assert_eq!(
         api.call(Method::DELETE, &contact, None).await.status,
@@ -316,6 +328,7 @@ async fn the_openapi_document_is_served_without_a_token_and_lists_every_route(po
         ("/api/v1/accounts/{id}", "get"),
         ("/api/v1/accounts/{id}", "patch"),
         ("/api/v1/accounts/{id}/contacts", "post"),
+        ("/api/v1/contacts/{id}", "patch"),
         ("/api/v1/contacts/{id}", "delete"),
         ("/api/v1/accounts/{id}/signals", "post"),
     ];
@@ -367,4 +380,33 @@ async fn tokens_are_created_listed_and_revoked_from_the_command_line(pool: PgPoo
     )
     .await;
     assert_eq!(stored, 0, "only hashes are stored");
+}
+
+#[sqlx::test]
+async fn a_contact_changed_from_the_command_line_gets_the_same_checks_as_through_the_api(
+    pool: PgPool,
+) {
+    let api = Api::new(pool.clone()).await;
+    let id = api.account("Acme").await;
+    let wa =
+        json!({"name": "Oleg", "role": "user", "channel": "whatsapp", "address": "+77011234567"});
+    api.post(&format!("/api/v1/accounts/{id}/contacts"), wa)
+        .await;
+    let acct = id.to_string();
+    let args = [
+        "contact",
+        "update",
+        "--account",
+        &acct,
+        "Oleg",
+        "--address",
+        "+7 701 000 11 22",
+    ];
+    let out = cli::touchbot_ok(&pool, &args);
+    assert!(out.contains("Updated Oleg"), "{out}");
+    let address: String = sqlx::query_scalar("select address from contacts where name = 'Oleg'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(address, "+77010001122");
 }

@@ -34,7 +34,7 @@ pub struct AccountInput {
 
 /// Reads a present field as `Some(value)` (`Some(None)` for null), so an absent field can be
 /// told from one set to null.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)

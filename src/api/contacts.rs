@@ -13,6 +13,7 @@ use super::accounts::replan;
 use super::error::{ApiJson, ErrorBody};
 use super::{ApiError, ApiState};
 use crate::domain::{AccountId, ChannelKind, ContactId};
+use crate::storage::contact_update::{self, ContactUpdate};
 use crate::storage::contacts::{self, Contact, NewContact};
 use crate::storage::{accounts, invites};
 
@@ -31,6 +32,23 @@ pub struct ContactInput {
     pub time_zone: Option<String>,
     /// en or ru, when it differs from the account's.
     pub locale: Option<String>,
+}
+
+/// A partial change; null clears the time zone or language (the account's apply again).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPatch {
+    pub name: Option<String>,
+    /// decision_maker, champion or user.
+    pub role: Option<String>,
+    /// A new address, checked for the contact's channel (E.164 for WhatsApp).
+    pub address: Option<String>,
+    #[serde(default, deserialize_with = "super::account_views::present")]
+    #[schema(value_type = Option<String>)]
+    pub time_zone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::account_views::present")]
+    #[schema(value_type = Option<String>)]
+    pub locale: Option<Option<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -127,6 +145,35 @@ pub async fn add(
         }
     }
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Change a contact; the account's touches are re-planned.
+#[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts",
+    params(("id" = i64, Path, description = "the contact's id")), request_body = ContactPatch,
+    security(("bearer" = [])),
+    responses((status = 200, body = ContactView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "another contact has this address"),
+        (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(contact = id))]
+pub async fn update(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+    ApiJson(patch): ApiJson<ContactPatch>,
+) -> Result<Json<ContactView>, ApiError> {
+    let change = ContactUpdate {
+        name: patch.name,
+        role: patch
+            .role
+            .as_deref()
+            .map(|r| parsed("role", r))
+            .transpose()?,
+        address: patch.address,
+        time_zone: patch.time_zone,
+        locale: patch.locale,
+    };
+    let c = contact_update::update(&state.pool, ContactId(id), &change).await?;
+    replan(&state, c.account_id).await?;
+    Ok(Json(ContactView::new(&c)))
 }
 
 /// Remove a contact: nothing more is sent to them; their history stays.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, patch, post, put};
 use sqlx::PgPool;
 
 use crate::config::Settings;
@@ -47,7 +47,10 @@ pub fn router(state: ApiState) -> Router {
             get(accounts::show).patch(accounts::update),
         )
         .route("/accounts/{id}/contacts", post(contacts::add))
-        .route("/contacts/{id}", delete(contacts::remove))
+        .route(
+            "/contacts/{id}",
+            patch(contacts::update).delete(contacts::remove),
+        )
         .route("/accounts/{id}/signals", post(signals::add))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use super::account_views::{
     AccountDetail, AccountInput, AccountPage, AccountPatch, AccountView, HealthView,
 };
-use super::contacts::{ContactInput, ContactView, JoinLinkView};
+use super::contacts::{ContactInput, ContactPatch, ContactView, JoinLinkView};
 use super::error::{ErrorBody, FieldProblem};
 use super::signals::{SignalInput, SignalResult, SignalsBody, SignalsResponse};
 
@@ -27,12 +27,13 @@ use super::signals::{SignalInput, SignalResult, SignalsBody, SignalsResponse};
         super::accounts::show,
         super::accounts::list,
         super::contacts::add,
+        super::contacts::update,
         super::contacts::remove,
         super::signals::add,
     ),
     components(schemas(
         AccountInput, AccountPatch, AccountView, AccountDetail, AccountPage, HealthView,
-        ContactInput, ContactView, JoinLinkView, SignalInput, SignalsBody, SignalResult,
+        ContactInput, ContactPatch, ContactView, JoinLinkView, SignalInput, SignalsBody, SignalResult,
         SignalsResponse, ErrorBody, FieldProblem,
     )),
     modifiers(&BearerAuth),

@@ -7,6 +7,7 @@ use crate::app::Ctx;
 use crate::domain::{ChannelKind, ContactId, ContactRole};
 use crate::storage::accounts;
 use crate::storage::consents::{self, CATEGORIES};
+use crate::storage::contact_update::{self, ContactUpdate};
 use crate::storage::contacts::{self, Contact};
 use crate::storage::{StoreError, invites};
 
@@ -56,6 +57,27 @@ pub enum ContactCommand {
         id: i64,
         #[arg(long)]
         json: bool,
+    },
+    /// Change a contact's name, role, address, time zone or language; the account is
+    /// re-planned.
+    Update {
+        #[arg(long)]
+        account: String,
+        /// The contact's id, name, or a unique part of the name.
+        contact: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        role: Option<ContactRole>,
+        /// A new address, checked for the contact's channel (E.164 for WhatsApp).
+        #[arg(long)]
+        address: Option<String>,
+        /// The contact's own time zone, or `none` to follow the account's.
+        #[arg(long = "tz")]
+        time_zone: Option<String>,
+        /// The contact's language, or `none` to follow the account's.
+        #[arg(long)]
+        locale: Option<String>,
     },
     /// Remove a contact: nothing more is sent to them, their history stays.
     Remove {
@@ -167,6 +189,30 @@ pub async fn run(ctx: &Ctx, cmd: ContactCommand) -> anyhow::Result<()> {
         }
         ContactCommand::Consent { id, json: as_json } => {
             print_consent(ctx, ContactId(id), as_json).await?;
+        }
+        ContactCommand::Update {
+            account,
+            contact,
+            name,
+            role,
+            address,
+            time_zone,
+            locale,
+        } => {
+            let a = accounts::find(&ctx.pool, &account).await?;
+            let c = contacts::find(&ctx.pool, a.id, &contact).await?;
+            let or_none =
+                |v: Option<String>| v.map(|v| Some(v).filter(|v| !v.eq_ignore_ascii_case("none")));
+            let change = ContactUpdate {
+                name,
+                role,
+                address,
+                time_zone: or_none(time_zone),
+                locale: or_none(locale),
+            };
+            let c = contact_update::update(&ctx.pool, c.id, &change).await?;
+            ctx.replan(a.id).await?;
+            println!("Updated {} (contact {}) of {}.", c.name, c.id, a.name);
         }
         ContactCommand::Remove { account, id } => {
             let a = accounts::find(&ctx.pool, &account).await?;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod consents;
+pub mod contact_update;
 pub mod contacts;
 pub mod external_ids;
 pub mod invites;
