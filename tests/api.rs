@@ -410,3 +410,20 @@ async fn a_contact_changed_from_the_command_line_gets_the_same_checks_as_through
         .unwrap();
     assert_eq!(address, "+77010001122");
 }
+
+#[sqlx::test]
+async fn a_fault_inside_is_a_500_that_shows_no_internals(pool: PgPool) {
+    let api = Api::new(pool).await;
+    sqlx::query("alter table accounts rename to accounts_gone")
+        .execute(&api.pool)
+        .await
+        .unwrap();
+    let a = api.get("/api/v1/accounts").await;
+    assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(a.body["error"], "internal");
+    let text = a.body.to_string();
+    assert!(
+        !text.contains("accounts") && !text.contains("relation"),
+        "{text}"
+    );
+}

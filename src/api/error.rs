@@ -123,7 +123,14 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        (status, Json(b)).into_response()
+        let mut response = (status, Json(b)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 
