@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod consents;
 pub mod contacts;
+pub mod erasure;
 pub mod invites;
 pub mod staff;
 pub mod team_chat;
