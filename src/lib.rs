@@ -28,4 +28,5 @@ pub mod startup;
 pub mod status;
 pub mod storage;
 pub mod telegram;
+pub mod telemetry;
 pub mod whatsapp;

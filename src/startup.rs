@@ -256,6 +256,15 @@ pub async fn start(
         .add_heartbeat(liveness.heartbeat("scheduler", SCHEDULER_SILENCE))
         .await?;
 
+    let labels = Arc::new(crate::telemetry::HttpLabels {
+        telegram_path: settings.telegram.webhook().map(|(path, _)| path),
+    });
+    let app = app
+        .merge(crate::telemetry::router(pool.clone()))
+        .route_layer(axum::middleware::from_fn_with_state(
+            labels,
+            crate::telemetry::track_requests,
+        ));
     let addr = listener.local_addr()?;
     let mut http_stop = watch_rx.clone();
     let http = tokio::spawn(async move {
