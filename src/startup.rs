@@ -195,6 +195,16 @@ pub async fn start(
         "follow-up sweeper",
         tokio::spawn(liveness.track("follow-up sweeper", sweeper)),
     ));
+    let events = crate::webhooks::worker::run(
+        pool.clone(),
+        settings.dispatcher.clone(),
+        worker_id.clone(),
+        watch_rx.clone(),
+    );
+    workers.push((
+        "webhook sender",
+        tokio::spawn(liveness.track("webhook sender", events)),
+    ));
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .with_state(Health {

@@ -12,6 +12,7 @@ mod signals;
 mod staff;
 mod table;
 mod team;
+mod webhooks;
 pub mod whatsapp;
 
 use std::path::PathBuf;
@@ -78,6 +79,9 @@ pub enum Command {
     /// The CS team's group chat, where escalation cards are posted.
     #[command(subcommand)]
     Team(team::TeamCommand),
+    /// Outgoing event webhooks: add, list, remove, and the delivery log.
+    #[command(subcommand)]
+    Webhook(webhooks::WebhookCommand),
     /// WhatsApp: the message templates to register with Meta.
     #[command(subcommand)]
     Whatsapp(whatsapp::WhatsappCommand),
@@ -125,3 +129,4 @@ pub use outbox::run as run_outbox;
 pub use signals::run as run_signal;
 pub use staff::run as run_staff;
 pub use team::run as run_team;
+pub use webhooks::run as run_webhook;
