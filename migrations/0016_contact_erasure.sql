@@ -101,13 +101,15 @@ create trigger contacts_unreachable_trg after update of unreachable_at on contac
     for each row when (old.unreachable_at is null and new.unreachable_at is not null)
     execute function contacts_emit();
 
--- A score whose category differs from the account's previous scored one.
+-- A score whose category differs from the account's scored one just before it (by time, so
+-- rows inserted together by one statement are compared in order).
 create function health_emit() returns trigger language plpgsql as $$
 declare
     before text;
 begin
     select h.category into before from health_scores h
-     where h.account_id = new.account_id and h.id <> new.id and h.category is not null
+     where h.account_id = new.account_id and h.category is not null
+       and (h.computed_at, h.id) < (new.computed_at, new.id)
      order by h.computed_at desc, h.id desc limit 1;
     if before is distinct from new.category and before is not null then
         perform touchbot_emit('health_category_changed', new.account_id, jsonb_build_object(

@@ -199,3 +199,59 @@ async fn a_webhook_for_an_unknown_event_is_refused_and_a_removed_one_gets_nothin
         .unwrap();
     assert_eq!(deliveries, 0);
 }
+
+#[sqlx::test]
+async fn escalations_unreachable_contacts_and_health_changes_are_events_too(pool: PgPool) {
+    touchbot_ok(
+        &pool,
+        &[
+            "webhook",
+            "add",
+            "https://crm.example.com/h",
+            "--events",
+            "escalation_opened,escalation_resolved,contact_unreachable,health_category_changed",
+        ],
+    );
+    an_nps_answer(&pool, 8).await;
+    sqlx::raw_sql(
+        "insert into escalations (account_id, reason, severity, magnitude, evidence, opened_at, updated_at)
+         select id, 'silence', 'warning', 1, '', now(), now() from accounts;
+         update escalations set status = 'resolved', resolved_at = now(), outcome = 'saved';
+         update contacts set unreachable_at = now(), unreachable_reason = 'blocked';
+         update contacts set unreachable_reason = 'blocked again';
+         insert into health_scores (account_id, computed_at, score, category, model, components, summary, cause)
+         select id, now() - make_interval(mins => m), s, c, 'w', '[]', '', 'test' from accounts,
+                (values (30, 80, 'green'), (20, 78, 'green'), (10, 35, 'red')) as h(m, s, c);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "select e.kind from outgoing_events e join webhook_deliveries d on d.event_id = e.id
+          order by e.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        kinds,
+        [
+            "escalation_opened",
+            "escalation_resolved",
+            "contact_unreachable",
+            "health_category_changed"
+        ],
+        "the NPS answer is not asked for; a green after a green is no change"
+    );
+    let change: serde_json::Value = sqlx::query_scalar(
+        "select payload from outgoing_events where kind = 'health_category_changed'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (change["from"].as_str(), change["to"].as_str()),
+        (Some("green"), Some("red"))
+    );
+}
