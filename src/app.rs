@@ -171,6 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Escalation(c) => cli::run_escalation(&ctx, c).await?,
         Command::Team(c) => cli::run_team(&ctx, c).await?,
         Command::Webhook(c) => cli::run_webhook(&ctx, c).await?,
+        Command::Token(c) => cli::run_token(&ctx, c).await?,
         Command::Config(_) | Command::Demo(_) | Command::Whatsapp(_) => {
             unreachable!("handled above")
         }

@@ -9,6 +9,7 @@
 //! - the staff side of the chat, whatever the channel: `chat` (commands, escalation card
 //!   buttons, binding the team chat, human takeover of a client conversation).
 
+pub mod api;
 pub mod app;
 pub mod channel;
 pub mod chat;

@@ -210,7 +210,11 @@ pub async fn start(
         .with_state(Health {
             pool: pool.clone(),
             liveness: liveness.clone(),
-        });
+        })
+        .merge(crate::api::router(crate::api::ApiState {
+            pool: pool.clone(),
+            settings: Arc::new(settings.clone()),
+        }));
     if let Some(route) = whatsapp_inbound(
         settings,
         &pool,

@@ -173,6 +173,24 @@ async fn the_health_endpoint_answers_ok_and_stop_closes_the_port(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn the_api_and_its_openapi_document_answer_on_the_service_port(pool: PgPool) {
+    let sim = Arc::new(SimulatedChannel::new());
+    let service = serve(&settings(), &pool, &sim).await;
+    let addr = service.addr();
+
+    let (doc, body) = http_get(addr, "/api/openapi.json").await;
+    let (accounts, refusal) = http_get(addr, "/api/v1/accounts").await;
+    stop(service).await;
+
+    assert_eq!(doc, 200);
+    assert!(body.contains("/api/v1/accounts"), "{body}");
+    assert_eq!(
+        (accounts, refusal.as_str()),
+        (401, r#"{"error":"unauthorized"}"#)
+    );
+}
+
+#[sqlx::test]
 async fn an_idle_keep_alive_connection_does_not_hold_up_stop(pool: PgPool) {
     let sim = Arc::new(SimulatedChannel::new());
     let service = serve(&settings(), &pool, &sim).await;

@@ -7,6 +7,7 @@ use crate::app::Ctx;
 use crate::domain::{ChannelKind, ContactId, ContactRole};
 use crate::storage::accounts;
 use crate::storage::consents::{self, CATEGORIES};
+use crate::storage::contact_update::{self, ContactUpdate};
 use crate::storage::contacts::{self, Contact};
 use crate::storage::{StoreError, erasure, invites};
 
@@ -56,6 +57,27 @@ pub enum ContactCommand {
         id: i64,
         #[arg(long)]
         json: bool,
+    },
+    /// Change a contact's name, role, address, time zone or language; the account is
+    /// re-planned.
+    Update {
+        #[arg(long)]
+        account: String,
+        /// The contact's id, name, or a unique part of the name.
+        contact: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        role: Option<ContactRole>,
+        /// A new address, checked for the contact's channel (E.164 for WhatsApp).
+        #[arg(long)]
+        address: Option<String>,
+        /// The contact's own time zone, or `none` to follow the account's.
+        #[arg(long = "tz")]
+        time_zone: Option<String>,
+        /// The contact's language, or `none` to follow the account's.
+        #[arg(long)]
+        locale: Option<String>,
     },
     /// Remove a contact: nothing more is sent to them, their history stays.
     Remove {
@@ -155,7 +177,7 @@ pub async fn run(ctx: &Ctx, cmd: ContactCommand) -> anyhow::Result<()> {
                 if ctx.settings.telegram.bot_username.is_some() {
                     print_invite(ctx, &c).await?;
                 } else {
-                    println!("{}", no_username(&c));
+                    println!("{}", invites::no_username(&c));
                 }
             }
         }
@@ -178,6 +200,30 @@ pub async fn run(ctx: &Ctx, cmd: ContactCommand) -> anyhow::Result<()> {
         }
         ContactCommand::Consent { id, json: as_json } => {
             print_consent(ctx, ContactId(id), as_json).await?;
+        }
+        ContactCommand::Update {
+            account,
+            contact,
+            name,
+            role,
+            address,
+            time_zone,
+            locale,
+        } => {
+            let a = accounts::find(&ctx.pool, &account).await?;
+            let c = contacts::find(&ctx.pool, a.id, &contact).await?;
+            let or_none =
+                |v: Option<String>| v.map(|v| Some(v).filter(|v| !v.eq_ignore_ascii_case("none")));
+            let change = ContactUpdate {
+                name,
+                role,
+                address,
+                time_zone: or_none(time_zone),
+                locale: or_none(locale),
+            };
+            let c = contact_update::update(&ctx.pool, c.id, &change).await?;
+            ctx.replan(a.id).await?;
+            println!("Updated {} (contact {}) of {}.", c.name, c.id, a.name);
         }
         ContactCommand::Remove { account, id } => {
             let a = accounts::find(&ctx.pool, &account).await?;
@@ -233,34 +279,14 @@ async fn erase(ctx: &Ctx, id: ContactId, yes: bool, as_json: bool) -> anyhow::Re
 
 /// Issues a join link and prints it, or says what is missing to make one.
 async fn print_invite(ctx: &Ctx, contact: &Contact) -> anyhow::Result<()> {
-    let telegram = &ctx.settings.telegram;
-    if telegram.bot_username.is_none() {
-        return Err(StoreError::Invalid(no_username(contact)).into());
-    }
-    if contact.channel != ChannelKind::Telegram {
-        return Err(StoreError::Invalid(format!(
-            "{} is reached on {}, not Telegram; join links are for Telegram contacts",
-            contact.name, contact.channel
-        ))
-        .into());
-    }
-    let invite = invites::issue(&ctx.pool, contact.id, telegram.invite_days, ctx.now).await?;
-    let link = telegram.join_link(&invite.code).unwrap_or_default();
+    let link = invites::join_link(&ctx.pool, &ctx.settings.telegram, contact, ctx.now).await?;
     println!(
-        "Send {} this link to join on Telegram (it works once, until {}):\n{link}",
+        "Send {} this link to join on Telegram (it works once, until {}):\n{}",
         contact.name,
-        invite.expires_at.format("%Y-%m-%d %H:%M UTC")
+        link.expires_at.format("%Y-%m-%d %H:%M UTC"),
+        link.url
     );
     Ok(())
-}
-
-fn no_username(contact: &Contact) -> String {
-    format!(
-        "{} joins on Telegram through a personal link, which needs the bot's username: set \
-         [telegram] bot_username in the configuration (or TOUCHBOT_TELEGRAM__BOT_USERNAME), then \
-         run 'touchbot contact invite --account {} {}'",
-        contact.name, contact.account_id, contact.id
-    )
 }
 
 /// `contact consent ID`: the current state per category, then the history, oldest first.

@@ -13,6 +13,7 @@ mod staff;
 mod table;
 mod team;
 mod webhooks;
+mod tokens;
 pub mod whatsapp;
 
 use std::path::PathBuf;
@@ -85,6 +86,9 @@ pub enum Command {
     /// WhatsApp: the message templates to register with Meta.
     #[command(subcommand)]
     Whatsapp(whatsapp::WhatsappCommand),
+    /// Bearer tokens of the integration API (`/api/v1`): create, list, revoke.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -130,3 +134,4 @@ pub use signals::run as run_signal;
 pub use staff::run as run_staff;
 pub use team::run as run_team;
 pub use webhooks::run as run_webhook;
+pub use tokens::run as run_token;

@@ -7,8 +7,8 @@ use clap::Subcommand;
 
 use super::table::{json, opt, table};
 use crate::app::Ctx;
-use crate::inbound::signals::{RawSignal, parse_signal};
-use crate::inbound::{followups, signal_store};
+use crate::inbound::signal_store;
+use crate::inbound::signals::{RawSignal, not_in_future, parse_signal};
 use crate::storage::{StoreError, accounts, contacts};
 
 #[derive(Debug, Subcommand)]
@@ -94,13 +94,7 @@ pub async fn run(ctx: &Ctx, cmd: SignalCommand) -> anyhow::Result<()> {
                 Some(raw) => parse_at(&raw)?,
                 None => ctx.now,
             };
-            if occurred_at > ctx.now {
-                return Err(StoreError::Invalid(format!(
-                    "{} is in the future; record a signal once it has happened",
-                    occurred_at.format("%Y-%m-%d %H:%M UTC")
-                ))
-                .into());
-            }
+            not_in_future(occurred_at, ctx.now).map_err(|e| StoreError::Invalid(e.0))?;
             let a = accounts::find(&ctx.pool, &account).await?;
             let contact = match contact {
                 Some(key) => Some(contacts::find(&ctx.pool, a.id, &key).await?.id),
@@ -120,17 +114,16 @@ pub async fn run(ctx: &Ctx, cmd: SignalCommand) -> anyhow::Result<()> {
             let signal = parse_signal(a.id, &raw).map_err(|e| StoreError::Invalid(e.0))?;
             // The signal and what follows it are stored together; a run cut short is finished
             // by running the same command (with --key) again, or by `serve`'s sweep.
-            let stored = signal_store::store_with_followups(&ctx.pool, &signal, "cli").await?;
-            match stored {
+            let recorded =
+                signal_store::record(&ctx.pool, &ctx.settings, &signal, "cli", ctx.now).await?;
+            match recorded.id {
                 Some(id) => println!("Recorded {} for {} (signal {id}).", signal.kind, a.name),
                 None => println!(
                     "This signal is already recorded for {} (key '{}'); nothing changed.",
                     a.name, signal.idempotency_key
                 ),
             }
-            let done =
-                followups::run_for(&ctx.pool, &ctx.settings, &signal.idempotency_key, ctx.now)
-                    .await?;
+            let done = recorded.followups?;
             if let Some(planned) = done.replanned {
                 println!("{planned} touches planned ahead for {}.", a.name);
             }

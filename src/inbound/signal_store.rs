@@ -97,6 +97,35 @@ pub async fn store_with_followups(
     Ok(id)
 }
 
+/// What recording one signal did.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The new signal's id; `None` when its idempotency key was recorded before.
+    pub id: Option<i64>,
+    pub key: String,
+    /// The steps done now; `Err` when one failed (it stays pending and `serve`'s sweep retries
+    /// it), which does not undo the signal.
+    pub followups: anyhow::Result<followups::Done>,
+}
+
+/// Stores a signal with its steps and does them at once: the path of `signal add` and of the
+/// API. A signal recorded before changes nothing, so a retried batch counts once.
+pub async fn record(
+    pool: &PgPool,
+    settings: &crate::config::Settings,
+    signal: &Signal,
+    source: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Recorded> {
+    let id = store_with_followups(pool, signal, source).await?;
+    let followups = followups::run_for(pool, settings, &signal.idempotency_key, now).await;
+    Ok(Recorded {
+        id,
+        key: signal.idempotency_key.clone(),
+        followups,
+    })
+}
+
 /// An account's signals, newest first.
 pub async fn list(pool: &PgPool, account: AccountId) -> sqlx::Result<Vec<StoredSignal>> {
     sqlx::query_as!(

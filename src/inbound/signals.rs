@@ -221,6 +221,17 @@ pub struct Signal {
     pub idempotency_key: String,
 }
 
+/// A fact is recorded once it has happened, never ahead.
+pub fn not_in_future(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), SignalError> {
+    if at > now {
+        return Err(SignalError(format!(
+            "{} is in the future; record a signal once it has happened",
+            at.format("%Y-%m-%d %H:%M UTC")
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a signal: the kind, the value it needs (or must not have), and its details.
 /// Options that the kind does not use are refused rather than silently dropped.
 pub fn parse_signal(account: AccountId, raw: &RawSignal) -> Result<Signal, SignalError> {

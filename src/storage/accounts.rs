@@ -98,17 +98,19 @@ impl TryFrom<Row> for Account {
 fn check_name(name: &str) -> Result<String, StoreError> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(StoreError::Invalid("the account name is empty".into()));
+        return Err(StoreError::field("name", "the account name is empty"));
     }
     if name.chars().count() > 200 {
-        return Err(StoreError::Invalid(
-            "the account name is longer than 200 characters".into(),
+        return Err(StoreError::field(
+            "name",
+            "the account name is longer than 200 characters",
         ));
     }
     if name.parse::<i64>().is_ok() {
-        return Err(StoreError::Invalid(format!(
-            "'{name}' looks like an id; give the account a name with at least one letter"
-        )));
+        return Err(StoreError::field(
+            "name",
+            format!("'{name}' looks like an id; give the account a name with at least one letter"),
+        ));
     }
     Ok(name.to_string())
 }
@@ -121,23 +123,25 @@ fn check_dates(
     if let Some(g) = go_live
         && g < start
     {
-        return Err(StoreError::Invalid(format!(
-            "the go-live date {g} is before the contract start {start}"
-        )));
+        return Err(StoreError::field(
+            "go_live",
+            format!("the go-live date {g} is before the contract start {start}"),
+        ));
     }
     if let Some(r) = renewal
         && r <= start
     {
-        return Err(StoreError::Invalid(format!(
-            "the renewal date {r} must be after the contract start {start}"
-        )));
+        return Err(StoreError::field(
+            "renewal_date",
+            format!("the renewal date {r} must be after the contract start {start}"),
+        ));
     }
     Ok(())
 }
 
 fn check_arr(arr_cents: i64) -> Result<(), StoreError> {
     if arr_cents < 0 {
-        return Err(StoreError::Invalid("ARR cannot be negative".into()));
+        return Err(StoreError::field("arr", "ARR cannot be negative"));
     }
     Ok(())
 }

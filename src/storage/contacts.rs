@@ -48,17 +48,23 @@ pub fn parse_address(channel: ChannelKind, raw: &str) -> Result<String, StoreErr
     let raw = raw.trim();
     match channel {
         ChannelKind::Whatsapp => {
-            crate::whatsapp::phone::normalise_e164(raw).map_err(StoreError::Invalid)
+            crate::whatsapp::phone::normalise_e164(raw).map_err(|e| StoreError::field("address", e))
         }
         ChannelKind::Telegram => match raw.parse::<i64>() {
             Ok(id) if id != 0 => Ok(id.to_string()),
-            _ => Err(StoreError::Invalid(format!(
-                "'{raw}' is not a Telegram chat id (a number); leave the address out and send the contact their join link instead"
-            ))),
+            _ => Err(StoreError::field(
+                "address",
+                format!(
+                    "'{raw}' is not a Telegram chat id (a number); leave the address out and send the contact their join link instead"
+                ),
+            )),
         },
         ChannelKind::Simulated => {
             if raw.is_empty() {
-                Err(StoreError::Invalid("the simulated address is empty".into()))
+                Err(StoreError::field(
+                    "address",
+                    "the simulated address is empty",
+                ))
             } else {
                 Ok(raw.to_string())
             }
@@ -132,7 +138,7 @@ pub async fn insert(
 ) -> Result<ContactId, StoreError> {
     let name = new.name.trim();
     if name.is_empty() {
-        return Err(StoreError::Invalid("the contact name is empty".into()));
+        return Err(StoreError::field("name", "the contact name is empty"));
     }
     let address = new
         .address
@@ -140,10 +146,10 @@ pub async fn insert(
         .map(|a| parse_address(new.channel, a))
         .transpose()?;
     if address.is_none() && new.channel != ChannelKind::Telegram {
-        return Err(StoreError::Invalid(format!(
-            "a {} contact needs an address (--address)",
-            new.channel
-        )));
+        return Err(StoreError::field(
+            "address",
+            format!("a {} contact needs an address (--address)", new.channel),
+        ));
     }
     let tz = new.time_zone.as_deref().map(parse_time_zone).transpose()?;
     let locale = new.locale.as_deref().map(parse_locale).transpose()?;

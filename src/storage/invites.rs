@@ -26,6 +26,47 @@ pub struct Invite {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A join link ready to hand to a contact.
+#[derive(Debug, Clone)]
+pub struct JoinLink {
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Issues a fresh join link for a Telegram contact (older unused ones stop working), or says
+/// what is missing to make one: the bot's username, or a Telegram contact.
+pub async fn join_link(
+    pool: &PgPool,
+    telegram: &crate::telegram::TelegramSettings,
+    contact: &super::contacts::Contact,
+    now: DateTime<Utc>,
+) -> Result<JoinLink, StoreError> {
+    if telegram.bot_username.is_none() {
+        return Err(StoreError::Invalid(no_username(contact)));
+    }
+    if contact.channel != crate::domain::ChannelKind::Telegram {
+        return Err(StoreError::Invalid(format!(
+            "{} is reached on {}, not Telegram; join links are for Telegram contacts",
+            contact.name, contact.channel
+        )));
+    }
+    let invite = issue(pool, contact.id, telegram.invite_days, now).await?;
+    Ok(JoinLink {
+        url: telegram.join_link(&invite.code).unwrap_or_default(),
+        expires_at: invite.expires_at,
+    })
+}
+
+/// Why a Telegram contact has no join link yet, and what to set.
+pub fn no_username(contact: &super::contacts::Contact) -> String {
+    format!(
+        "{} joins on Telegram through a personal link, which needs the bot's username: set \
+         [telegram] bot_username in the configuration (or TOUCHBOT_TELEGRAM__BOT_USERNAME), then \
+         run 'touchbot contact invite --account {} {}'",
+        contact.name, contact.account_id, contact.id
+    )
+}
+
 /// What opening a join link did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed {

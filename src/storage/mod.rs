@@ -3,11 +3,14 @@
 
 pub mod accounts;
 pub mod consents;
+pub mod contact_update;
 pub mod contacts;
 pub mod erasure;
+pub mod external_ids;
 pub mod invites;
 pub mod staff;
 pub mod team_chat;
+pub mod tokens;
 
 use crate::domain::ParseError;
 
@@ -16,6 +19,13 @@ use crate::domain::ParseError;
 pub enum StoreError {
     #[error("{0}")]
     Invalid(String),
+    /// A bad value of one named field (as the API and CSV name it), so an API client learns
+    /// which field to fix; the message reads the same as `Invalid` on the command line.
+    #[error("{problem}")]
+    Field {
+        field: &'static str,
+        problem: String,
+    },
     #[error("no {what} matches '{name}'; {hint}")]
     NotFound {
         what: &'static str,
@@ -43,6 +53,13 @@ impl From<ParseError> for StoreError {
 }
 
 impl StoreError {
+    pub fn field(field: &'static str, problem: impl Into<String>) -> StoreError {
+        StoreError::Field {
+            field,
+            problem: problem.into(),
+        }
+    }
+
     /// True when the user can fix the request; false when it is an internal fault.
     pub fn is_user_error(&self) -> bool {
         !matches!(self, StoreError::Database(_) | StoreError::Corrupt(_))
@@ -67,7 +84,7 @@ fn stored<T: std::str::FromStr<Err = ParseError>>(value: &str) -> Result<T, Stor
 
 pub fn parse_time_zone(value: &str) -> Result<chrono_tz::Tz, StoreError> {
     value.trim().parse::<chrono_tz::Tz>().map_err(|_| {
-        StoreError::Invalid(format!(
+        StoreError::field("time_zone", format!(
             "'{}' is not a known time zone; use an IANA name such as Europe/Berlin or Asia/Almaty",
             value.trim()
         ))
@@ -82,10 +99,13 @@ pub fn parse_locale(value: &str) -> Result<String, StoreError> {
     if LOCALES.contains(&v.as_str()) {
         Ok(v)
     } else {
-        Err(StoreError::Invalid(format!(
-            "'{}' is not a supported language; use one of: {}",
-            value.trim(),
-            LOCALES.join(", ")
-        )))
+        Err(StoreError::field(
+            "locale",
+            format!(
+                "'{}' is not a supported language; use one of: {}",
+                value.trim(),
+                LOCALES.join(", ")
+            ),
+        ))
     }
 }

@@ -1,0 +1,215 @@
+//! `/api/v1/accounts`: create, upsert by the CRM's id, change, list and show. Every change
+//! re-plans the account's touches, as `touchbot account add/update` does.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::account_views::{AccountDetail, AccountInput, AccountPage, AccountPatch, AccountView};
+use super::error::{ApiJson, ErrorBody};
+use super::{ApiError, ApiState};
+use crate::domain::AccountId;
+use crate::health::store::latest_scores;
+use crate::outbound::planner;
+use crate::storage::{accounts, external_ids};
+
+pub async fn replan(state: &ApiState, id: AccountId) -> Result<(), ApiError> {
+    planner::replan_account(&state.pool, &state.settings.calendar, id, Utc::now()).await?;
+    Ok(())
+}
+
+async fn view(state: &ApiState, id: AccountId) -> Result<AccountView, ApiError> {
+    let a = accounts::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no account has the id {id}")))?;
+    let ext = external_ids::of(&state.pool, id).await?;
+    let mut health = latest_scores(&state.pool, Utc::now(), Some(id)).await?;
+    Ok(AccountView::new(a, ext, health.remove(&id)))
+}
+
+/// Create an account; its touch calendar is planned at once.
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = AccountInput,
+    security(("bearer" = [])),
+    responses((status = 201, body = AccountView), (status = 409, body = ErrorBody,
+        description = "an account with this name exists"), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    State(state): State<ApiState>,
+    ApiJson(input): ApiJson<AccountInput>,
+) -> Result<(StatusCode, Json<AccountView>), ApiError> {
+    let new = input.to_new(&state.pool).await?;
+    let a = accounts::create(&state.pool, &new).await?;
+    replan(&state, a.id).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, a.id).await?)))
+}
+
+/// Create or bring up to date the account with this external id (your CRM's): running the
+/// same sync twice leaves one account.
+#[utoipa::path(put, path = "/api/v1/accounts/by-external-id/{external_id}", tag = "accounts",
+    params(("external_id" = String, Path, description = "the account's id in your CRM")),
+    request_body = AccountInput, security(("bearer" = [])),
+    responses((status = 201, body = AccountView, description = "created"),
+        (status = 200, body = AccountView, description = "updated"),
+        (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn upsert(
+    State(state): State<ApiState>,
+    Path(external_id): Path<String>,
+    ApiJson(input): ApiJson<AccountInput>,
+) -> Result<(StatusCode, Json<AccountView>), ApiError> {
+    let new = input.to_new(&state.pool).await?;
+    let (a, created) = external_ids::upsert(&state.pool, &external_id, &new).await?;
+    replan(&state, a.id).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view(&state, a.id).await?)))
+}
+
+/// Change an account; its future touches are re-planned.
+#[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "accounts",
+    params(("id" = i64, Path)), request_body = AccountPatch, security(("bearer" = [])),
+    responses((status = 200, body = AccountView), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(account = id))]
+pub async fn update(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+    ApiJson(patch): ApiJson<AccountPatch>,
+) -> Result<Json<AccountView>, ApiError> {
+    let id = AccountId(id);
+    let change = patch.to_update(&state.pool).await?;
+    let a = accounts::update(&state.pool, id, &change).await?;
+    if let Some(ext) = &patch.external_id {
+        external_ids::set(&state.pool, a.id, ext.as_deref()).await?;
+    }
+    replan(&state, a.id).await?;
+    Ok(Json(view(&state, a.id).await?))
+}
+
+/// One account with its health score, category and components, and its status.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts",
+    params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = AccountDetail), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(account = id))]
+pub async fn show(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<Json<AccountDetail>, ApiError> {
+    let account = view(&state, AccountId(id)).await?;
+    let status = crate::status::account_statuses(&state.pool, Utc::now(), Some(id))
+        .await?
+        .into_iter()
+        .find(|s| s.id == id);
+    let status = serde_json::to_value(&status).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Json(AccountDetail { account, status }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Health category: green, yellow or red.
+    pub category: Option<String>,
+    /// The owning CSM: a staff id or name.
+    pub csm: Option<String>,
+    /// Only accounts renewing before this date.
+    pub renewal_before: Option<NaiveDate>,
+    /// active, paused or churned.
+    pub lifecycle: Option<String>,
+    /// Page size, 1 to 200 (50 when left out).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<String>,
+}
+
+const CURSOR_TAG: &str = "after:";
+
+fn read_cursor(cursor: &str) -> Result<i64, ApiError> {
+    hex::decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix(CURSOR_TAG).and_then(|n| n.parse().ok()))
+        .ok_or_else(|| {
+            ApiError::field(
+                "cursor",
+                "not a cursor this API gave; start again without it",
+            )
+        })
+}
+
+/// Accounts in the order they were created, filtered, a page at a time.
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(ListQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = AccountPage), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    State(state): State<ApiState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<AccountPage>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::field("limit", "a page holds 1 to 200 accounts"));
+    }
+    let after = q
+        .cursor
+        .as_deref()
+        .map(read_cursor)
+        .transpose()?
+        .unwrap_or(0);
+    let category = q.category.as_deref().map(|c| {
+        crate::health::Category::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == c.trim().to_ascii_lowercase())
+            .ok_or_else(|| ApiError::field("category", "use green, yellow or red"))
+    });
+    let category = category.transpose()?;
+    let lifecycle: Option<crate::domain::AccountLifecycle> = match &q.lifecycle {
+        Some(l) => Some(
+            l.parse()
+                .map_err(|e: crate::domain::ParseError| ApiError::field("lifecycle", e.0))?,
+        ),
+        None => None,
+    };
+    let csm = match &q.csm {
+        Some(k) => Some(super::account_views::csm_id(&state.pool, k).await?),
+        None => None,
+    };
+    // Filters and pages over the whole portfolio in memory, as `touchbot status` reads it:
+    // the health category is not a column to filter by in SQL.
+    let mut all = accounts::list(&state.pool).await?;
+    all.sort_by_key(|a| a.id);
+    let mut health = latest_scores(&state.pool, Utc::now(), None).await?;
+    let mut ext = external_ids::all(&state.pool).await?;
+    let mut matching = all.into_iter().filter(|a| {
+        a.id.0 > after
+            && lifecycle.is_none_or(|l| a.lifecycle == l)
+            && csm.is_none_or(|c| a.csm_id == Some(c))
+            && q.renewal_before
+                .is_none_or(|d| a.renewal_date.is_some_and(|r| r < d))
+            && category.is_none_or(|c| health.get(&a.id).and_then(|h| h.category) == Some(c))
+    });
+    let page: Vec<_> = matching.by_ref().take(limit as usize).collect();
+    let next_cursor = match (matching.next(), page.last()) {
+        (Some(_), Some(last)) => Some(hex::encode(format!("{CURSOR_TAG}{}", last.id))),
+        _ => None,
+    };
+    let accounts = page
+        .into_iter()
+        .map(|a| {
+            let (h, e) = (health.remove(&a.id), ext.remove(&a.id));
+            AccountView::new(a, e, h)
+        })
+        .collect();
+    Ok(Json(AccountPage {
+        accounts,
+        next_cursor,
+    }))
+}
