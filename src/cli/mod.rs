@@ -12,8 +12,8 @@ mod signals;
 mod staff;
 mod table;
 mod team;
-mod webhooks;
 mod tokens;
+mod webhooks;
 pub mod whatsapp;
 
 use std::path::PathBuf;
@@ -133,5 +133,5 @@ pub use outbox::run as run_outbox;
 pub use signals::run as run_signal;
 pub use staff::run as run_staff;
 pub use team::run as run_team;
-pub use webhooks::run as run_webhook;
 pub use tokens::run as run_token;
+pub use webhooks::run as run_webhook;
