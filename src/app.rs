@@ -170,6 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inbound(c) => cli::run_inbound(&ctx, c).await?,
         Command::Escalation(c) => cli::run_escalation(&ctx, c).await?,
         Command::Team(c) => cli::run_team(&ctx, c).await?,
+        Command::Webhook(c) => cli::run_webhook(&ctx, c).await?,
         Command::Token(c) => cli::run_token(&ctx, c).await?,
         Command::Config(_) | Command::Demo(_) | Command::Whatsapp(_) => {
             unreachable!("handled above")

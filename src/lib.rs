@@ -29,4 +29,6 @@ pub mod startup;
 pub mod status;
 pub mod storage;
 pub mod telegram;
+pub mod telemetry;
+pub mod webhooks;
 pub mod whatsapp;

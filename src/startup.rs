@@ -195,6 +195,16 @@ pub async fn start(
         "follow-up sweeper",
         tokio::spawn(liveness.track("follow-up sweeper", sweeper)),
     ));
+    let events = crate::webhooks::worker::run(
+        pool.clone(),
+        settings.dispatcher.clone(),
+        worker_id.clone(),
+        watch_rx.clone(),
+    );
+    workers.push((
+        "webhook sender",
+        tokio::spawn(liveness.track("webhook sender", events)),
+    ));
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .with_state(Health {
@@ -260,6 +270,15 @@ pub async fn start(
         .add_heartbeat(liveness.heartbeat("scheduler", SCHEDULER_SILENCE))
         .await?;
 
+    let labels = Arc::new(crate::telemetry::HttpLabels {
+        telegram_path: settings.telegram.webhook().map(|(path, _)| path),
+    });
+    let app = app
+        .merge(crate::telemetry::router(pool.clone()))
+        .route_layer(axum::middleware::from_fn_with_state(
+            labels,
+            crate::telemetry::track_requests,
+        ));
     let addr = listener.local_addr()?;
     let mut http_stop = watch_rx.clone();
     let http = tokio::spawn(async move {

@@ -9,7 +9,7 @@ use crate::storage::accounts;
 use crate::storage::consents::{self, CATEGORIES};
 use crate::storage::contact_update::{self, ContactUpdate};
 use crate::storage::contacts::{self, Contact};
-use crate::storage::{StoreError, invites};
+use crate::storage::{StoreError, erasure, invites};
 
 #[derive(Debug, Subcommand)]
 pub enum ContactCommand {
@@ -85,6 +85,17 @@ pub enum ContactCommand {
         account: String,
         /// The contact's id (see 'contact list').
         id: i64,
+    },
+    /// Erase a contact at their request: their name, address, words and raw messages are
+    /// removed everywhere; counts and scores stay, anonymous. Cannot be undone.
+    Erase {
+        /// The contact's id (see 'contact list').
+        id: i64,
+        /// Go ahead: without it the command only says what it would erase.
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -220,6 +231,48 @@ pub async fn run(ctx: &Ctx, cmd: ContactCommand) -> anyhow::Result<()> {
             ctx.replan(a.id).await?;
             println!("Removed contact {id} from {}.", a.name);
         }
+        ContactCommand::Erase {
+            id,
+            yes,
+            json: as_json,
+        } => erase(ctx, ContactId(id), yes, as_json).await?,
+    }
+    Ok(())
+}
+
+/// `contact erase ID`: refuses without --yes, then prints what went, table by table.
+async fn erase(ctx: &Ctx, id: ContactId, yes: bool, as_json: bool) -> anyhow::Result<()> {
+    let Some(who) = erasure::describe(&ctx.pool, id).await? else {
+        return Err(StoreError::NotFound {
+            what: "contact",
+            name: id.to_string(),
+            hint: "'touchbot contact list --account A' shows the account's contacts and their ids",
+        }
+        .into());
+    };
+    if !yes {
+        return Err(StoreError::Invalid(format!(
+            "erasing contact {id} ({who}) removes their name, address, words and messages for \
+             good and cannot be undone; run 'touchbot contact erase {id} --yes' to go ahead"
+        ))
+        .into());
+    }
+    let report = erasure::erase_contact_at(&ctx.pool, id, ctx.now).await?;
+    if as_json {
+        println!("{}", json(&report)?);
+    } else if report.already_erased {
+        println!(
+            "Contact {id} was already erased on {}; nothing left to remove.",
+            report.erased_at.format("%Y-%m-%d %H:%M UTC")
+        );
+    } else {
+        println!("Erased contact {id}; what was removed or changed:");
+        let rows = report
+            .changes
+            .iter()
+            .map(|c| vec![c.table.clone(), c.action.to_string(), c.rows.to_string()])
+            .collect();
+        println!("{}", table(&["table", "action", "rows"], rows));
     }
     Ok(())
 }

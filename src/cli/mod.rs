@@ -13,6 +13,7 @@ mod staff;
 mod table;
 mod team;
 mod tokens;
+mod webhooks;
 pub mod whatsapp;
 
 use std::path::PathBuf;
@@ -79,6 +80,9 @@ pub enum Command {
     /// The CS team's group chat, where escalation cards are posted.
     #[command(subcommand)]
     Team(team::TeamCommand),
+    /// Outgoing event webhooks: add, list, remove, and the delivery log.
+    #[command(subcommand)]
+    Webhook(webhooks::WebhookCommand),
     /// WhatsApp: the message templates to register with Meta.
     #[command(subcommand)]
     Whatsapp(whatsapp::WhatsappCommand),
@@ -130,3 +134,4 @@ pub use signals::run as run_signal;
 pub use staff::run as run_staff;
 pub use team::run as run_team;
 pub use tokens::run as run_token;
+pub use webhooks::run as run_webhook;

@@ -73,6 +73,7 @@ pub(crate) fn after_send(
     config: &DispatcherConfig,
     now: DateTime<Utc>,
 ) -> AfterSend {
+    crate::telemetry::record_send(to.channel.as_str(), &result);
     match result {
         Ok(delivered) => AfterSend::Sent(delivered),
         Err(SendError::RateLimited { retry_after }) => {

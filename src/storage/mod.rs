@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod consents;
 pub mod contact_update;
 pub mod contacts;
+pub mod erasure;
 pub mod external_ids;
 pub mod invites;
 pub mod staff;
