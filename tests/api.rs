@@ -38,6 +38,7 @@ async fn a_missing_malformed_wrong_or_revoked_token_gets_401_and_nothing_else(po
     for a in answers {
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{a:?}");
         assert_eq!(a.body, json!({"error": "unauthorized"}));
+        assert_eq!(a.headers["www-authenticate"], "Bearer");
     }
 }
 
@@ -331,6 +332,11 @@ async fn the_openapi_document_is_served_without_a_token_and_lists_every_route(po
         ("/api/v1/contacts/{id}", "patch"),
         ("/api/v1/contacts/{id}", "delete"),
         ("/api/v1/accounts/{id}/signals", "post"),
+        ("/api/v1/contacts/{id}/erasure", "post"),
+        ("/api/v1/webhooks", "post"),
+        ("/api/v1/webhooks", "get"),
+        ("/api/v1/webhooks/{id}", "delete"),
+        ("/api/v1/webhooks/{id}/deliveries", "get"),
     ];
     let paths = doc.body["paths"].as_object().unwrap();
     let listed: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -24,6 +24,7 @@ pub struct Api {
 #[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
+    pub headers: HeaderMap,
     pub body: Value,
 }
 
@@ -89,6 +90,7 @@ impl Api {
         let req = req.body(body.map_or_else(Body::empty, Body::from)).unwrap();
         let res = self.app.clone().oneshot(req).await.unwrap();
         let status = res.status();
+        let headers = res.headers().clone();
         let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
             .await
             .unwrap();
@@ -102,7 +104,11 @@ impl Api {
                 )
             })
         };
-        Answer { status, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Creates an account named `name` and returns its id.
