@@ -127,26 +127,6 @@ async fn a_webhook_made_over_http_receives_a_signed_event_at_its_receiver(pool: 
     assert_eq!(log.body["deliveries"][0]["last_status"], 200);
 }
 
-/// Every delivery id of the log at `path` (with its query), page by page.
-async fn read_log(api: &Api, path: &str) -> (Vec<i64>, usize) {
-    let (mut ids, mut pages, mut cursor) = (vec![], 0, None::<String>);
-    loop {
-        let page = match &cursor {
-            Some(c) => api.get(&format!("{path}&cursor={c}")).await,
-            None => api.get(path).await,
-        };
-        assert_eq!(page.status, StatusCode::OK, "{page:?}");
-        pages += 1;
-        for d in page.body["deliveries"].as_array().unwrap() {
-            ids.push(d["id"].as_i64().unwrap());
-        }
-        match page.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return (ids, pages),
-        }
-    }
-}
-
 #[sqlx::test]
 async fn the_delivery_log_pages_newest_first_filters_by_status_and_keeps_a_removed_webhook(
     pool: PgPool,
@@ -159,8 +139,8 @@ async fn the_delivery_log_pages_newest_first_filters_by_status_and_keeps_a_remov
     }
     let log = format!("/api/v1/webhooks/{id}/deliveries");
 
-    let (ids, pages) = read_log(&api, &format!("{log}?limit=2")).await;
-
+    let (listed, pages) = api.pages(&format!("{log}?limit=2"), "deliveries").await;
+    let ids = client::ids(&listed);
     let mut newest_first = ids.clone();
     newest_first.sort_by(|a, b| b.cmp(a));
     newest_first.dedup();
@@ -180,7 +160,9 @@ async fn the_delivery_log_pages_newest_first_filters_by_status_and_keeps_a_remov
         .call(Method::DELETE, &format!("/api/v1/webhooks/{id}"), None)
         .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{removed:?}");
-    let (cancelled, _) = read_log(&api, &format!("{log}?status=cancelled&limit=200")).await;
+    let (cancelled, _) = api
+        .pages(&format!("{log}?status=cancelled&limit=200"), "deliveries")
+        .await;
     assert_eq!(cancelled.len(), 5, "deliveries not yet made are cancelled");
     assert_eq!(
         api.get("/api/v1/webhooks").await.body["webhooks"],
@@ -358,27 +340,13 @@ async fn accounts_paged_with_filters_on_come_each_once_and_only_those_that_match
     )
     .await;
 
-    let (mut seen, mut pages, mut cursor) = (vec![], 0, None::<String>);
-    loop {
-        let mut path = "/api/v1/accounts?category=red&lifecycle=active&limit=2".to_string();
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let page = api.get(&path).await;
-        assert_eq!(page.status, StatusCode::OK, "{page:?}");
-        pages += 1;
-        for a in page.body["accounts"].as_array().unwrap() {
-            assert_eq!(a["health"]["category"], "red", "{a}");
-            seen.push(a["id"].as_i64().unwrap());
-        }
-        match page.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
+    let path = "/api/v1/accounts?category=red&lifecycle=active&limit=2";
+    let (listed, pages) = api.pages(path, "accounts").await;
+    for a in &listed {
+        assert_eq!(a["health"]["category"], "red", "{a}");
     }
-
     let red_and_active = vec![ids[0], ids[2], ids[3], ids[5], ids[8]];
-    assert_eq!((seen, pages), (red_and_active, 3));
+    assert_eq!((client::ids(&listed), pages), (red_and_active, 3));
 }
 
 #[sqlx::test]

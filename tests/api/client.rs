@@ -111,6 +111,25 @@ impl Api {
         }
     }
 
+    /// Every item of the list `key` at `path` (which has a query), following `next_cursor`
+    /// page by page; and how many pages it took.
+    pub async fn pages(&self, path: &str, key: &str) -> (Vec<Value>, usize) {
+        let (mut items, mut pages, mut cursor) = (vec![], 0, None::<String>);
+        loop {
+            let page = match &cursor {
+                Some(c) => self.get(&format!("{path}&cursor={c}")).await,
+                None => self.get(path).await,
+            };
+            assert_eq!(page.status, StatusCode::OK, "{page:?}");
+            pages += 1;
+            items.extend(page.body[key].as_array().unwrap().iter().cloned());
+            match page.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return (items, pages),
+            }
+        }
+    }
+
     /// Creates an account named `name` and returns its id.
     pub async fn account(&self, name: &str) -> i64 {
         let a = self.post("/api/v1/accounts", account_body(name)).await;
@@ -129,6 +148,11 @@ pub fn account_body(name: &str) -> Value {
         "time_zone": "Asia/Almaty",
         "locale": "ru",
     })
+}
+
+/// The `id` of each item.
+pub fn ids(items: &[Value]) -> Vec<i64> {
+    items.iter().map(|i| i["id"].as_i64().unwrap()).collect()
 }
 
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {
