@@ -7,7 +7,7 @@ mod cli;
 mod client;
 
 use axum::http::{Method, StatusCode};
-use client::{Api, account_body, count};
+use client::{Api, account_body, count, ids};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -38,6 +38,7 @@ async fn a_missing_malformed_wrong_or_revoked_token_gets_401_and_nothing_else(po
     for a in answers {
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{a:?}");
         assert_eq!(a.body, json!({"error": "unauthorized"}));
+        assert_eq!(a.headers["www-authenticate"], "Bearer");
     }
 }
 
@@ -183,23 +184,8 @@ async fn five_accounts_listed_two_at_a_time_come_each_once_over_three_pages(pool
     for name in ["Acme", "Birch", "Cobalt", "Delta", "Ember"] {
         created.push(api.account(name).await);
     }
-    let (mut seen, mut pages, mut cursor) = (vec![], 0, None::<String>);
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/v1/accounts?limit=2&cursor={c}"),
-            None => "/api/v1/accounts?limit=2".into(),
-        };
-        let page = api.get(&path).await;
-        assert_eq!(page.status, StatusCode::OK, "{page:?}");
-        pages += 1;
-        for a in page.body["accounts"].as_array().unwrap() {
-            seen.push(a["id"].as_i64().unwrap());
-        }
-        match page.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
-    }
+    let (listed, pages) = api.pages("/api/v1/accounts?limit=2", "accounts").await;
+    let seen = ids(&listed);
     assert_eq!((seen, pages), (created.clone(), 3));
     let path = format!("/api/v1/accounts/{}", created[1]);
     api.call(Method::PATCH, &path, Some(json!({"lifecycle": "churned"})))
@@ -331,6 +317,11 @@ async fn the_openapi_document_is_served_without_a_token_and_lists_every_route(po
         ("/api/v1/contacts/{id}", "patch"),
         ("/api/v1/contacts/{id}", "delete"),
         ("/api/v1/accounts/{id}/signals", "post"),
+        ("/api/v1/contacts/{id}/erasure", "post"),
+        ("/api/v1/webhooks", "post"),
+        ("/api/v1/webhooks", "get"),
+        ("/api/v1/webhooks/{id}", "delete"),
+        ("/api/v1/webhooks/{id}/deliveries", "get"),
     ];
     let paths = doc.body["paths"].as_object().unwrap();
     let listed: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();

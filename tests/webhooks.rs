@@ -4,84 +4,16 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-
-use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use chrono::{Duration, Utc};
 use sqlx::PgPool;
 use support::cli::touchbot_ok;
-use tokio::net::TcpListener;
+use support::webhook_receiver::{a_receiver, an_nps_answer};
 use touchbot::config::Settings;
 use touchbot::webhooks::{signature, worker};
 
-#[derive(Default)]
-struct Receiver {
-    /// (signature header, event id header, body) of every request.
-    seen: Mutex<Vec<(String, String, String)>>,
-}
-
-async fn receive(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: String) -> StatusCode {
-    let header = |n: &str| {
-        headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let mut seen = r.seen.lock().unwrap();
-    seen.push((
-        header("x-touchbot-signature"),
-        header("x-touchbot-event-id"),
-        body,
-    ));
-    // The first request finds the receiver down for a moment.
-    if seen.len() == 1 {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    }
-}
-
-async fn a_receiver_that_fails_once() -> (String, Arc<Receiver>) {
-    let receiver = Arc::new(Receiver::default());
-    let app = Router::new()
-        .route("/hook", post(receive))
-        .with_state(receiver.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, receiver)
-}
-
-async fn an_nps_answer(pool: &PgPool, score: i16) {
-    sqlx::raw_sql(
-        "insert into accounts (name, segment, contract_start) values ('Hooked', 'smb', '2026-01-01')
-             on conflict do nothing;
-         insert into contacts (account_id, name, role, channel, address)
-         select id, 'Dee', 'user', 'simulated', 'dee' from accounts
-          where not exists (select 1 from contacts);",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "insert into replies (account_id, contact_id, channel, provider_message_id, received_at,
-                              body, kind, score, comment)
-         select c.account_id, c.id, 'simulated', 'm' || $1, now(), $1::text, 'nps', $1, 'fine'
-           from contacts c",
-    )
-    .bind(score)
-    .execute(pool)
-    .await
-    .unwrap();
-}
-
 #[sqlx::test]
 async fn a_signed_event_is_retried_after_the_receiver_fails_and_delivered_once(pool: PgPool) {
-    let (url, receiver) = a_receiver_that_fails_once().await;
+    let (url, receiver) = a_receiver(1).await;
     let added = touchbot_ok(&pool, &["webhook", "add", &url, "--events", "nps_answer"]);
     let secret = added
         .split_whitespace()

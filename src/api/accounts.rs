@@ -11,10 +11,11 @@ use utoipa::IntoParams;
 
 use super::account_views::{AccountDetail, AccountInput, AccountPage, AccountPatch, AccountView};
 use super::error::{ApiJson, ErrorBody};
-use super::{ApiError, ApiState};
+use super::{ApiError, ApiState, page};
 use crate::domain::AccountId;
-use crate::health::store::latest_scores;
+use crate::health::store::{latest_scores, latest_scores_among};
 use crate::outbound::planner;
+use crate::storage::accounts::AccountFilter;
 use crate::storage::{accounts, external_ids};
 
 pub async fn replan(state: &ApiState, id: AccountId) -> Result<(), ApiError> {
@@ -112,6 +113,7 @@ pub async fn show(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Health category: green, yellow or red.
@@ -128,20 +130,8 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-const CURSOR_TAG: &str = "after:";
-
-fn read_cursor(cursor: &str) -> Result<i64, ApiError> {
-    hex::decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix(CURSOR_TAG).and_then(|n| n.parse().ok()))
-        .ok_or_else(|| {
-            ApiError::field(
-                "cursor",
-                "not a cursor this API gave; start again without it",
-            )
-        })
-}
+/// The accounts list runs in id order, so its cursor is "after this id".
+const ORDER: &str = "after";
 
 /// Accounts in the order they were created, filtered, a page at a time.
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(ListQuery),
@@ -153,55 +143,26 @@ pub async fn list(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<AccountPage>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::field("limit", "a page holds 1 to 200 accounts"));
-    }
-    let after = q
-        .cursor
-        .as_deref()
-        .map(read_cursor)
-        .transpose()?
-        .unwrap_or(0);
-    let category = q.category.as_deref().map(|c| {
-        crate::health::Category::ALL
-            .iter()
-            .copied()
-            .find(|k| k.as_str() == c.trim().to_ascii_lowercase())
-            .ok_or_else(|| ApiError::field("category", "use green, yellow or red"))
-    });
-    let category = category.transpose()?;
-    let lifecycle: Option<crate::domain::AccountLifecycle> = match &q.lifecycle {
-        Some(l) => Some(
-            l.parse()
-                .map_err(|e: crate::domain::ParseError| ApiError::field("lifecycle", e.0))?,
-        ),
-        None => None,
+    let limit = page::limit(q.limit, "accounts")?;
+    let after = match q.cursor.as_deref() {
+        Some(c) => page::read_cursor(ORDER, c)?,
+        None => 0,
     };
-    let csm = match &q.csm {
-        Some(k) => Some(super::account_views::csm_id(&state.pool, k).await?),
-        None => None,
-    };
-    // Filters and pages over the whole portfolio in memory, as `touchbot status` reads it:
-    // the health category is not a column to filter by in SQL.
-    let mut all = accounts::list(&state.pool).await?;
-    all.sort_by_key(|a| a.id);
-    let mut health = latest_scores(&state.pool, Utc::now(), None).await?;
-    let mut ext = external_ids::all(&state.pool).await?;
-    let mut matching = all.into_iter().filter(|a| {
-        a.id.0 > after
-            && lifecycle.is_none_or(|l| a.lifecycle == l)
-            && csm.is_none_or(|c| a.csm_id == Some(c))
-            && q.renewal_before
-                .is_none_or(|d| a.renewal_date.is_some_and(|r| r < d))
-            && category.is_none_or(|c| health.get(&a.id).and_then(|h| h.category) == Some(c))
-    });
-    let page: Vec<_> = matching.by_ref().take(limit as usize).collect();
-    let next_cursor = match (matching.next(), page.last()) {
-        (Some(_), Some(last)) => Some(hex::encode(format!("{CURSOR_TAG}{}", last.id))),
-        _ => None,
-    };
-    let accounts = page
+    let filter = filter(&state, &q).await?;
+    let now = Utc::now();
+    let rows = accounts::page(
+        &state.pool,
+        &filter,
+        AccountId(after),
+        i64::from(limit) + 1,
+        now,
+    )
+    .await?;
+    let (rows, next_cursor) = page::split(rows, limit, ORDER, |a| a.id.0);
+    let ids: Vec<AccountId> = rows.iter().map(|a| a.id).collect();
+    let mut health = latest_scores_among(&state.pool, now, Some(&ids)).await?;
+    let mut ext = external_ids::of_each(&state.pool, &ids).await?;
+    let accounts = rows
         .into_iter()
         .map(|a| {
             let (h, e) = (health.remove(&a.id), ext.remove(&a.id));
@@ -212,4 +173,35 @@ pub async fn list(
         accounts,
         next_cursor,
     }))
+}
+
+/// The list's filters, each refused by name when it cannot be read.
+async fn filter(state: &ApiState, q: &ListQuery) -> Result<AccountFilter, ApiError> {
+    let category = match q.category.as_deref() {
+        Some(c) => Some(
+            crate::health::Category::ALL
+                .iter()
+                .copied()
+                .find(|k| k.as_str() == c.trim().to_ascii_lowercase())
+                .ok_or_else(|| ApiError::field("category", "use green, yellow or red"))?,
+        ),
+        None => None,
+    };
+    let lifecycle = match &q.lifecycle {
+        Some(l) => Some(
+            l.parse()
+                .map_err(|e: crate::domain::ParseError| ApiError::field("lifecycle", e.0))?,
+        ),
+        None => None,
+    };
+    let csm = match &q.csm {
+        Some(k) => Some(super::account_views::csm_id(&state.pool, k).await?),
+        None => None,
+    };
+    Ok(AccountFilter {
+        lifecycle,
+        csm,
+        renewal_before: q.renewal_before,
+        category,
+    })
 }

@@ -23,7 +23,8 @@ pub struct FieldProblem {
 /// Every error the API answers with.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// unauthorized, validation, malformed_json, not_found, conflict, too_large or internal.
+    /// unauthorized, validation, malformed_json, not_found, method_not_allowed, conflict,
+    /// too_large or internal.
     pub error: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -38,6 +39,8 @@ pub enum ApiError {
     Validation(Vec<FieldProblem>),
     Malformed(String),
     NotFound(String),
+    /// The route exists but not with this method; axum adds the `Allow` header.
+    MethodNotAllowed(axum::http::Method),
     Conflict(String),
     TooLarge,
     Internal(anyhow::Error),
@@ -99,6 +102,17 @@ impl IntoResponse for ApiError {
                 body("malformed_json", Some(m), vec![]),
             ),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, body("not_found", Some(m), vec![])),
+            ApiError::MethodNotAllowed(m) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                body(
+                    "method_not_allowed",
+                    Some(format!(
+                        "this route does not take {m}; the Allow header lists the methods it \
+                         takes, and /api/openapi.json describes them"
+                    )),
+                    vec![],
+                ),
+            ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, body("conflict", Some(m), vec![])),
             ApiError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

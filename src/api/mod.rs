@@ -4,21 +4,26 @@
 //! from these modules and served at `/api/openapi.json`.
 //!
 //! - `auth`: the bearer token; `error`: the one error shape and the JSON body reader
-//! - `accounts`, `account_views`, `contacts`, `signals`: the resources; `openapi`: the document
+//! - `accounts`, `account_views`, `contacts`, `erasure`, `signals`, `webhooks`: the resources
+//! - `page`: keyset pages and their cursors; `openapi`: the document
 
 mod account_views;
 mod accounts;
 mod auth;
 mod contacts;
+mod erasure;
 mod error;
 mod openapi;
+mod page;
 mod signals;
+mod webhooks;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, patch, post, put};
+use axum::http::Method;
+use axum::routing::{delete, get, patch, post, put};
 use sqlx::PgPool;
 
 use crate::config::Settings;
@@ -51,7 +56,11 @@ pub fn router(state: ApiState) -> Router {
             "/contacts/{id}",
             patch(contacts::update).delete(contacts::remove),
         )
+        .route("/contacts/{id}/erasure", post(erasure::erase))
         .route("/accounts/{id}/signals", post(signals::add))
+        .route("/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/webhooks/{id}", delete(webhooks::remove))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -64,4 +73,8 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .nest("/api/v1", v1)
         .route("/api/openapi.json", get(openapi::serve))
+        // After every route: it is set on the routes registered so far.
+        .method_not_allowed_fallback(
+            |method: Method| async move { ApiError::MethodNotAllowed(method) },
+        )
 }

@@ -10,15 +10,18 @@ use super::account_views::{
 use super::contacts::{ContactInput, ContactPatch, ContactView, JoinLinkView};
 use super::error::{ErrorBody, FieldProblem};
 use super::signals::{SignalInput, SignalResult, SignalsBody, SignalsResponse};
+use super::webhooks::{CreatedWebhook, DeliveryPage, WebhookInput, WebhookList};
+use crate::storage::erasure::{Change, ErasureReport};
+use crate::webhooks::{Delivery, Subscription};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "touchbot integration API",
-        description = "Accounts, contacts and signals in, for CRMs and products. Every \
-                       /api/v1 route needs `Authorization: Bearer <token>` (touchbot token \
-                       create). Errors share one shape: `error`, and `fields` naming each bad \
-                       field for 422."
+        description = "Accounts, contacts and signals in, for CRMs and products; contact \
+                       erasure; subscriptions to outgoing events. Every /api/v1 route needs \
+                       `Authorization: Bearer <token>` (touchbot token create). Errors share \
+                       one shape: `error`, and `fields` naming each bad field for 422."
     ),
     paths(
         super::accounts::create,
@@ -29,12 +32,18 @@ use super::signals::{SignalInput, SignalResult, SignalsBody, SignalsResponse};
         super::contacts::add,
         super::contacts::update,
         super::contacts::remove,
+        super::erasure::erase,
         super::signals::add,
+        super::webhooks::create,
+        super::webhooks::list,
+        super::webhooks::remove,
+        super::webhooks::deliveries,
     ),
     components(schemas(
         AccountInput, AccountPatch, AccountView, AccountDetail, AccountPage, HealthView,
         ContactInput, ContactPatch, ContactView, JoinLinkView, SignalInput, SignalsBody, SignalResult,
-        SignalsResponse, ErrorBody, FieldProblem,
+        SignalsResponse, ErasureReport, Change, WebhookInput, CreatedWebhook, WebhookList,
+        Subscription, DeliveryPage, Delivery, ErrorBody, FieldProblem,
     )),
     modifiers(&BearerAuth),
 )]

@@ -75,7 +75,8 @@ pub async fn run(ctx: &Ctx, cmd: WebhookCommand) -> anyhow::Result<()> {
             limit,
             json: as_json,
         } => {
-            let log = webhooks::deliveries(&ctx.pool, limit.clamp(1, 10_000)).await?;
+            let log = webhooks::deliveries(&ctx.pool, &Default::default(), limit.clamp(1, 10_000))
+                .await?;
             if as_json {
                 println!("{}", json(&log)?);
             } else if log.is_empty() {

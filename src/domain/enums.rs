@@ -107,6 +107,18 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Where one webhook delivery stands: waiting or retrying, held by a sender, done, given
+    /// up after the last try, or cancelled with its subscription.
+    DeliveryStatus, "delivery status" {
+        Planned => "planned",
+        Claimed => "claimed",
+        Delivered => "delivered",
+        Failed => "failed",
+        Cancelled => "cancelled",
+    }
+);
+
 impl TouchKind {
     /// The consent category a touch of this kind falls under.
     pub fn category(self) -> MessageCategory {

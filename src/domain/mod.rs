@@ -4,7 +4,8 @@ mod enums;
 mod ids;
 
 pub use enums::{
-    AccountLifecycle, ChannelKind, ContactRole, MessageCategory, Segment, StaffRole, TouchKind,
+    AccountLifecycle, ChannelKind, ContactRole, DeliveryStatus, MessageCategory, Segment,
+    StaffRole, TouchKind,
 };
 pub use ids::{AccountId, ContactId, EscalationId, PostId, StaffId, TouchId};
 

@@ -404,21 +404,31 @@ pub async fn history(
         .collect())
 }
 
-/// The latest score of every account at `now`, with its change over 30 days.
+/// The latest score of every account at `now` (or only `only`'s), with its change over 30 days.
 pub async fn latest_scores(
     pool: &PgPool,
     now: DateTime<Utc>,
     only: Option<AccountId>,
 ) -> anyhow::Result<HashMap<AccountId, LatestHealth>> {
-    let only = only.map(|a| a.0);
+    latest_scores_among(pool, now, only.as_ref().map(std::slice::from_ref)).await
+}
+
+/// As `latest_scores`, for the accounts in `among` only (all of them for `None`): a page of
+/// a list reads the scores of its own accounts, not the portfolio's.
+pub async fn latest_scores_among(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    among: Option<&[AccountId]>,
+) -> anyhow::Result<HashMap<AccountId, LatestHealth>> {
+    let among: Option<Vec<i64>> = among.map(|ids| ids.iter().map(|a| a.0).collect());
     let latest = sqlx::query!(
         r#"select distinct on (account_id) account_id, computed_at, score, category,
                   missing, summary, components
            from health_scores
-           where computed_at <= $1 and ($2::int8 is null or account_id = $2)
+           where computed_at <= $1 and ($2::int8[] is null or account_id = any($2))
            order by account_id, computed_at desc, id desc"#,
         now,
-        only
+        among.as_deref()
     )
     .fetch_all(pool)
     .await?;
@@ -426,10 +436,10 @@ pub async fn latest_scores(
         r#"select distinct on (account_id) account_id, score as "score!"
            from health_scores
            where computed_at <= $1 and score is not null
-             and ($2::int8 is null or account_id = $2)
+             and ($2::int8[] is null or account_id = any($2))
            order by account_id, computed_at desc, id desc"#,
         now - TimeDelta::days(30),
-        only
+        among.as_deref()
     )
     .fetch_all(pool)
     .await?;

@@ -1,12 +1,13 @@
 //! Client accounts: create, find by id or name, list, update.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use sqlx::{PgExecutor, PgPool};
 
 use super::{StoreError, parse_locale, parse_time_zone, stored, unique_violation};
 use crate::domain::{AccountId, AccountLifecycle, Segment, StaffId};
+use crate::health::Category;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Account {
@@ -195,6 +196,55 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Account>, StoreError> {
         r#"select id, name, segment, arr_cents, contract_start, go_live, renewal_date, csm_id,
                   time_zone, locale, lifecycle
            from accounts order by lower(name)"#
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(Account::try_from).collect()
+}
+
+/// What an account list keeps; `None` is no restriction.
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    pub lifecycle: Option<AccountLifecycle>,
+    pub csm: Option<StaffId>,
+    /// Renewing before this date (an account without a renewal date is left out).
+    pub renewal_before: Option<NaiveDate>,
+    /// The category of the account's latest health score (one never scored has none).
+    pub category: Option<Category>,
+}
+
+/// Up to `limit` matching accounts with ids above `after`, in id order: a keyset page, so
+/// the thousandth page costs what the first does. Health is judged by the latest score at
+/// `now`, as `status` shows it.
+pub async fn page(
+    pool: &PgPool,
+    filter: &AccountFilter,
+    after: AccountId,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Account>, StoreError> {
+    let rows = sqlx::query_as!(
+        Row,
+        r#"select a.id, a.name, a.segment, a.arr_cents, a.contract_start, a.go_live,
+                  a.renewal_date, a.csm_id, a.time_zone, a.locale, a.lifecycle
+           from accounts a
+           where a.id > $1
+             and ($2::text is null or a.lifecycle = $2)
+             and ($3::int8 is null or a.csm_id = $3)
+             and ($4::date is null or a.renewal_date < $4)
+             and ($5::text is null
+                  or (select h.category from health_scores h
+                       where h.account_id = a.id and h.computed_at <= $6
+                       order by h.computed_at desc, h.id desc limit 1) = $5)
+           order by a.id
+           limit $7"#,
+        after.0,
+        filter.lifecycle.map(AccountLifecycle::as_str),
+        filter.csm.map(|s| s.0),
+        filter.renewal_before,
+        filter.category.map(Category::as_str),
+        now,
+        limit
     )
     .fetch_all(pool)
     .await?;

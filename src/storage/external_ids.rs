@@ -31,10 +31,16 @@ pub async fn find(pool: &PgPool, external_id: &str) -> Result<Option<AccountId>,
     Ok(id.map(AccountId))
 }
 
-/// Every account's external id, for listings.
-pub async fn all(pool: &PgPool) -> Result<HashMap<AccountId, String>, StoreError> {
+/// The external ids of these accounts (those that have one), for a page of a listing.
+pub async fn of_each(
+    pool: &PgPool,
+    ids: &[AccountId],
+) -> Result<HashMap<AccountId, String>, StoreError> {
+    let ids: Vec<i64> = ids.iter().map(|a| a.0).collect();
     let rows = sqlx::query!(
-        r#"select id, external_id as "external_id!" from accounts where external_id is not null"#
+        r#"select id, external_id as "external_id!" from accounts
+            where id = any($1) and external_id is not null"#,
+        &ids
     )
     .fetch_all(pool)
     .await?;

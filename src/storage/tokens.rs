@@ -127,6 +127,8 @@ pub async fn revoke(pool: &PgPool, key: &str, now: DateTime<Utc>) -> Result<ApiT
 }
 
 /// The working token a request presented, noting its use; `None` for an unknown or revoked one.
+/// The use is written at most once a minute per token: a busy integration would otherwise
+/// write the same row on every request, and `token list` needs no finer time.
 pub async fn authenticate(
     pool: &PgPool,
     presented: &SecretString,
@@ -137,8 +139,15 @@ pub async fn authenticate(
         return Ok(None);
     }
     Ok(sqlx::query_scalar!(
-        "update api_tokens set last_used_at = $2
-         where hash = $1 and revoked_at is null returning id",
+        r#"with found as (
+               select id, last_used_at from api_tokens where hash = $1 and revoked_at is null
+           ), noted as (
+               update api_tokens t set last_used_at = $2
+                 from found f
+                where t.id = f.id
+                  and (f.last_used_at is null or f.last_used_at < $2::timestamptz - interval '1 minute')
+           )
+           select id as "id!" from found"#,
         hash(presented),
         now
     )

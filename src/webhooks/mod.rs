@@ -14,7 +14,9 @@ use rand::Rng as _;
 use serde::Serialize;
 use sha2::Sha256;
 use sqlx::PgPool;
+use utoipa::ToSchema;
 
+use crate::domain::DeliveryStatus;
 use crate::storage::StoreError;
 
 /// The kinds of events a subscription can ask for, as stored and as sent in `type`.
@@ -29,10 +31,12 @@ pub const EVENT_KINDS: &[&str] = &[
 /// The header carrying `sha256=<hex HMAC-SHA256 of the body>`.
 pub const SIGNATURE_HEADER: &str = "X-Touchbot-Signature";
 
-#[derive(Debug, Clone, Serialize)]
+/// A subscription as listed: never its secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Subscription {
     pub id: i64,
     pub url: String,
+    /// The event kinds sent to it.
     pub events: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -50,41 +54,54 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn parse_events(events: &[String]) -> Result<Vec<String>, StoreError> {
+/// The event kinds asked for, each once; comma-separated lists are split. An unknown or
+/// missing kind is the `events` field's problem, listing the known ones.
+pub fn parse_events(events: &[String]) -> Result<Vec<String>, StoreError> {
     let mut out: Vec<String> = Vec::new();
     for e in events.iter().flat_map(|e| e.split(',')).map(str::trim) {
         if e.is_empty() {
             continue;
         }
         if !EVENT_KINDS.contains(&e) {
-            return Err(StoreError::Invalid(format!(
-                "'{e}' is not an event kind; choose from {}",
-                EVENT_KINDS.join(", ")
-            )));
+            return Err(StoreError::field(
+                "events",
+                format!(
+                    "'{e}' is not an event kind; choose from {}",
+                    EVENT_KINDS.join(", ")
+                ),
+            ));
         }
         if !out.iter().any(|o| o == e) {
             out.push(e.to_string());
         }
     }
     if out.is_empty() {
-        return Err(StoreError::Invalid(format!(
-            "name the events to send with --events, from {}",
-            EVENT_KINDS.join(", ")
-        )));
+        return Err(StoreError::field(
+            "events",
+            format!(
+                "name at least one event to send, from {}",
+                EVENT_KINDS.join(", ")
+            ),
+        ));
     }
     Ok(out)
 }
 
-fn parse_url(raw: &str) -> Result<String, StoreError> {
+/// The receiver's address, which must be a full http(s) URL.
+pub fn parse_url(raw: &str) -> Result<String, StoreError> {
     let url = url::Url::parse(raw.trim()).map_err(|e| {
-        StoreError::Invalid(format!(
-            "'{raw}' is not an address ({e}); give the full https:// address to post events to"
-        ))
+        StoreError::field(
+            "url",
+            format!(
+                "'{raw}' is not an address ({e}); give the full https:// address to post events to"
+            ),
+        )
     })?;
     if !matches!(url.scheme(), "https" | "http") {
-        return Err(StoreError::Invalid(format!(
-            "'{raw}' must be an https:// (or http://) address"
-        )));
+        return Err(StoreError::field(
+            "url",
+            format!("'{raw}' must be an https:// (or http://) address"),
+        ));
     }
     Ok(url.to_string())
 }
@@ -151,29 +168,61 @@ pub async fn remove(pool: &PgPool, id: i64) -> Result<u64, StoreError> {
     Ok(cancelled.rows_affected())
 }
 
+/// True when a subscription with this id was ever made (a removed one keeps its log).
+pub async fn known(pool: &PgPool, id: i64) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar!(
+        r#"select exists (select 1 from webhook_subscriptions where id = $1) as "known!""#,
+        id
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
 /// One line of the delivery log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Delivery {
     pub id: i64,
     pub event_id: i64,
+    /// The event's kind, as in `events`.
     pub kind: String,
     pub subscription_id: i64,
+    /// planned, claimed, delivered, failed or cancelled.
     pub status: String,
     pub tries: i32,
+    /// The receiver's HTTP status on the last try; absent when it could not be reached.
     pub last_status: Option<i32>,
     pub last_error: Option<String>,
     pub next_attempt_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-/// The newest `limit` deliveries, newest first.
-pub async fn deliveries(pool: &PgPool, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+/// Which deliveries to read: `None` is no restriction; `before` is a delivery id (the pages
+/// run newest first).
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub subscription: Option<i64>,
+    pub status: Option<DeliveryStatus>,
+    pub before: Option<i64>,
+}
+
+/// The newest `limit` deliveries matching `filter`, newest first.
+pub async fn deliveries(
+    pool: &PgPool,
+    filter: &DeliveryFilter,
+    limit: i64,
+) -> Result<Vec<Delivery>, StoreError> {
     Ok(sqlx::query_as!(
         Delivery,
         "select d.id, d.event_id, e.kind, d.subscription_id, d.status, d.tries, d.last_status,
                 d.last_error, d.next_attempt_at, d.delivered_at
            from webhook_deliveries d join outgoing_events e on e.id = d.event_id
-          order by d.id desc limit $1",
+          where ($1::int8 is null or d.subscription_id = $1)
+            and ($2::text is null or d.status = $2)
+            and ($3::int8 is null or d.id < $3)
+          order by d.id desc limit $4",
+        filter.subscription,
+        filter.status.map(DeliveryStatus::as_str),
+        filter.before,
         limit
     )
     .fetch_all(pool)

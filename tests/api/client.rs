@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -24,6 +24,7 @@ pub struct Api {
 #[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
+    pub headers: HeaderMap,
     pub body: Value,
 }
 
@@ -89,6 +90,7 @@ impl Api {
         let req = req.body(body.map_or_else(Body::empty, Body::from)).unwrap();
         let res = self.app.clone().oneshot(req).await.unwrap();
         let status = res.status();
+        let headers = res.headers().clone();
         let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
             .await
             .unwrap();
@@ -102,7 +104,30 @@ impl Api {
                 )
             })
         };
-        Answer { status, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Every item of the list `key` at `path` (which has a query), following `next_cursor`
+    /// page by page; and how many pages it took.
+    pub async fn pages(&self, path: &str, key: &str) -> (Vec<Value>, usize) {
+        let (mut items, mut pages, mut cursor) = (vec![], 0, None::<String>);
+        loop {
+            let page = match &cursor {
+                Some(c) => self.get(&format!("{path}&cursor={c}")).await,
+                None => self.get(path).await,
+            };
+            assert_eq!(page.status, StatusCode::OK, "{page:?}");
+            pages += 1;
+            items.extend(page.body[key].as_array().unwrap().iter().cloned());
+            match page.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return (items, pages),
+            }
+        }
     }
 
     /// Creates an account named `name` and returns its id.
@@ -123,6 +148,11 @@ pub fn account_body(name: &str) -> Value {
         "time_zone": "Asia/Almaty",
         "locale": "ru",
     })
+}
+
+/// The `id` of each item.
+pub fn ids(items: &[Value]) -> Vec<i64> {
+    items.iter().map(|i| i["id"].as_i64().unwrap()).collect()
 }
 
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {

@@ -4,8 +4,10 @@
 
 pub mod bot;
 pub mod cli;
+pub mod erasure;
 pub mod fake_telegram;
 pub mod fake_whatsapp;
 pub mod tcp_proxy;
+pub mod webhook_receiver;
 pub mod whatsapp_app;
 pub mod whatsapp_webhook;

@@ -15,17 +15,19 @@ pub mod redact;
 mod sweep;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
+use utoipa::ToSchema;
 
 use super::StoreError;
 use crate::domain::ContactId;
 use redact::Needles;
 
 /// What one erasure removed or changed, per table, for the operator and the API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErasureReport {
+    #[schema(value_type = i64)]
     pub contact_id: ContactId,
     pub erased_at: DateTime<Utc>,
     /// True when the contact had been erased before: nothing was done this time.
@@ -33,11 +35,12 @@ pub struct ErasureReport {
     pub changes: Vec<Change>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Change {
     pub table: String,
     /// deleted, blanked (text emptied), cancelled, ended, tombstoned (rows), or
     /// "redacted (fields)": values in which a quotation was replaced
+    #[schema(value_type = String)]
     pub action: &'static str,
     pub rows: u64,
 }
@@ -56,7 +59,8 @@ impl ErasureReport {
 
 /// Erases a contact now. See the module documentation for what happens to each table.
 pub async fn erase_contact(pool: &PgPool, id: ContactId) -> Result<ErasureReport, StoreError> {
-    erase_contact_at(pool, id, Utc::now()).await
+    // To the microsecond PostgreSQL keeps, so the report says the time a repeat will read back.
+    erase_contact_at(pool, id, Utc::now().trunc_subsecs(6)).await
 }
 
 /// Erases a contact as of `now`, in one transaction: a crash leaves it untouched or erased.
