@@ -107,7 +107,6 @@ pub async fn show(
         .await?
         .into_iter()
         .find(|s| s.id == id);
-    let status = serde_json::to_value(&status).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(Json(AccountDetail { account, status }))
 }
 
@@ -130,19 +129,6 @@ pub struct ListQuery {
 
 const CURSOR_TAG: &str = "after:";
 
-fn read_cursor(cursor: &str) -> Result<i64, ApiError> {
-    hex::decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix(CURSOR_TAG).and_then(|n| n.parse().ok()))
-        .ok_or_else(|| {
-            ApiError::field(
-                "cursor",
-                "not a cursor this API gave; start again without it",
-            )
-        })
-}
-
 /// Accounts in the order they were created, filtered, a page at a time.
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(ListQuery),
     security(("bearer" = [])),
@@ -157,11 +143,7 @@ pub async fn list(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::field("limit", "a page holds 1 to 200 accounts"));
     }
-    let after = q
-        .cursor
-        .as_deref()
-        .map(read_cursor)
-        .transpose()?
+    let after = super::query::read_cursor(CURSOR_TAG, q.cursor.as_deref(), |p| p.parse().ok())?
         .unwrap_or(0);
     let category = q.category.as_deref().map(|c| {
         crate::health::Category::ALL
@@ -198,7 +180,7 @@ pub async fn list(
     });
     let page: Vec<_> = matching.by_ref().take(limit as usize).collect();
     let next_cursor = match (matching.next(), page.last()) {
-        (Some(_), Some(last)) => Some(hex::encode(format!("{CURSOR_TAG}{}", last.id))),
+        (Some(_), Some(last)) => Some(super::query::cursor(CURSOR_TAG, &last.id.to_string())),
         _ => None,
     };
     let accounts = page

@@ -3,15 +3,23 @@
 //! storage and service functions the command line calls. The OpenAPI document is generated
 //! from these modules and served at `/api/openapi.json`.
 //!
-//! - `auth`: the bearer token; `error`: the one error shape and the JSON body reader
-//! - `accounts`, `account_views`, `contacts`, `signals`: the resources; `openapi`: the document
+//! - `auth`: the bearer token; `error`: the one error shape and the JSON body reader;
+//!   `query`: query strings, instants, pages and cursors for the reads
+//! - `accounts`, `account_views`, `contacts`, `signals`: the resources written
+//! - `health`, `escalations`, `replies`, `reports`: what touchbot knows, read back
+//! - `openapi`: the document
 
 mod account_views;
 mod accounts;
 mod auth;
 mod contacts;
 mod error;
+mod escalations;
+mod health;
 mod openapi;
+mod query;
+mod replies;
+mod reports;
 mod signals;
 
 use std::sync::Arc;
@@ -52,6 +60,13 @@ pub fn router(state: ApiState) -> Router {
             patch(contacts::update).delete(contacts::remove),
         )
         .route("/accounts/{id}/signals", post(signals::add))
+        .route("/accounts/{id}/health", get(health::history))
+        .route("/accounts/{id}/replies", get(replies::list))
+        .route("/escalations", get(escalations::list))
+        .route("/escalations/{id}", get(escalations::show))
+        .route("/portfolio", get(reports::portfolio))
+        .route("/metrics/team", get(reports::team))
+        .route("/metrics/csm/{staff}", get(reports::csm))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -9,16 +9,23 @@ use super::account_views::{
 };
 use super::contacts::{ContactInput, ContactPatch, ContactView, JoinLinkView};
 use super::error::{ErrorBody, FieldProblem};
+use super::escalations::{EscalationDetail, EscalationPage};
+use super::health::HealthHistory;
+use super::replies::ReplyPage;
+use super::reports::TeamReport;
 use super::signals::{SignalInput, SignalResult, SignalsBody, SignalsResponse};
+use crate::metrics::CsmMetrics;
+use crate::status::{AccountStatus, Portfolio};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "touchbot integration API",
-        description = "Accounts, contacts and signals in, for CRMs and products. Every \
-                       /api/v1 route needs `Authorization: Bearer <token>` (touchbot token \
-                       create). Errors share one shape: `error`, and `fields` naming each bad \
-                       field for 422."
+        description = "Accounts, contacts and signals in, for CRMs and products; health \
+                       history, escalations, replies and the team metrics out. Every /api/v1 \
+                       route needs `Authorization: Bearer <token>` (touchbot token create). \
+                       Errors share one shape: `error`, and `fields` naming each bad field or \
+                       query parameter for 422."
     ),
     paths(
         super::accounts::create,
@@ -30,11 +37,19 @@ use super::signals::{SignalInput, SignalResult, SignalsBody, SignalsResponse};
         super::contacts::update,
         super::contacts::remove,
         super::signals::add,
+        super::health::history,
+        super::replies::list,
+        super::escalations::list,
+        super::escalations::show,
+        super::reports::portfolio,
+        super::reports::team,
+        super::reports::csm,
     ),
     components(schemas(
         AccountInput, AccountPatch, AccountView, AccountDetail, AccountPage, HealthView,
         ContactInput, ContactPatch, ContactView, JoinLinkView, SignalInput, SignalsBody, SignalResult,
-        SignalsResponse, ErrorBody, FieldProblem,
+        SignalsResponse, ErrorBody, FieldProblem, AccountStatus, HealthHistory, ReplyPage,
+        EscalationPage, EscalationDetail, Portfolio, TeamReport, CsmMetrics,
     )),
     modifiers(&BearerAuth),
 )]

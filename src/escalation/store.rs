@@ -14,18 +14,23 @@ use crate::outbound::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipi
 use crate::storage::staff::Staff;
 
 /// One escalation as stored.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct EscalationRow {
     pub id: EscalationId,
     pub account_id: AccountId,
     pub account_name: String,
     pub reason: Reason,
     pub severity: Severity,
+    /// How bad, in the reason's own unit (points of health lost, percent of usage lost, …).
     pub magnitude: f64,
+    #[schema(value_type = Status)]
     pub status: String,
+    /// What the CSM reads on the card, in plain words.
     pub evidence: String,
     pub owner_id: Option<StaffId>,
     pub owner_name: Option<String>,
+    /// The highest rung of the ladder told so far.
+    #[schema(value_type = Option<Level>)]
     pub notified_level: Option<String>,
     pub opened_at: DateTime<Utc>,
     pub last_alerted_at: Option<DateTime<Utc>>,
@@ -33,8 +38,11 @@ pub struct EscalationRow {
     pub sla_due_at: Option<DateTime<Utc>>,
     pub snoozed_until: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Recorded on resolve: saved, recovered, no_action, other:TEXT or churned:REASON.
     pub outcome: Option<String>,
+    /// The detractor's NPS score, for a detractor escalation.
     pub nps_score: Option<i16>,
+    /// When a later, better NPS answer marked the detractor recovered.
     pub recovered_at: Option<DateTime<Utc>>,
 }
 
@@ -69,10 +77,32 @@ pub enum Filter {
     /// Every one, optionally of one account.
     All(Option<AccountId>),
     One(EscalationId),
+    /// A page of those matching, in id order (see [`Search`]).
+    Search(Search),
 }
 
-/// Escalations with their account and owner names, oldest first. `lock` takes row locks for a
-/// decision about to be written.
+/// What the API filters escalations by; every part is optional. Pages follow the id, so a
+/// page boundary never moves when escalations open or change meanwhile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Search {
+    pub status: Option<Status>,
+    /// The highest rung of the ladder told so far.
+    pub level: Option<Level>,
+    pub account: Option<AccountId>,
+    /// The escalation's owner (the account's CSM when it opened, or who took it).
+    pub owner: Option<StaffId>,
+    /// Opened at or after this instant.
+    pub opened_after: Option<DateTime<Utc>>,
+    /// Opened before this instant.
+    pub opened_before: Option<DateTime<Utc>>,
+    /// Only ids above this one: where the previous page ended.
+    pub after: Option<EscalationId>,
+    /// At most this many.
+    pub limit: Option<i64>,
+}
+
+/// Escalations with their account and owner names, oldest first (a search: in id order).
+/// `lock` takes row locks for a decision about to be written.
 pub async fn fetch(
     conn: &mut PgConnection,
     filter: Filter,
@@ -82,8 +112,17 @@ pub async fn fetch(
         Filter::Unresolved(account) => (account.map(|a| a.0), None, true),
         Filter::All(account) => (account.map(|a| a.0), None, false),
         Filter::One(id) => (None, Some(id.0), false),
+        Filter::Search(s) => (s.account.map(|a| a.0), None, false),
     };
-    // The lock lives in a separate statement text so both stay compile-checked.
+    let (search, by_id) = match filter {
+        Filter::Search(s) => (s, true),
+        _ => (Search::default(), false),
+    };
+    let status = search.status.map(Status::as_str);
+    let level = search.level.map(Level::as_str);
+    let (owner, after) = (search.owner.map(|s| s.0), search.after.map(|e| e.0));
+    // The lock lives in a separate statement text so both stay compile-checked. A search
+    // orders by id alone (the first key), so that its pages can follow the id.
     let rows = if lock {
         sqlx::query_as!(
             Raw,
@@ -98,11 +137,26 @@ pub async fn fetch(
                 where ($1::bigint is null or e.account_id = $1)
                   and ($2::bigint is null or e.id = $2)
                   and (not $3 or e.status <> 'resolved')
-                order by e.opened_at, e.id
+                  and ($4::text is null or e.status = $4)
+                  and ($5::text is null or e.notified_level = $5)
+                  and ($6::bigint is null or e.owner_id = $6)
+                  and ($7::timestamptz is null or e.opened_at >= $7)
+                  and ($8::timestamptz is null or e.opened_at < $8)
+                  and ($9::bigint is null or e.id > $9)
+                order by case when $10 then e.id end, e.opened_at, e.id
+                limit $11
                 for update of e"#,
             account,
             one,
-            unresolved_only
+            unresolved_only,
+            status,
+            level,
+            owner,
+            search.opened_after,
+            search.opened_before,
+            after,
+            by_id,
+            search.limit
         )
         .fetch_all(&mut *conn)
         .await?
@@ -120,10 +174,25 @@ pub async fn fetch(
                 where ($1::bigint is null or e.account_id = $1)
                   and ($2::bigint is null or e.id = $2)
                   and (not $3 or e.status <> 'resolved')
-                order by e.opened_at, e.id"#,
+                  and ($4::text is null or e.status = $4)
+                  and ($5::text is null or e.notified_level = $5)
+                  and ($6::bigint is null or e.owner_id = $6)
+                  and ($7::timestamptz is null or e.opened_at >= $7)
+                  and ($8::timestamptz is null or e.opened_at < $8)
+                  and ($9::bigint is null or e.id > $9)
+                order by case when $10 then e.id end, e.opened_at, e.id
+                limit $11"#,
             account,
             one,
-            unresolved_only
+            unresolved_only,
+            status,
+            level,
+            owner,
+            search.opened_after,
+            search.opened_before,
+            after,
+            by_id,
+            search.limit
         )
         .fetch_all(&mut *conn)
         .await?
@@ -234,10 +303,13 @@ pub async fn add_event(
 }
 
 /// One entry of an escalation's history.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub at: DateTime<Utc>,
+    /// What happened: opened, updated, realerted, cleared, recovered, climbed (details: the
+    /// level), sla_breached, acknowledged, contacted, snoozed or resolved.
     pub kind: String,
+    /// The staff member's name, when a person did it.
     pub staff: Option<String>,
     pub details: String,
 }
