@@ -15,17 +15,23 @@ use super::{ApiError, ApiState};
 use crate::domain::AccountId;
 use crate::health::store::latest_scores;
 use crate::outbound::planner;
-use crate::storage::{accounts, external_ids};
+use crate::storage::accounts::{self, Account};
+use crate::storage::external_ids;
 
 pub async fn replan(state: &ApiState, id: AccountId) -> Result<(), ApiError> {
     planner::replan_account(&state.pool, &state.settings.calendar, id, Utc::now()).await?;
     Ok(())
 }
 
-async fn view(state: &ApiState, id: AccountId) -> Result<AccountView, ApiError> {
-    let a = accounts::get(&state.pool, id)
+/// The account with this id, or a 404 naming it.
+pub async fn account(state: &ApiState, id: i64) -> Result<Account, ApiError> {
+    accounts::get(&state.pool, AccountId(id))
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no account has the id {id}")))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no account has the id {id}")))
+}
+
+async fn view(state: &ApiState, id: AccountId) -> Result<AccountView, ApiError> {
+    let a = account(state, id.0).await?;
     let ext = external_ids::of(&state.pool, id).await?;
     let mut health = latest_scores(&state.pool, Utc::now(), Some(id)).await?;
     Ok(AccountView::new(a, ext, health.remove(&id)))

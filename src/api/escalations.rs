@@ -10,7 +10,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::account_views::csm_id;
 use super::error::ErrorBody;
-use super::health::{known_account, ordered};
 use super::query::{self, ApiQuery};
 use super::{ApiError, ApiState};
 use crate::domain::EscalationId;
@@ -68,7 +67,7 @@ async fn search(state: &ApiState, q: &EscalationQuery) -> Result<Search, ApiErro
     let opened_after = query::instant("opened_after", q.opened_after.as_deref())?;
     let opened_before = query::instant("opened_before", q.opened_before.as_deref())?;
     if let (Some(from), Some(to)) = (opened_after, opened_before) {
-        ordered("opened_after", from, "opened_before", to)?;
+        query::ordered("opened_after", from, "opened_before", to)?;
     }
     let mut s = Search {
         status: query::parsed("status", q.status.as_deref())?,
@@ -82,10 +81,15 @@ async fn search(state: &ApiState, q: &EscalationQuery) -> Result<Search, ApiErro
     };
     if let Some(id) = query::id("account", q.account.as_deref())? {
         // A filter naming nothing is the parameter's fault, as an unknown `csm` is.
-        s.account = Some(known_account(state, id).await.map_err(|e| match e {
-            ApiError::NotFound(m) => ApiError::field("account", m),
-            e => e,
-        })?);
+        s.account = Some(
+            super::accounts::account(state, id)
+                .await
+                .map_err(|e| match e {
+                    ApiError::NotFound(m) => ApiError::field("account", m),
+                    e => e,
+                })?
+                .id,
+        );
     }
     if let Some(key) = &q.csm {
         s.owner = Some(csm_id(&state.pool, key).await?);

@@ -12,7 +12,6 @@ use super::query::{self, ApiQuery};
 use super::{ApiError, ApiState};
 use crate::domain::AccountId;
 use crate::health::store::{StoredScore, scores_between};
-use crate::storage::accounts;
 
 /// How far back the history goes when `since` is left out.
 const DEFAULT_DAYS: i64 = 90;
@@ -40,30 +39,6 @@ pub struct HealthHistory {
     pub points: Vec<StoredScore>,
 }
 
-/// An account that exists, or a 404 naming the id.
-pub async fn known_account(state: &ApiState, id: i64) -> Result<AccountId, ApiError> {
-    accounts::get(&state.pool, AccountId(id))
-        .await?
-        .map(|a| a.id)
-        .ok_or_else(|| ApiError::NotFound(format!("no account has the id {id}")))
-}
-
-/// Checks that a period's start comes before its end, naming the start.
-pub fn ordered(
-    start_field: &str,
-    start: DateTime<Utc>,
-    end_field: &str,
-    end: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    if start < end {
-        return Ok(());
-    }
-    Err(ApiError::field(
-        start_field,
-        format!("must come before {end_field}"),
-    ))
-}
-
 /// The account's health as computed over time (after each signal, reply and night).
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/health", tag = "health",
     params(("id" = i64, Path, description = "the account's id"), HistoryQuery),
@@ -80,8 +55,8 @@ pub async fn history(
     let until = query::instant("until", q.until.as_deref())?.unwrap_or_else(Utc::now);
     let since = query::instant("since", q.since.as_deref())?
         .unwrap_or(until - TimeDelta::days(DEFAULT_DAYS));
-    ordered("since", since, "until", until)?;
-    let account = known_account(&state, id).await?;
+    query::ordered("since", since, "until", until)?;
+    let account = super::accounts::account(&state, id).await?.id;
     let points = scores_between(&state.pool, account, since, Some(until)).await?;
     Ok(Json(HealthHistory {
         account_id: account,

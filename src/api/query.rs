@@ -80,6 +80,22 @@ pub fn instant(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>
     ))
 }
 
+/// Checks that a period's start comes before its end, naming the start.
+pub fn ordered(
+    start_field: &str,
+    start: DateTime<Utc>,
+    end_field: &str,
+    end: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if start < end {
+        return Ok(());
+    }
+    Err(ApiError::field(
+        start_field,
+        format!("must come before {end_field}"),
+    ))
+}
+
 /// The largest page; a page holds 50 when no `limit` is given.
 pub const MAX_LIMIT: i64 = 200;
 const DEFAULT_LIMIT: i64 = 50;

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ErrorBody;
-use super::health::known_account;
 use super::query::{self, ApiQuery};
 use super::{ApiError, ApiState};
 use crate::inbound::replies::{ReplyKey, StoredReply, of_account};
@@ -68,7 +67,7 @@ pub async fn list(
     let limit = query::limit(q.limit.as_deref())?;
     let before = query::read_cursor(CURSOR_TAG, q.cursor.as_deref(), read_position)?;
     let since = query::instant("since", q.since.as_deref())?;
-    let account = known_account(&state, id).await?;
+    let account = super::accounts::account(&state, id).await?.id;
     let rows = of_account(&state.pool, account, since, before, limit + 1).await?;
     let (items, next_cursor) = query::page(rows, limit, |r| position(&r.key()), CURSOR_TAG);
     Ok(Json(ReplyPage { items, next_cursor }))

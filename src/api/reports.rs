@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ErrorBody;
-use super::health::ordered;
 use super::query::{self, ApiQuery};
 use super::{ApiError, ApiState};
 use crate::metrics::{self, CsmMetrics, Params, Scope, TeamMetrics};
@@ -61,7 +60,7 @@ fn period(state: &ApiState, q: &PeriodQuery) -> Result<(DateTime<Utc>, Params), 
     let to = to.min(now);
     let from = query::instant("from", q.from.as_deref())?;
     let from = from.unwrap_or(to - TimeDelta::days(DEFAULT_DAYS));
-    ordered("from", from, "to", to)?;
+    query::ordered("from", from, "to", to)?;
     let params = Params {
         nps_window: to - from,
         response_window: to - from,
