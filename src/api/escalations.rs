@@ -61,7 +61,8 @@ pub struct EscalationDetail {
     pub events: Vec<Event>,
 }
 
-async fn search(state: &ApiState, q: &EscalationQuery) -> Result<Search, ApiError> {
+/// The filters asked for, and the page size.
+async fn search(state: &ApiState, q: &EscalationQuery) -> Result<(Search, i64), ApiError> {
     let limit = query::limit(q.limit.as_deref())?;
     let after = query::read_cursor(CURSOR_TAG, q.cursor.as_deref(), |p| p.parse().ok())?;
     let opened_after = query::instant("opened_after", q.opened_after.as_deref())?;
@@ -94,7 +95,7 @@ async fn search(state: &ApiState, q: &EscalationQuery) -> Result<Search, ApiErro
     if let Some(key) = &q.csm {
         s.owner = Some(csm_id(&state.pool, key).await?);
     }
-    Ok(s)
+    Ok((s, limit))
 }
 
 /// Escalations in the order they were opened (by id), filtered, a page at a time.
@@ -108,8 +109,7 @@ pub async fn list(
     State(state): State<ApiState>,
     ApiQuery(q): ApiQuery<EscalationQuery>,
 ) -> Result<Json<EscalationPage>, ApiError> {
-    let s = search(&state, &q).await?;
-    let limit = s.limit.unwrap_or(1) - 1;
+    let (s, limit) = search(&state, &q).await?;
     let mut conn = state.pool.acquire().await.context("reading escalations")?;
     let rows = store::fetch(&mut conn, Filter::Search(s), false)
         .await
