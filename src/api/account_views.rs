@@ -6,7 +6,9 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use super::ApiError;
+use crate::health::ComponentScore;
 use crate::health::store::LatestHealth;
+use crate::status::AccountStatus;
 use crate::storage::accounts::{Account, AccountUpdate, NewAccount};
 use crate::storage::{StoreError, staff};
 
@@ -77,8 +79,9 @@ fn cents(arr: f64) -> Result<i64, ApiError> {
     Ok((arr * 100.0).round() as i64)
 }
 
-fn parsed<T: std::str::FromStr<Err = crate::domain::ParseError>>(
-    field: &'static str,
+/// A domain value (a segment, a status) read from the field it was given in.
+pub(super) fn parsed<T: std::str::FromStr<Err = crate::domain::ParseError>>(
+    field: &str,
     value: &str,
 ) -> Result<T, ApiError> {
     value
@@ -160,8 +163,7 @@ pub struct HealthView {
     /// The components that had no data.
     pub missing: Vec<String>,
     /// Each component with its score, weight and explanation.
-    #[schema(value_type = Vec<Object>)]
-    pub components: serde_json::Value,
+    pub components: Vec<ComponentScore>,
 }
 
 impl From<LatestHealth> for HealthView {
@@ -173,7 +175,7 @@ impl From<LatestHealth> for HealthView {
             change_30d: h.change_30d,
             summary: h.summary,
             missing: h.missing,
-            components: serde_json::to_value(&h.components).unwrap_or_default(),
+            components: h.components,
         }
     }
 }
@@ -224,9 +226,8 @@ impl AccountView {
 pub struct AccountDetail {
     pub account: AccountView,
     /// Touches sent, answered, skipped and failed, the next touch, the last NPS and the
-    /// contacts' reachability.
-    #[schema(value_type = Object)]
-    pub status: serde_json::Value,
+    /// contacts' reachability, as `touchbot status ACCOUNT` shows them.
+    pub status: Option<AccountStatus>,
 }
 
 /// A page of accounts; pass `next_cursor` back as `cursor` for the next one.

@@ -11,11 +11,11 @@ use utoipa::IntoParams;
 
 use super::account_views::{AccountDetail, AccountInput, AccountPage, AccountPatch, AccountView};
 use super::error::{ApiJson, ErrorBody};
-use super::{ApiError, ApiState, page};
+use super::{ApiError, ApiState, query as params};
 use crate::domain::AccountId;
 use crate::health::store::{latest_scores, latest_scores_among};
 use crate::outbound::planner;
-use crate::storage::accounts::AccountFilter;
+use crate::storage::accounts::{Account, AccountFilter};
 use crate::storage::{accounts, external_ids};
 
 pub async fn replan(state: &ApiState, id: AccountId) -> Result<(), ApiError> {
@@ -23,10 +23,15 @@ pub async fn replan(state: &ApiState, id: AccountId) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn view(state: &ApiState, id: AccountId) -> Result<AccountView, ApiError> {
-    let a = accounts::get(&state.pool, id)
+/// The account with this id, or a 404 naming it.
+pub async fn account(state: &ApiState, id: i64) -> Result<Account, ApiError> {
+    accounts::get(&state.pool, AccountId(id))
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no account has the id {id}")))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no account has the id {id}")))
+}
+
+async fn view(state: &ApiState, id: AccountId) -> Result<AccountView, ApiError> {
+    let a = account(state, id.0).await?;
     let ext = external_ids::of(&state.pool, id).await?;
     let mut health = latest_scores(&state.pool, Utc::now(), Some(id)).await?;
     Ok(AccountView::new(a, ext, health.remove(&id)))
@@ -108,7 +113,6 @@ pub async fn show(
         .await?
         .into_iter()
         .find(|s| s.id == id);
-    let status = serde_json::to_value(&status).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(Json(AccountDetail { account, status }))
 }
 
@@ -125,13 +129,14 @@ pub struct ListQuery {
     /// active, paused or churned.
     pub lifecycle: Option<String>,
     /// Page size, 1 to 200 (50 when left out).
-    pub limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
     /// The `next_cursor` of the page before.
     pub cursor: Option<String>,
 }
 
 /// The accounts list runs in id order, so its cursor is "after this id".
-const ORDER: &str = "after";
+const ORDER: &str = "after:";
 
 /// Accounts in the order they were created, filtered, a page at a time.
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(ListQuery),
@@ -143,22 +148,12 @@ pub async fn list(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<AccountPage>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
-    let limit = page::limit(q.limit, "accounts")?;
-    let after = match q.cursor.as_deref() {
-        Some(c) => page::read_cursor(ORDER, c)?,
-        None => 0,
-    };
+    let limit = params::limit(q.limit.as_deref())?;
+    let after = params::read_cursor(ORDER, q.cursor.as_deref(), |p| p.parse().ok())?.unwrap_or(0);
     let filter = filter(&state, &q).await?;
     let now = Utc::now();
-    let rows = accounts::page(
-        &state.pool,
-        &filter,
-        AccountId(after),
-        i64::from(limit) + 1,
-        now,
-    )
-    .await?;
-    let (rows, next_cursor) = page::split(rows, limit, ORDER, |a| a.id.0);
+    let rows = accounts::page(&state.pool, &filter, AccountId(after), limit + 1, now).await?;
+    let (rows, next_cursor) = params::page(rows, limit, |a| a.id.0.to_string(), ORDER);
     let ids: Vec<AccountId> = rows.iter().map(|a| a.id).collect();
     let mut health = latest_scores_among(&state.pool, now, Some(&ids)).await?;
     let mut ext = external_ids::of_each(&state.pool, &ids).await?;

@@ -3,9 +3,12 @@
 //! storage and service functions the command line calls. The OpenAPI document is generated
 //! from these modules and served at `/api/openapi.json`.
 //!
-//! - `auth`: the bearer token; `error`: the one error shape and the JSON body reader
+//! - `auth`: the bearer token; `error`: the one error shape and the JSON body reader;
+//!   `query`: query strings, instants, keyset pages and their cursors
 //! - `accounts`, `account_views`, `contacts`, `erasure`, `signals`, `webhooks`: the resources
-//! - `page`: keyset pages and their cursors; `openapi`: the document
+//!   written
+//! - `health`, `escalations`, `replies`, `reports`: what touchbot knows, read back
+//! - `openapi`: the document
 
 mod account_views;
 mod accounts;
@@ -13,8 +16,12 @@ mod auth;
 mod contacts;
 mod erasure;
 mod error;
+mod escalations;
+mod health;
 mod openapi;
-mod page;
+mod query;
+mod replies;
+mod reports;
 mod signals;
 mod webhooks;
 
@@ -61,6 +68,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/webhooks", post(webhooks::create).get(webhooks::list))
         .route("/webhooks/{id}", delete(webhooks::remove))
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/accounts/{id}/health", get(health::history))
+        .route("/accounts/{id}/replies", get(replies::list))
+        .route("/escalations", get(escalations::list))
+        .route("/escalations/{id}", get(escalations::show))
+        .route("/portfolio", get(reports::portfolio))
+        .route("/metrics/team", get(reports::team))
+        .route("/metrics/csm/{staff}", get(reports::csm))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

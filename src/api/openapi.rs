@@ -9,8 +9,14 @@ use super::account_views::{
 };
 use super::contacts::{ContactInput, ContactPatch, ContactView, JoinLinkView};
 use super::error::{ErrorBody, FieldProblem};
+use super::escalations::{EscalationDetail, EscalationPage};
+use super::health::HealthHistory;
+use super::replies::ReplyPage;
+use super::reports::TeamReport;
 use super::signals::{SignalInput, SignalResult, SignalsBody, SignalsResponse};
 use super::webhooks::{CreatedWebhook, DeliveryPage, WebhookInput, WebhookList};
+use crate::metrics::CsmMetrics;
+use crate::status::{AccountStatus, Portfolio};
 use crate::storage::erasure::{Change, ErasureReport};
 use crate::webhooks::{Delivery, Subscription};
 
@@ -18,10 +24,12 @@ use crate::webhooks::{Delivery, Subscription};
 #[openapi(
     info(
         title = "touchbot integration API",
-        description = "Accounts, contacts and signals in, for CRMs and products; contact \
+        description = "Accounts, contacts and signals in, for CRMs and products; health \
+                       history, escalations, replies and the team metrics out; contact \
                        erasure; subscriptions to outgoing events. Every /api/v1 route needs \
                        `Authorization: Bearer <token>` (touchbot token create). Errors share \
-                       one shape: `error`, and `fields` naming each bad field for 422."
+                       one shape: `error`, and `fields` naming each bad field or query \
+                       parameter for 422."
     ),
     paths(
         super::accounts::create,
@@ -38,12 +46,21 @@ use crate::webhooks::{Delivery, Subscription};
         super::webhooks::list,
         super::webhooks::remove,
         super::webhooks::deliveries,
+        super::health::history,
+        super::replies::list,
+        super::escalations::list,
+        super::escalations::show,
+        super::reports::portfolio,
+        super::reports::team,
+        super::reports::csm,
     ),
     components(schemas(
         AccountInput, AccountPatch, AccountView, AccountDetail, AccountPage, HealthView,
         ContactInput, ContactPatch, ContactView, JoinLinkView, SignalInput, SignalsBody, SignalResult,
         SignalsResponse, ErasureReport, Change, WebhookInput, CreatedWebhook, WebhookList,
         Subscription, DeliveryPage, Delivery, ErrorBody, FieldProblem,
+        SignalsResponse, ErrorBody, FieldProblem, AccountStatus, HealthHistory, ReplyPage,
+        EscalationPage, EscalationDetail, Portfolio, TeamReport, CsmMetrics,
     )),
     modifiers(&BearerAuth),
 )]

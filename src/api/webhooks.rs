@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiJson, ErrorBody, FieldProblem};
-use super::{ApiError, ApiState, page};
+use super::{ApiError, ApiState, query as params};
 use crate::domain::DeliveryStatus;
 use crate::storage::StoreError;
 use crate::webhooks::{self, Delivery, DeliveryFilter, Subscription};
@@ -50,7 +50,8 @@ pub struct DeliveriesQuery {
     /// planned, claimed, delivered, failed or cancelled.
     pub status: Option<String>,
     /// Page size, 1 to 200 (50 when left out).
-    pub limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
     /// The `next_cursor` of the page before.
     pub cursor: Option<String>,
 }
@@ -64,7 +65,7 @@ pub struct DeliveryPage {
 }
 
 /// The delivery log runs newest first, so its cursor is "before this id".
-const ORDER: &str = "before";
+const ORDER: &str = "before:";
 
 /// Every bad field of the body at once, so a client fixes them in one go.
 fn check(input: &WebhookInput) -> Result<(), ApiError> {
@@ -163,7 +164,7 @@ pub async fn deliveries(
     query: Result<Query<DeliveriesQuery>, QueryRejection>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
-    let limit = page::limit(q.limit, "deliveries")?;
+    let limit = params::limit(q.limit.as_deref())?;
     let filter = DeliveryFilter {
         subscription: Some(id),
         status: q
@@ -177,14 +178,15 @@ pub async fn deliveries(
         before: q
             .cursor
             .as_deref()
-            .map(|c| page::read_cursor(ORDER, c))
-            .transpose()?,
+            .map(|c| params::read_cursor(ORDER, Some(c), |p| p.parse().ok()))
+            .transpose()?
+            .flatten(),
     };
     if !webhooks::known(&state.pool, id).await? {
         return Err(no_such_webhook(id));
     }
-    let rows = webhooks::deliveries(&state.pool, &filter, i64::from(limit) + 1).await?;
-    let (deliveries, next_cursor) = page::split(rows, limit, ORDER, |d| d.id);
+    let rows = webhooks::deliveries(&state.pool, &filter, limit + 1).await?;
+    let (deliveries, next_cursor) = params::page(rows, limit, |d| d.id.to_string(), ORDER);
     Ok(Json(DeliveryPage {
         deliveries,
         next_cursor,

@@ -171,7 +171,7 @@ pub(super) async fn nps(
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let params = Params {
-        nps_days: days,
+        nps_window: TimeDelta::days(days),
         ..Params::from_settings(settings)
     };
     let facts = metrics::load(pool, now, None, &params).await?;

@@ -12,7 +12,10 @@ use super::lifecycle::Status;
 use chrono::{DateTime, Utc};
 
 /// A rung of the ladder. Ordered: `Csm < Manager < Vp`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Level {
     Csm,
     Manager,

@@ -10,7 +10,9 @@
 
 use thiserror::Error;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Where an escalation stands: open, acknowledged (taken by a person) or resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     Open,
     Acknowledged,

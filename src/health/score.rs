@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What the team should do about an account: expand it, nurture it, or save it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Green,
@@ -20,6 +20,11 @@ impl Category {
             Category::Yellow => "yellow",
             Category::Red => "red",
         }
+    }
+
+    /// The category as stored (`green`, `yellow`, `red`); anything else is none.
+    pub fn from_stored(stored: &str) -> Option<Category> {
+        Category::ALL.iter().copied().find(|c| c.as_str() == stored)
     }
 }
 
@@ -42,7 +47,7 @@ pub struct HealthScore {
 }
 
 /// One component of the weighted model, or one rule of the rule model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ComponentScore {
     pub name: String,
     /// As configured: the component's weight, or for a rule the most points it can add.

@@ -11,14 +11,17 @@ use anyhow::Context as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 
-use super::{
-    Category, HealthConfig, HealthInput, HealthScore, NpsAnswer, ScorePoint, score as score_input,
-};
+use super::{Category, HealthConfig, HealthInput, HealthScore, NpsAnswer, score as score_input};
 use crate::domain::AccountId;
 
+mod history;
+
+pub use history::{StoredScore, history, scores_between};
+
 /// The latest stored score of one account, for tables and cards.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct LatestHealth {
+    /// 0-100; none when the computation found too little data to score.
     pub score: Option<u8>,
     pub category: Option<Category>,
     pub computed_at: DateTime<Utc>,
@@ -379,31 +382,6 @@ pub async fn recompute(
     Ok(scored)
 }
 
-/// Every score computed for `account` since `since`, oldest first. Computations that found
-/// too little data to score are left out: a trend is drawn through numbers.
-pub async fn history(
-    pool: &PgPool,
-    account: AccountId,
-    since: DateTime<Utc>,
-) -> anyhow::Result<Vec<ScorePoint>> {
-    let rows = sqlx::query!(
-        r#"select computed_at, score as "score!" from health_scores
-           where account_id = $1 and computed_at >= $2 and score is not null
-           order by computed_at, id"#,
-        account.0,
-        since
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ScorePoint {
-            at: r.computed_at,
-            score: u8::try_from(r.score).unwrap_or(0),
-        })
-        .collect())
-}
-
 /// The latest score of every account at `now` (or only `only`'s), with its change over 30 days.
 pub async fn latest_scores(
     pool: &PgPool,
@@ -449,12 +427,7 @@ pub async fn latest_scores_among(
         .collect();
     let mut out = HashMap::with_capacity(latest.len());
     for r in latest {
-        let category = match r.category.as_deref() {
-            Some("green") => Some(Category::Green),
-            Some("yellow") => Some(Category::Yellow),
-            Some("red") => Some(Category::Red),
-            _ => None,
-        };
+        let category = r.category.as_deref().and_then(Category::from_stored);
         let change_30d = match (r.score, before.get(&r.account_id)) {
             (Some(now), Some(then)) => Some(i32::from(now) - i32::from(*then)),
             _ => None,

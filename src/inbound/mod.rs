@@ -14,6 +14,7 @@ mod outcome;
 pub mod parser;
 mod receive;
 pub mod record;
+pub mod replies;
 mod rows;
 pub mod signal_store;
 pub mod signals;

@@ -11,14 +11,14 @@ use super::facts::OpenEscalation;
 use crate::escalation::config::LadderConfig;
 use crate::escalation::{Level, ladder_level};
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct EscalationAges {
     pub open: u32,
     /// One bucket per rung, lowest first.
     pub buckets: Vec<AgeBucket>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct AgeBucket {
     /// Who owns an escalation of this age: csm, manager or vp.
     pub level: &'static str,

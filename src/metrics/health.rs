@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::facts::AccountFacts;
 use crate::health::Category;
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct HealthSummary {
     /// Accounts with a score.
     pub scored: usize,

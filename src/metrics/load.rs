@@ -12,19 +12,6 @@ use super::facts::{
 use crate::domain::{AccountId, ContactId, StaffId};
 use crate::health::Category;
 
-fn category(stored: Option<&str>) -> Option<Category> {
-    match stored {
-        Some("green") => Some(Category::Green),
-        Some("yellow") => Some(Category::Yellow),
-        Some("red") => Some(Category::Red),
-        _ => None,
-    }
-}
-
-fn days(n: i64) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
 /// The facts at `now` of every account, or only of `csm`'s accounts.
 pub async fn load(
     pool: &PgPool,
@@ -87,7 +74,7 @@ pub async fn load(
     .map(|r| {
         let health = r.scored.map(|_| HealthNow {
             score: r.score.and_then(|s| u8::try_from(s).ok()),
-            category: category(r.category.as_deref()),
+            category: r.category.as_deref().and_then(Category::from_stored),
             change_30d: match (r.score, r.score_30d_ago) {
                 (Some(now), Some(then)) => Some(i32::from(now) - i32::from(then)),
                 _ => None,
@@ -115,12 +102,12 @@ pub async fn load(
         r#"select r.account_id, r.contact_id, r.score as "score!", r.received_at
            from replies r join accounts a on a.id = r.account_id
            where r.kind = 'nps' and r.score is not null
-             and r.received_at > $1::timestamptz - make_interval(days => $3)
+             and r.received_at > $3
              and r.received_at <= $1 and ($2::int8 is null or a.csm_id = $2)
            order by r.received_at, r.id"#,
         now,
         csm,
-        days(params.nps_days)
+        now - params.nps_window
     )
     .fetch_all(pool)
     .await?
@@ -144,11 +131,11 @@ pub async fn load(
            from touches t join accounts a on a.id = t.account_id
            where t.status = 'sent' and t.contact_id is not null
              and t.kind in ('nps', 'csat', 'checkin', 'qbr')
-             and t.sent_at > $1::timestamptz - make_interval(days => $3) and t.sent_at <= $1
+             and t.sent_at > $3 and t.sent_at <= $1
              and ($2::int8 is null or a.csm_id = $2)"#,
         now,
         csm,
-        days(params.response_days)
+        now - params.response_window
     )
     .fetch_all(pool)
     .await?

@@ -47,10 +47,11 @@ use crate::escalation::config::LadderConfig;
 /// The periods the figures look back over, and the escalation ladder the ages follow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
-    /// NPS answers received in the last this many days.
-    pub nps_days: i64,
-    /// Touches sent in the last this many days, for the response rate.
-    pub response_days: i64,
+    /// NPS answers received in this long before `now` (90 days by default; the API asks for
+    /// any period, to the second).
+    pub nps_window: TimeDelta,
+    /// Touches sent in this long before `now`, for the response rate.
+    pub response_window: TimeDelta,
     /// A touch answered later than this after its send counts as unanswered.
     pub reply_window: TimeDelta,
     /// Renewals in the next this many days.
@@ -70,8 +71,8 @@ impl Params {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            nps_days: 90,
-            response_days: 90,
+            nps_window: TimeDelta::days(90),
+            response_window: TimeDelta::days(90),
             reply_window: crate::inbound::REPLY_WINDOW,
             // The renewal work starts 120 days out (DOMAIN.md, "The touch calendar").
             renewal_days: 120,
@@ -81,7 +82,7 @@ impl Default for Params {
 }
 
 /// Which accounts a set of figures covers. An account belongs to its current CSM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "staff_id")]
 pub enum Scope {
     Portfolio,
@@ -100,7 +101,7 @@ impl Scope {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct TeamMetrics {
     pub at: DateTime<Utc>,
     pub scope: Scope,
@@ -108,9 +109,14 @@ pub struct TeamMetrics {
     pub accounts: usize,
     pub active: usize,
     pub nps: Nps,
+    /// The NPS answers counted were received after this instant, up to `at`.
+    pub nps_from: DateTime<Utc>,
+    /// The length of that window in whole days.
     pub nps_days: i64,
     pub health: HealthSummary,
     pub response: ResponseRate,
+    /// The touches counted were sent after this instant, up to `at`.
+    pub response_from: DateTime<Utc>,
     pub response_days: i64,
     pub reply_window_days: i64,
     pub escalations: EscalationAges,
@@ -144,18 +150,20 @@ pub fn compute(facts: &Facts, scope: Scope, params: &Params) -> TeamMetrics {
         // An answer stays an answer after its account churned: a detractor who left counts.
         nps: nps_of(
             facts.nps.iter().filter(|n| ids.contains(&n.account)),
-            now - TimeDelta::days(params.nps_days),
+            now - params.nps_window,
             now,
         ),
-        nps_days: params.nps_days,
+        nps_from: now - params.nps_window,
+        nps_days: params.nps_window.num_days(),
         health: health::summarize(accounts.iter().copied()),
         response: response_rate(
             facts.touches.iter().filter(|t| served.contains(&t.account)),
             now,
-            TimeDelta::days(params.response_days),
+            params.response_window,
             params.reply_window,
         ),
-        response_days: params.response_days,
+        response_from: now - params.response_window,
+        response_days: params.response_window.num_days(),
         reply_window_days: params.reply_window.num_days(),
         escalations: escalation_ages(
             facts
@@ -172,7 +180,7 @@ pub fn compute(facts: &Facts, scope: Scope, params: &Params) -> TeamMetrics {
 }
 
 /// One CSM's figures, for the per-CSM table and the managers' digest.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CsmMetrics {
     /// `None` for the accounts nobody owns.
     pub staff_id: Option<StaffId>,

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::facts::NpsReply;
 use crate::domain::ContactId;
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Nps {
     pub answers: i64,
     pub promoters: i64,

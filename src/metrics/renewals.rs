@@ -9,7 +9,7 @@ use super::facts::AccountFacts;
 use crate::domain::{AccountId, AccountLifecycle};
 use crate::health::Category;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RenewalAhead {
     pub account: AccountId,
     pub name: String,

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::facts::AskedTouch;
 
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ResponseRate {
     /// Touches counted: answered, or unanswered with their window over.
     pub asked: u32,

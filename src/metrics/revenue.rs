@@ -28,7 +28,7 @@ use crate::domain::AccountId;
 /// invoice paid at the end of the first month still counts as a history from the start.
 pub const HISTORY_TOLERANCE_DAYS: i64 = 31;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Retention {
     Measured {
@@ -48,7 +48,7 @@ pub enum Retention {
 }
 
 /// Why there is no retention figure.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoRetention {
     /// No payment carries an amount.

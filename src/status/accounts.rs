@@ -9,7 +9,7 @@ use crate::domain::{AccountId, StaffId};
 use crate::health::store::{LatestHealth, latest_scores};
 use crate::metrics::Nps;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AccountStatus {
     pub id: i64,
     pub name: String,

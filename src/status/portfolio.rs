@@ -14,7 +14,7 @@ use crate::storage::staff::Staff;
 /// Renewals listed by name under the metrics; the accounts table shows every date anyway.
 const LISTED_RENEWALS: usize = 10;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Portfolio {
     pub at: DateTime<Utc>,
     /// The CSM whose accounts these are; `None` for the whole portfolio.
