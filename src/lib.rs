@@ -16,6 +16,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod escalation;

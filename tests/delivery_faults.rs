@@ -14,11 +14,12 @@ use sqlx::PgPool;
 use touchbot::channel::Channels;
 use touchbot::channel::ratelimit::{ChannelLimit, RateLimits};
 use touchbot::channel::simulated::SimulatedChannel;
+use touchbot::delivery::Rescued;
 use touchbot::domain::{ChannelKind, PostId, TouchId};
 use touchbot::outbound::dispatcher::{
     DeliveryReport, DispatcherConfig, deliver_due, rescue_and_reconcile,
 };
-use touchbot::outbound::outbox::{self, OutboxError, Rescued};
+use touchbot::outbound::outbox::{self, OutboxError};
 use touchbot::outbound::post_dispatcher::{PostDeliveryReport, deliver_due_posts};
 use touchbot::outbound::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
 use touchbot::storage::team_chat;

@@ -10,12 +10,13 @@ use common::*;
 use sqlx::PgPool;
 use touchbot::channel::simulated::SimulatedChannel;
 use touchbot::channel::{Channels, PermanentReason};
+use touchbot::delivery::{Rescued, Settle};
 use touchbot::domain::ChannelKind;
 use touchbot::outbound::dispatcher::{
     self, DeliveryReport, DispatcherConfig, UNSUPPORTED_LOOKUP_REASON, deliver_due,
     rescue_and_reconcile,
 };
-use touchbot::outbound::outbox::{self, OutboxError, Rescued};
+use touchbot::outbound::outbox::{self, OutboxError};
 use touchbot::outbound::scheduler::{GuardedJob, JobRun, Leadership, job_fn};
 
 async fn deliver(
@@ -310,9 +311,16 @@ async fn a_stale_workers_result_is_refused_once_its_lease_was_taken_over(pool: P
         .await
         .unwrap();
     let report = deliver(&pool, &channels, &config(), lease_expired()).await;
-    let late = outbox::complete(&pool, stale, "late-id", lease_expired()).await;
-    let late_retry =
-        outbox::retry_later(&pool, stale, lease_expired(), "late", true, lease_expired()).await;
+    let sent = Settle::Sent {
+        provider_id: "late-id".into(),
+    };
+    let late = outbox::settle(&pool, stale, sent, lease_expired()).await;
+    let retry = Settle::Retry {
+        at: lease_expired(),
+        error: "late".into(),
+        counts: true,
+    };
+    let late_retry = outbox::settle(&pool, stale, retry, lease_expired()).await;
 
     assert_eq!(report.sent, 1);
     assert!(matches!(late, Err(OutboxError::LeaseLost(l)) if l == stale));

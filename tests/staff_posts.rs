@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use touchbot::channel::ratelimit::{ChannelLimit, RateLimits};
 use touchbot::channel::simulated::SimulatedChannel;
 use touchbot::channel::{Button, Channels, PermanentReason};
+use touchbot::delivery::Settle;
 use touchbot::domain::{AccountId, ChannelKind, PostId};
 use touchbot::outbound::calendar::ClockTime;
 use touchbot::outbound::digest::compose_daily_digests;
@@ -503,7 +504,10 @@ async fn a_claimed_post_whose_worker_vanished_is_requeued_and_a_stale_result_is_
         .await
         .unwrap();
     let report = deliver(&pool, &channels, lease_expired()).await;
-    let late = post_queue::complete(&pool, stale, "from-the-dead", lease_expired()).await;
+    let sent = Settle::Sent {
+        provider_id: "from-the-dead".into(),
+    };
+    let late = post_queue::settle(&pool, stale, sent, lease_expired()).await;
 
     assert_eq!(rescued.requeued, 1);
     assert_eq!(report.sent, 1);

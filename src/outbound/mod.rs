@@ -5,14 +5,13 @@
 //!
 //! Posts to the CS team travel alongside: `staff_posts` queues them, `digest` gathers the
 //! non-urgent ones into a daily post, `post_queue` leases them and `post_dispatcher` delivers
-//! them to a staff member's Telegram or the team chat. `delivery` is what both dispatchers share
-//! about one send, and `wakeup` is how both delivery loops wait. `backlog` re-times touches left
+//! them to a staff member's Telegram or the team chat; both run on the engine in `delivery`,
+//! touches as `touches`. `unreachable` marks a contact the channel refused for good. `backlog` re-times touches left
 //! long overdue by an outage before the dispatcher claims them. `window` is WhatsApp's 24-hour
 //! window, which decides whether a touch goes as free text or as its template.
 
 pub mod backlog;
 pub mod calendar;
-pub mod delivery;
 pub mod digest;
 pub mod dispatcher;
 pub mod outbox;
@@ -23,7 +22,9 @@ pub mod post_texts;
 pub mod preview;
 pub mod render;
 pub mod scheduler;
+pub mod send_row;
 pub mod staff_posts;
 pub mod template_notice;
-pub mod wakeup;
+pub mod touches;
+pub mod unreachable;
 pub mod window;

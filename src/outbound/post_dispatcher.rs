@@ -11,85 +11,30 @@
 //! adds the waiting, on the wall clock.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc};
-use futures::StreamExt;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::delivery::{AfterSend, Clock, RECORD_PATIENCE, Stop, after_send, record_patiently};
-use super::dispatcher::{DispatcherConfig, Reconciled};
-use super::outbox::Rescued;
-use super::post_queue::{self, PostLease, PostQueueError, PostRow};
+use super::dispatcher::DispatcherConfig;
+use super::post_queue::{self, Lease, PostRow, PostTable};
 use super::post_texts::{self, Lang};
-use super::wakeup::{Wakeup, wait_before_next_pass};
-use crate::channel::{Address, Channels, Lookup, OutboundMessage};
+use crate::channel::{Address, Channels, OutboundMessage};
+use crate::delivery::chat::{ChatMessage, NotNow};
+use crate::delivery::policy::{Clock, Stop};
+use crate::delivery::queue::{Handed, Plan, Queue};
+use crate::delivery::{Reconciled, Rescued, Settle, Worker, reconcile, worker};
 use crate::domain::{ChannelKind, PostId};
 
-/// The PostgreSQL channel the `staff_posts` trigger notifies when a post is due to deliver.
-pub const NOTIFY_CHANNEL: &str = "touchbot_staff_posts";
+pub use super::post_queue::{NOTIFY_CHANNEL, UNSUPPORTED_LOOKUP_REASON};
 
 /// Why a post meant for the team chat waits.
 pub const NO_TEAM_CHAT: &str =
     "waiting for a team chat: none is bound yet (touchbot team set-chat)";
 
 /// Counts of what one delivery pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PostDeliveryReport {
-    pub claimed: usize,
-    pub sent: usize,
-    pub retried: usize,
-    pub failed: usize,
-    /// Posts with nowhere to go yet, put back without counting a try.
-    pub waiting: usize,
-    /// Handed to the channel without a clear answer: left 'unknown', never posted again.
-    pub unknown: usize,
-    /// Handed back unsent because the dispatcher is stopping.
-    pub released: usize,
-    /// Posts this worker lost to the lease rescue before it could record a result.
-    pub lease_lost: usize,
-    /// Posts left in place by a database error; the lease rescue picks them up.
-    pub errors: usize,
-}
-
-impl PostDeliveryReport {
-    fn count(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Sent => self.sent += 1,
-            Outcome::Retried => self.retried += 1,
-            Outcome::Failed => self.failed += 1,
-            Outcome::Waiting => self.waiting += 1,
-            Outcome::Unknown => self.unknown += 1,
-            Outcome::Released => self.released += 1,
-            Outcome::LeaseLost => self.lease_lost += 1,
-        }
-    }
-
-    pub fn add(&mut self, other: PostDeliveryReport) {
-        self.claimed += other.claimed;
-        self.sent += other.sent;
-        self.retried += other.retried;
-        self.failed += other.failed;
-        self.waiting += other.waiting;
-        self.unknown += other.unknown;
-        self.released += other.released;
-        self.lease_lost += other.lease_lost;
-        self.errors += other.errors;
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Sent,
-    Retried,
-    Failed,
-    Waiting,
-    Unknown,
-    Released,
-    LeaseLost,
-}
+pub type PostDeliveryReport = crate::delivery::Report;
 
 /// Where a post goes at send time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,12 +108,72 @@ pub fn post_text(row: &PostRow, rerouted_for: Option<&str>) -> String {
     }
 }
 
-struct Pass<'a> {
-    pool: &'a PgPool,
-    channels: &'a Channels,
-    config: &'a DispatcherConfig,
-    clock: Clock,
-    stop: Stop,
+/// What the staff dispatcher needs to deliver posts.
+pub struct Posts<'a> {
+    pub channels: &'a Channels,
+    pub config: &'a DispatcherConfig,
+}
+
+impl Posts<'_> {
+    /// Back in the queue for a poll interval, the reason kept, no try spent.
+    fn wait(&self, why: String, now: DateTime<Utc>) -> Settle {
+        let poll = TimeDelta::seconds(self.config.poll_interval_seconds.max(1) as i64);
+        tracing::debug!(why, "staff post waits");
+        Settle::Wait {
+            at: now + poll,
+            why,
+        }
+    }
+}
+
+impl<'a> Queue for Posts<'a> {
+    type Table = PostTable;
+    type Message = ChatMessage<'a>;
+    type FollowUp = ();
+
+    fn prepare(
+        &self,
+        row: &PostRow,
+        _lease: Lease,
+        now: DateTime<Utc>,
+    ) -> Plan<ChatMessage<'a>, ()> {
+        let (to, rerouted_for) = match route(row) {
+            Route::Send { to, rerouted_for } => (to, rerouted_for),
+            Route::Wait(why) => return Plan::Settle(self.wait(why, now), None),
+        };
+        let kind = to.channel;
+        let message = OutboundMessage {
+            idempotency_key: post_queue::channel_key(&row.idempotency_key),
+            text: post_text(row, rerouted_for.as_deref()),
+            buttons: row.buttons.clone(),
+            to,
+            template: None,
+        };
+        match ChatMessage::new(self.channels, message, now) {
+            Ok(message) => Plan::Send(message),
+            Err(NotNow::Paused(wait)) => Plan::Settle(wait, None),
+            Err(NotNow::NoChannel) => {
+                let why = format!(
+                    "waiting: no {kind} channel is configured in this process, so the post \
+                     waits until one is"
+                );
+                Plan::Settle(self.wait(why, now), None)
+            }
+        }
+    }
+
+    fn destination(&self, message: &ChatMessage<'a>) -> Option<(ChannelKind, String)> {
+        let to = &message.message.to;
+        Some((to.channel, to.address.clone()))
+    }
+
+    async fn wait_turn(&self, message: &ChatMessage<'a>, stop: &Stop) -> bool {
+        message.wait_turn(stop).await
+    }
+
+    async fn send(&self, message: &ChatMessage<'a>, tries: i32, now: DateTime<Utc>) -> Handed {
+        message.send(tries, self.config, now).await
+    }
 }
 
 /// Claims and delivers every post due at `now`, batch after batch, until none is left. A post
@@ -180,14 +185,10 @@ pub async fn deliver_due_posts(
     worker_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<PostDeliveryReport> {
-    let mut report = PostDeliveryReport::default();
-    loop {
-        let batch = deliver_post_batch(pool, channels, config, worker_id, now).await?;
-        if batch.claimed == 0 {
-            return Ok(report);
-        }
-        report.add(batch);
-    }
+    let posts = Posts { channels, config };
+    Worker::at(&posts, pool, config, now)
+        .deliver_due(worker_id, now)
+        .await
 }
 
 /// Claims one batch of posts due at `now` and delivers it, recording every change at `now`;
@@ -199,14 +200,10 @@ pub async fn deliver_post_batch(
     worker_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<PostDeliveryReport> {
-    let pass = Pass {
-        pool,
-        channels,
-        config,
-        clock: Clock::Fixed(now),
-        stop: Stop::default(),
-    };
-    pass.deliver_batch(worker_id, now).await
+    let posts = Posts { channels, config };
+    Worker::at(&posts, pool, config, now)
+        .deliver_batch(worker_id, now)
+        .await
 }
 
 /// Delivers the posts `ids` at once, one after the other in their order, if they still wait:
@@ -220,9 +217,10 @@ pub async fn deliver_posts_now(
     worker_id: &str,
     ids: &[PostId],
 ) -> anyhow::Result<PostDeliveryReport> {
-    let pass = Pass {
+    let posts = Posts { channels, config };
+    let worker = Worker {
+        queue: &posts,
         pool,
-        channels,
         config,
         clock: Clock::Wall,
         stop: Stop::default(),
@@ -230,160 +228,8 @@ pub async fn deliver_posts_now(
     let leases = post_queue::claim_these(pool, worker_id, ids, Utc::now(), config.lease())
         .await
         .context("could not claim the posts to deliver at once")?;
-    let mut report = PostDeliveryReport {
-        claimed: leases.len(),
-        ..Default::default()
-    };
-    for lease in leases {
-        match pass.deliver_one(lease).await {
-            Ok(outcome) => report.count(outcome),
-            Err((id, e)) => {
-                report.errors += 1;
-                tracing::error!(post_id = %id, error = ?e, "could not record a post's delivery");
-            }
-        }
-    }
-    Ok(report)
+    Ok(worker.deliver(leases, 1).await)
 }
-
-impl Pass<'_> {
-    async fn deliver_batch(
-        &self,
-        worker_id: &str,
-        due_at: DateTime<Utc>,
-    ) -> anyhow::Result<PostDeliveryReport> {
-        let batch = post_queue::claim_due(
-            self.pool,
-            worker_id,
-            due_at,
-            self.config.lease(),
-            self.config.batch_size.max(1),
-        )
-        .await
-        .context("could not claim due staff posts")?;
-        let mut report = PostDeliveryReport {
-            claimed: batch.len(),
-            ..Default::default()
-        };
-        let outcomes: Vec<_> = futures::stream::iter(batch)
-            .map(|lease| self.deliver_one(lease))
-            .buffer_unordered(self.config.workers.max(1))
-            .collect()
-            .await;
-        for outcome in outcomes {
-            match outcome {
-                Ok(outcome) => report.count(outcome),
-                Err((id, e)) => {
-                    report.errors += 1;
-                    tracing::error!(post_id = %id, error = ?e, "could not record a staff post's delivery");
-                }
-            }
-        }
-        Ok(report)
-    }
-
-    async fn deliver_one(&self, lease: PostLease) -> Result<Outcome, (PostId, anyhow::Error)> {
-        self.try_deliver(lease).await.or_else(|e| match e {
-            PostQueueError::LeaseLost(_) => {
-                tracing::warn!(post_id = %lease.id, attempt = lease.attempt, "lease lost");
-                Ok(Outcome::LeaseLost)
-            }
-            PostQueueError::Database(e) => Err((lease.id, e.into())),
-        })
-    }
-
-    async fn wait(&self, lease: PostLease, why: &str) -> Result<Outcome, PostQueueError> {
-        let poll = TimeDelta::seconds(self.config.poll_interval_seconds.max(1) as i64);
-        let now = self.clock.now();
-        post_queue::wait_for_route(self.pool, lease, now + poll, why, now).await?;
-        tracing::debug!(post_id = %lease.id, why, "staff post waits");
-        Ok(Outcome::Waiting)
-    }
-
-    async fn try_deliver(&self, lease: PostLease) -> Result<Outcome, PostQueueError> {
-        if self.stop.raised() {
-            post_queue::release(self.pool, lease, self.clock.now()).await?;
-            return Ok(Outcome::Released);
-        }
-        let now = self.clock.now();
-        let Some(row) = post_queue::load_for_send(self.pool, lease.id).await? else {
-            // Deleted since the claim (its escalation or recipient went): nothing to record.
-            return Ok(Outcome::LeaseLost);
-        };
-        let (to, rerouted_for) = match route(&row) {
-            Route::Send { to, rerouted_for } => (to, rerouted_for),
-            Route::Wait(why) => return self.wait(lease, &why).await,
-        };
-        let kind = to.channel;
-        let (Some(channel), Some(throttle)) =
-            (self.channels.get(kind), self.channels.throttle(kind))
-        else {
-            let why = format!(
-                "waiting: no {kind} channel is configured in this process, so the post waits \
-                 until one is"
-            );
-            return self.wait(lease, &why).await;
-        };
-        if let Some(until) = throttle.paused_until(&to.address, now) {
-            let error = format!("waiting: {kind} asked us to slow down for this chat");
-            post_queue::retry_later(self.pool, lease, until, &error, false, now).await?;
-            return Ok(Outcome::Retried);
-        }
-        let message = OutboundMessage {
-            idempotency_key: post_queue::channel_key(&row.idempotency_key),
-            text: post_text(&row, rerouted_for.as_deref()),
-            buttons: row.buttons.clone(),
-            to,
-            template: None,
-        };
-
-        if !self.stop.wait_turn(throttle, &message.to.address).await {
-            post_queue::release(self.pool, lease, self.clock.now()).await?;
-            return Ok(Outcome::Released);
-        }
-        let lease_for = self.config.lease();
-        let tries =
-            post_queue::mark_sending(self.pool, lease, &message.to, self.clock.now(), lease_for)
-                .await?;
-        let result = channel.send(&message).await;
-        let now = self.clock.now();
-        let after = after_send(result, &message.to, throttle, tries, self.config, now);
-        record_patiently(RECORD_PATIENCE, || self.record(lease, after.clone(), now)).await
-    }
-
-    /// Stores what became of a post, as `after_send` read the channel's answer.
-    async fn record(
-        &self,
-        lease: PostLease,
-        after: AfterSend,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, PostQueueError> {
-        match after {
-            AfterSend::Sent(delivered) => {
-                post_queue::complete(self.pool, lease, &delivered.provider_message_id, now).await?;
-                Ok(Outcome::Sent)
-            }
-            AfterSend::Retry { at, error, counts } => {
-                post_queue::retry_later(self.pool, lease, at, &error, counts, now).await?;
-                Ok(Outcome::Retried)
-            }
-            AfterSend::Unknown { reason } => {
-                tracing::warn!(post_id = %lease.id, %reason, "staff post outcome unknown");
-                post_queue::mark_unknown(self.pool, lease, &reason, now).await?;
-                Ok(Outcome::Unknown)
-            }
-            AfterSend::Fail { reason, .. } => {
-                tracing::warn!(post_id = %lease.id, %reason, "staff post failed");
-                post_queue::fail(self.pool, lease, &reason, now).await?;
-                Ok(Outcome::Failed)
-            }
-        }
-    }
-}
-
-pub const UNSUPPORTED_LOOKUP_REASON: &str = "posting this was cut short (the worker stopped, or \
-    the channel's answer was lost) and the channel cannot tell whether it arrived, so it is not posted again on its own; look in the \
-    chat named by sent_address, and set the post back to 'planned' if it is not there";
 
 /// Asks the channel of each 'unknown' post whether it arrived, and settles what it can.
 pub async fn reconcile_unknown_posts(
@@ -391,51 +237,7 @@ pub async fn reconcile_unknown_posts(
     channels: &Channels,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Reconciled> {
-    let mut result = Reconciled::default();
-    let unknown = post_queue::list_unknown(pool)
-        .await
-        .context("could not list the staff posts with an unknown outcome")?;
-    for post in unknown {
-        let Some(channel) = post.channel.and_then(|kind| channels.get(kind)) else {
-            let reason = match post.channel {
-                Some(kind) => format!(
-                    "the worker stopped while posting; no {kind} channel is configured here to \
-                     ask whether the post arrived"
-                ),
-                None => "the worker stopped while posting, to a channel this build does not \
-                         know"
-                    .into(),
-            };
-            post_queue::explain_unknown(pool, post.id, &reason, now).await?;
-            result.still_unknown += 1;
-            continue;
-        };
-        match channel
-            .lookup(&post_queue::channel_key(&post.idempotency_key))
-            .await
-        {
-            Lookup::Sent(delivered) => {
-                post_queue::resolve_unknown_as_sent(
-                    pool,
-                    post.id,
-                    &delivered.provider_message_id,
-                    now,
-                )
-                .await?;
-                result.sent += 1;
-            }
-            Lookup::NotSent => {
-                let why = "the channel confirmed the interrupted post never arrived";
-                post_queue::requeue_unknown(pool, post.id, why, now).await?;
-                result.requeued += 1;
-            }
-            Lookup::Unsupported => {
-                post_queue::explain_unknown(pool, post.id, UNSUPPORTED_LOOKUP_REASON, now).await?;
-                result.still_unknown += 1;
-            }
-        }
-    }
-    Ok(result)
+    reconcile::reconcile_unknown::<PostTable>(pool, channels, now).await
 }
 
 /// The staff posts' part of the periodic safety net: take back expired leases, then settle
@@ -445,61 +247,23 @@ pub async fn rescue_and_reconcile_posts(
     channels: &Channels,
     now: DateTime<Utc>,
 ) -> anyhow::Result<(Rescued, Reconciled)> {
-    let mut conn = pool.acquire().await.context("could not reach PostgreSQL")?;
-    let rescued = post_queue::rescue_expired_leases(&mut conn, now)
-        .await
-        .context("could not rescue the expired leases of staff posts")?;
-    drop(conn);
-    let reconciled = reconcile_unknown_posts(pool, channels, now).await?;
-    if rescued != Rescued::default() || reconciled != Reconciled::default() {
-        tracing::info!(?rescued, ?reconciled, "staff post rescue");
-    }
-    Ok((rescued, reconciled))
+    reconcile::rescue_and_reconcile::<PostTable>(pool, channels, now).await
 }
 
 /// Delivers staff posts as they fall due until `shutdown` turns true (or its sender is
-/// dropped). It wakes on the `staff_posts` trigger's NOTIFY, at the next due time it knows of,
-/// and at least every `poll_interval_seconds`. Expired leases are the scheduler's rescue job's.
-/// Once `shutdown` is raised, posts not yet handed to a channel go back to the queue.
+/// dropped); see `delivery::worker::run`.
 pub async fn run_post_dispatcher(
     pool: PgPool,
     channels: Arc<Channels>,
     config: DispatcherConfig,
     worker_id: String,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let poll = Duration::from_secs(config.poll_interval_seconds.max(1));
-    let mut wakeup = Wakeup::listen(&pool, NOTIFY_CHANNEL).await;
-    tracing::info!(worker_id, "staff post dispatcher started");
-    let pass = Pass {
-        pool: &pool,
+    let posts = Posts {
         channels: &channels,
         config: &config,
-        clock: Clock::Wall,
-        stop: Stop::new(&shutdown),
     };
-
-    while !pass.stop.raised() {
-        let mut report = PostDeliveryReport::default();
-        while !pass.stop.raised() {
-            match pass.deliver_batch(&worker_id, Utc::now()).await {
-                Ok(batch) if batch.claimed > 0 => report.add(batch),
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::error!(error = ?e, "staff post delivery pass failed");
-                    break;
-                }
-            }
-        }
-        if report.claimed > report.waiting {
-            tracing::info!(?report, "staff post delivery pass");
-        }
-        let next = post_queue::next_due_at(&pool).await;
-        wakeup
-            .wait(wait_before_next_pass(next, poll, Utc::now()), &mut shutdown)
-            .await;
-    }
-    tracing::info!(worker_id, "staff post dispatcher stopped");
+    worker::run(&posts, &pool, &config, &worker_id, shutdown).await;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use super::signature;
-use crate::outbound::delivery::backoff_at;
+use crate::delivery::policy::backoff_at;
 use crate::outbound::dispatcher::DispatcherConfig;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

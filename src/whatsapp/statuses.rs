@@ -186,7 +186,7 @@ async fn failed(pool: &PgPool, touch: &Touch, status: &Status) -> anyhow::Result
         Some(UNDELIVERABLE) => {
             if let Some(contact) = touch.contact_id {
                 let unreachable = PermanentReason::UnknownChat.as_str();
-                outbox::mark_contact_unreachable(
+                crate::outbound::unreachable::mark_contact_unreachable(
                     &mut tx,
                     touch.account_id,
                     contact,

@@ -1,6 +1,6 @@
-//! What the touch and staff-post dispatchers share about one send: how long to wait before the
-//! next try, what a channel's answer means for the message, which clock a pass records with,
-//! and the stop signal a pass obeys.
+//! The engine's rules for one send: how long to wait before the next try, what a channel's
+//! answer means for the message, how long to keep recording through an outage, which clock a
+//! pass records with, and the stop signal a pass obeys.
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,9 +8,10 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::watch;
 
-use super::dispatcher::DispatcherConfig;
+use super::queue::{QueueError, QueueId};
 use crate::channel::ratelimit::Throttle;
 use crate::channel::{Address, Delivered, PermanentReason, SendError};
+use crate::outbound::dispatcher::DispatcherConfig;
 
 /// The wait before try number `attempt + 1`: doubling from `base`, capped at `max`, and
 /// shortened by up to a fifth at random (`jitter` in [0, 1)) so that touches failing together
@@ -44,7 +45,7 @@ pub(crate) fn backoff_at(
 
 /// What becomes of a message once its channel answered, the same for touches and staff posts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AfterSend {
+pub enum AfterSend {
     Sent(Delivered),
     /// Back in the queue until `at`; `counts` says whether this was a failed try or waiting.
     Retry {
@@ -112,11 +113,6 @@ pub(crate) fn after_send(
     }
 }
 
-/// A queue's error that may only mean PostgreSQL could not be reached for a moment.
-pub(crate) trait QueueError {
-    fn database(&self) -> Option<&sqlx::Error>;
-}
-
 /// Whether a database error means PostgreSQL was out of reach (rather than that it refused the
 /// statement): the connection broke, none could be had, or the server is shutting down.
 pub(crate) fn is_outage(e: &sqlx::Error) -> bool {
@@ -142,19 +138,21 @@ pub(crate) const RECORD_PATIENCE: Duration = Duration::from_secs(300);
 /// for up to `patience`. Giving up at the first error would leave a message the channel took
 /// as `sending`, to become `unknown` for a person to settle, when a database back a few
 /// seconds later could simply be told.
-pub(crate) async fn record_patiently<T, E, F, Fut>(patience: Duration, mut write: F) -> Result<T, E>
+pub(crate) async fn record_patiently<T, I, F, Fut>(
+    patience: Duration,
+    mut write: F,
+) -> Result<T, QueueError<I>>
 where
-    E: QueueError,
+    I: QueueId,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
+    Fut: Future<Output = Result<T, QueueError<I>>>,
 {
     let deadline = tokio::time::Instant::now() + patience;
     let mut wait = Duration::from_millis(250);
     loop {
         match write().await {
-            Err(e)
-                if e.database().is_some_and(is_outage)
-                    && tokio::time::Instant::now() + wait < deadline =>
+            Err(QueueError::Database(e))
+                if is_outage(&e) && tokio::time::Instant::now() + wait < deadline =>
             {
                 tracing::warn!("PostgreSQL is out of reach while recording a send; trying again");
                 tokio::time::sleep(wait).await;
@@ -168,13 +166,13 @@ where
 /// The time a pass records: fixed (tests and the demo run their own calendar), or the wall
 /// clock read at each step, so a slow batch stamps each change when it happened.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Clock {
+pub enum Clock {
     Fixed(DateTime<Utc>),
     Wall,
 }
 
 impl Clock {
-    pub(crate) fn now(self) -> DateTime<Utc> {
+    pub fn now(self) -> DateTime<Utc> {
         match self {
             Clock::Fixed(now) => now,
             Clock::Wall => Utc::now(),
@@ -185,14 +183,14 @@ impl Clock {
 /// The dispatcher's stop signal as a pass sees it: once it is raised, touches not yet handed
 /// to a channel go back to the queue instead.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Stop(Option<watch::Receiver<bool>>);
+pub struct Stop(Option<watch::Receiver<bool>>);
 
 impl Stop {
-    pub(crate) fn new(rx: &watch::Receiver<bool>) -> Stop {
+    pub fn new(rx: &watch::Receiver<bool>) -> Stop {
         Stop(Some(rx.clone()))
     }
 
-    pub(crate) fn raised(&self) -> bool {
+    pub fn raised(&self) -> bool {
         // A dropped sender can never say "go on" again: that is a stop too.
         self.0
             .as_ref()

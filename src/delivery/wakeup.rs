@@ -1,6 +1,5 @@
 //! How a delivery loop waits for work: a PostgreSQL NOTIFY on its channel, the next due time it
-//! knows of, or the shutdown signal, whichever comes first. Shared by the touch dispatcher and
-//! the staff-post dispatcher.
+//! knows of, or the shutdown signal, whichever comes first. Every queue's run loop waits so.
 
 use std::time::Duration;
 
@@ -31,6 +30,11 @@ impl Wakeup {
             }
         };
         Wakeup { listener }
+    }
+
+    /// Polling alone, for a queue nothing notifies about.
+    pub fn polling() -> Wakeup {
+        Wakeup { listener: None }
     }
 
     /// Returns after a notification, after `wait`, or when `shutdown` changes. Notifications
