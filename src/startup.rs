@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use crate::app::Ctx;
 use crate::channel::Channels;
 use crate::config::Settings;
+use crate::delivery::queue::Table;
 use crate::inbound::{Judge, reassess};
 use crate::liveness::Liveness;
 use crate::messages::Messages;
@@ -105,10 +106,10 @@ impl Service {
 /// goes out from another instance (or the next start) at once, with no try spent.
 async fn hand_back(pool: &PgPool, worker_id: &str) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
-    let touches = outbox::release_claims_of(pool, worker_id, now)
+    let touches = outbox::TouchTable::release_claims_of(pool, worker_id, now)
         .await
         .context("could not hand back the claimed touches")?;
-    let posts = post_queue::release_claims_of(pool, worker_id, now)
+    let posts = post_queue::PostTable::release_claims_of(pool, worker_id, now)
         .await
         .context("could not hand back the claimed staff posts")?;
     if touches + posts > 0 {

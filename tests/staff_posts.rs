@@ -13,6 +13,7 @@ use touchbot::channel::ratelimit::{ChannelLimit, RateLimits};
 use touchbot::channel::simulated::SimulatedChannel;
 use touchbot::channel::{Button, Channels, PermanentReason};
 use touchbot::delivery::Settle;
+use touchbot::delivery::queue::Table;
 use touchbot::domain::{AccountId, ChannelKind, PostId};
 use touchbot::outbound::calendar::ClockTime;
 use touchbot::outbound::digest::compose_daily_digests;
@@ -21,7 +22,7 @@ use touchbot::outbound::post_dispatcher::{
     NO_TEAM_CHAT, PostDeliveryReport, UNSUPPORTED_LOOKUP_REASON, deliver_due_posts,
     rescue_and_reconcile_posts,
 };
-use touchbot::outbound::post_queue::{self, PostQueueError};
+use touchbot::outbound::post_queue::{self, PostQueueError, PostTable};
 use touchbot::outbound::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
 use touchbot::storage::team_chat;
 
@@ -495,7 +496,7 @@ async fn a_claimed_post_whose_worker_vanished_is_requeued_and_a_stale_result_is_
     )
     .await;
     let lease = TimeDelta::seconds(config().lease_seconds as i64);
-    let stale = post_queue::claim_due(&pool, "doomed", t0(), lease, 10)
+    let stale = PostTable::claim_due(&pool, "doomed", t0(), lease, 10)
         .await
         .unwrap()[0];
 

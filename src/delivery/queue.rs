@@ -15,7 +15,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::policy::{AfterSend, Stop};
 use super::report::{Outcome, Rescued};
-use crate::domain::{ChannelKind, PostId, TouchId};
+use crate::domain::{ChannelKind, PostId, TouchId, WebhookDeliveryId};
 
 /// The id of a row in a delivery queue.
 pub trait QueueId: Copy + Eq + Hash + Ord + Display + Debug + Send + Sync + 'static {
@@ -33,6 +33,13 @@ impl QueueId for TouchId {
 
 impl QueueId for PostId {
     const WHAT: &'static str = "staff post";
+    fn raw(self) -> i64 {
+        self.0
+    }
+}
+
+impl QueueId for WebhookDeliveryId {
+    const WHAT: &'static str = "webhook delivery";
     fn raw(self) -> i64 {
         self.0
     }

@@ -4,6 +4,7 @@
 //! `run` adds the waiting between passes, on the wall clock.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -232,12 +233,18 @@ impl<'a, Q: Queue> Worker<'a, Q> {
         Ok(outcome)
     }
 
-    /// Marks a group `sending` in one statement; if that fails for another reason than an
-    /// outage, row by row, so one bad row fails alone.
+    /// Marks a group `sending` in one statement.
     async fn mark_batch(&self, batch: Vec<Mark<Id<Q>>>) -> Vec<Fenced<Q, i32>> {
-        let rows = MarkRows::of(&batch);
-        match self.try_mark(&rows).await {
-            Ok(marked) => batch
+        group_or_alone(batch, |marks| async move {
+            let mut conn = self.pool.acquire().await?;
+            let lease_for = self.config.lease();
+            let rows = MarkRows::of(&marks);
+            let marked: HashMap<i64, i32> =
+                <Q::Table as Table>::mark_sending(&mut conn, &rows, lease_for)
+                    .await?
+                    .into_iter()
+                    .collect();
+            Ok(marks
                 .iter()
                 .map(|m| {
                     marked
@@ -245,68 +252,66 @@ impl<'a, Q: Queue> Worker<'a, Q> {
                         .copied()
                         .ok_or(QueueError::LeaseLost(m.lease))
                 })
-                .collect(),
-            Err(e) if batch.len() == 1 || is_outage(&e) => each_failed(batch.len(), e),
-            Err(_) => {
-                let mut answers = Vec::with_capacity(batch.len());
-                for m in batch {
-                    answers.extend(Box::pin(self.mark_batch(vec![m])).await);
-                }
-                answers
-            }
-        }
+                .collect())
+        })
+        .await
     }
 
-    async fn try_mark(&self, rows: &MarkRows) -> Result<HashMap<i64, i32>, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        let marked =
-            <Q::Table as Table>::mark_sending(&mut conn, rows, self.config.lease()).await?;
-        Ok(marked.into_iter().collect())
-    }
-
-    /// Settles a group in one transaction (the settle statement, then the follow-ups of the
-    /// rows it applied to); row by row if that fails for another reason than an outage.
+    /// Settles a group in one transaction: the settle statement, then the follow-ups of the
+    /// rows it applied to.
     async fn settle_batch(&self, batch: Vec<SettleRequest<Q>>) -> Vec<Fenced<Q, ()>> {
-        match self.try_settle(&batch).await {
-            Ok(applied) => batch
-                .iter()
-                .map(|(s, _)| {
-                    if applied.contains(&s.lease.id.raw()) {
-                        Ok(())
-                    } else {
-                        Err(QueueError::LeaseLost(s.lease))
-                    }
-                })
-                .collect(),
-            Err(e) if batch.len() == 1 || is_outage(&e) => each_failed(batch.len(), e),
-            Err(_) => {
-                let mut answers = Vec::with_capacity(batch.len());
-                for request in batch {
-                    answers.extend(Box::pin(self.settle_batch(vec![request])).await);
+        group_or_alone(batch, |batch| async move {
+            let settlements: Vec<_> = batch.iter().map(|(s, _)| s.clone()).collect();
+            let mut tx = self.pool.begin().await?;
+            let applied: HashSet<i64> =
+                <Q::Table as Table>::settle(&mut tx, &SettleRows::of(&settlements))
+                    .await?
+                    .into_iter()
+                    .collect();
+            let mut answers = Vec::with_capacity(batch.len());
+            for (s, follow_up) in &batch {
+                if !applied.contains(&s.lease.id.raw()) {
+                    answers.push(Err(QueueError::LeaseLost(s.lease)));
+                    continue;
                 }
-                answers
+                if let Some(follow_up) = follow_up {
+                    self.queue.follow_up(&mut tx, follow_up, s.now).await?;
+                }
+                answers.push(Ok(()));
             }
-        }
+            tx.commit().await?;
+            Ok(answers)
+        })
+        .await
     }
+}
 
-    async fn try_settle(&self, batch: &[SettleRequest<Q>]) -> Result<HashSet<i64>, sqlx::Error> {
-        let settlements: Vec<_> = batch.iter().map(|(s, _)| s.clone()).collect();
-        let mut tx = self.pool.begin().await?;
-        let applied: HashSet<i64> =
-            <Q::Table as Table>::settle(&mut tx, &SettleRows::of(&settlements))
-                .await?
-                .into_iter()
-                .collect();
-        for (s, follow_up) in batch {
-            if let Some(follow_up) = follow_up
-                .as_ref()
-                .filter(|_| applied.contains(&s.lease.id.raw()))
-            {
-                self.queue.follow_up(&mut tx, follow_up, s.now).await?;
+/// Runs `statement` on a whole group; if it fails for another reason than an outage, on each
+/// request alone, so that one bad row fails alone.
+async fn group_or_alone<T, R, I, F, Fut>(
+    batch: Vec<T>,
+    mut statement: F,
+) -> Vec<Result<R, QueueError<I>>>
+where
+    T: Clone,
+    I: QueueId,
+    F: FnMut(Vec<T>) -> Fut,
+    Fut: Future<Output = Result<Vec<Result<R, QueueError<I>>>, sqlx::Error>>,
+{
+    let n = batch.len();
+    match statement(batch.clone()).await {
+        Ok(answers) => answers,
+        Err(e) if n == 1 || is_outage(&e) => each_failed(n, e),
+        Err(_) => {
+            let mut answers = Vec::with_capacity(n);
+            for request in batch {
+                match statement(vec![request]).await {
+                    Ok(answer) => answers.extend(answer),
+                    Err(e) => answers.push(Err(QueueError::Database(e))),
+                }
             }
+            answers
         }
-        tx.commit().await?;
-        Ok(applied)
     }
 }
 

@@ -18,9 +18,7 @@ use crate::channel::{Address, Button, PermanentReason};
 use crate::domain::{AccountId, ChannelKind, MessageCategory, TouchId, TouchKind};
 
 pub use super::outbox::{NOTIFY_CHANNEL, UNSUPPORTED_LOOKUP_REASON};
-pub use super::touches::{
-    deliver_batch, deliver_due, reconcile_unknown, rescue_and_reconcile, run_dispatcher,
-};
+pub use super::touches::{deliver_due, rescue_and_reconcile, run_dispatcher};
 pub use crate::delivery::Reconciled;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -18,8 +18,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 pub use unknown::{
-    RequeueError, UNSUPPORTED_LOOKUP_REASON, UnknownTouch, explain_unknown, list_unknown, requeue,
-    requeue_because, requeue_unknown, rescue_expired_leases, resolve_unknown_as_sent,
+    RequeueError, UNSUPPORTED_LOOKUP_REASON, UnknownTouch, list_unknown, requeue, requeue_because,
 };
 
 use super::send_row::{SendRow, load_for_send};
@@ -40,57 +39,6 @@ pub struct TouchTable;
 /// The key a channel deduplicates on: one per touch, the same for every retry of it.
 pub fn idempotency_key(account_id: AccountId, touch_key: &str) -> String {
     format!("touch:{account_id}:{touch_key}")
-}
-
-/// Leases up to `batch_size` touches due at `now` to `worker_id` for `lease` (on the database's
-/// clock). Rows locked by a concurrent claim are skipped, so two workers never get the same
-/// touch. Touches held back by a human takeover (`touch_held_until`, the same rule
-/// `next_due_at` uses) stay planned, untouched, and are claimed once it ends.
-pub async fn claim_due(
-    db: impl PgExecutor<'_>,
-    worker_id: &str,
-    now: DateTime<Utc>,
-    lease: TimeDelta,
-    batch_size: i64,
-) -> Result<Vec<Lease>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"
-        with due as (
-            select id from touches
-            where status = 'planned'
-              and due_at <= $1
-              and (next_attempt_at is null or next_attempt_at <= $1)
-              -- A contact talking with their CSM gets no automated touches meanwhile (see
-              -- chat::takeover); contractual renewal notices keep their date.
-              and touch_held_until(contact_id, category, $1) is null
-            order by due_at, id
-            limit $2
-            for update skip locked
-        )
-        update touches t
-           set status = 'claimed', attempt = t.attempt + 1,
-               lease_owner = $3, lease_until = now() + make_interval(secs => $4),
-               updated_at = $1
-          from due
-         where t.id = due.id
-        returning t.id, t.attempt
-        "#,
-        now,
-        batch_size,
-        worker_id,
-        seconds(lease),
-    )
-    .fetch_all(db)
-    .await?;
-    let mut leases: Vec<Lease> = rows
-        .into_iter()
-        .map(|r| Lease {
-            id: TouchId(r.id),
-            attempt: r.attempt,
-        })
-        .collect();
-    leases.sort_by_key(|l| l.id);
-    Ok(leases)
 }
 
 /// Records that the message is about to be handed to the channel, and counts the try. Commit
@@ -122,99 +70,6 @@ pub async fn settle(
     queue::settle_one::<TouchTable>(db, lease, change, now).await
 }
 
-async fn mark_rows(
-    db: &mut PgConnection,
-    marks: &MarkRows,
-    lease_for: TimeDelta,
-) -> Result<Vec<(i64, i32)>, sqlx::Error> {
-    let rows = sqlx::query!(
-        "update touches t
-            set status = 'sending', tries = t.tries + 1,
-                lease_until = now() + make_interval(secs => $3), updated_at = v.now
-           from unnest($1::int8[], $2::int4[], $4::timestamptz[]) as v(id, attempt, now)
-          where t.id = v.id and t.attempt = v.attempt and t.status = 'claimed'
-            and t.lease_until > now()
-          returning t.id, t.tries",
-        &marks.ids,
-        &marks.attempts,
-        seconds(lease_for),
-        &marks.nows,
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.tries)).collect())
-}
-
-/// Applies a batch of settles, each fenced by its attempt and the status its change expects;
-/// `Settle` says what each change sets. `sent` also settles a send the lease rescue already
-/// marked `unknown` (its record was held up by an outage), as long as nobody claimed it since.
-async fn settle_rows(db: &mut PgConnection, rows: &SettleRows) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"
-        update touches t
-           set status = case v.kind when 'sent' then 'sent' when 'fail' then 'failed'
-                                    when 'skip' then 'skipped' when 'unknown' then 'unknown'
-                                    else 'planned' end,
-               next_attempt_at = case when v.kind in ('retry', 'wait') then v.at
-                                      else t.next_attempt_at end,
-               sent_at = case when v.kind = 'sent' then v.now else t.sent_at end,
-               provider_message_id = case when v.kind = 'sent' then v.text
-                                          else t.provider_message_id end,
-               status_reason = case when v.kind = 'sent' then null
-                                    when v.kind in ('wait', 'fail', 'skip', 'unknown') then v.text
-                                    else t.status_reason end,
-               last_error = case when v.kind = 'sent' then null
-                                 when v.kind in ('retry', 'fail', 'unknown') then v.text
-                                 else t.last_error end,
-               -- A "slow down" is waiting, not failing: the try the mark took is given back.
-               tries = t.tries - case when v.kind = 'retry' and not v.counts
-                                           and t.status = 'sending' then 1 else 0 end,
-               -- The worker that was sending is kept: it is where to look in the logs.
-               lease_owner = case when v.kind = 'unknown' then t.lease_owner end,
-               lease_until = null,
-               updated_at = v.now
-          from unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::timestamptz[],
-                      $6::bool[], $7::timestamptz[])
-               as v(id, attempt, kind, text, at, counts, now)
-         where t.id = v.id and t.attempt = v.attempt
-           and case v.kind when 'release' then t.status = 'claimed'
-                           when 'wait' then t.status = 'claimed'
-                           when 'sent' then t.status in ('sending', 'unknown')
-                           when 'unknown' then t.status = 'sending'
-                           else t.status in ('claimed', 'sending') end
-        returning t.id
-        "#,
-        &rows.ids,
-        &rows.attempts,
-        &rows.kinds,
-        &rows.texts as &[Option<String>],
-        &rows.ats as &[Option<DateTime<Utc>>],
-        &rows.counts,
-        &rows.nows,
-    )
-    .fetch_all(db)
-    .await
-}
-
-/// Hands back every touch `worker_id` claimed and never gave to a channel; returns how many.
-/// For a stopping process, whatever its workers were doing when they stopped.
-pub async fn release_claims_of(
-    db: impl PgExecutor<'_>,
-    worker_id: &str,
-    now: DateTime<Utc>,
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query!(
-        "update touches
-            set status = 'planned', lease_owner = null, lease_until = null, updated_at = $2
-          where status = 'claimed' and lease_owner = $1",
-        worker_id,
-        now,
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
-}
-
 /// Ends the leases of a worker known to be gone (its process died), so the next rescue takes
 /// its touches back without waiting for the leases to run out.
 pub async fn expire_leases_of(
@@ -231,39 +86,60 @@ pub async fn expire_leases_of(
     Ok(done.rows_affected())
 }
 
-/// When the earliest planned touch becomes claimable (possibly already past), as `claim_due`
-/// sees it at `now`: one held back by a takeover becomes claimable when the takeover lapses.
-pub async fn next_due_at(
-    db: impl PgExecutor<'_>,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    // greatest() skips nulls: a touch not held (or never retried) is due at its due_at. The
-    // hashed `in` only spares the rule's cost on contacts nobody is talking with.
-    sqlx::query_scalar!(
-        "select min(greatest(due_at, next_attempt_at,
-                             case when contact_id in (select contact_id from contact_takeovers
-                                                       where ended_at is null)
-                                  then touch_held_until(contact_id, category, $1) end))
-           from touches where status = 'planned'",
-        now,
-    )
-    .fetch_one(db)
-    .await
-}
-
 impl Table for TouchTable {
     type Id = TouchId;
     type Row = SendRow;
     const NOTIFY: Option<&'static str> = Some(NOTIFY_CHANNEL);
 
+    /// Leases up to `batch_size` touches due at `now` to `worker_id` for `lease` (on the database's
+    /// clock). Rows locked by a concurrent claim are skipped, so two workers never get the same
+    /// touch. Touches held back by a human takeover (`touch_held_until`, the same rule
+    /// `next_due_at` uses) stay planned, untouched, and are claimed once it ends.
     async fn claim_due(
         db: &PgPool,
-        worker: &str,
+        worker_id: &str,
         now: DateTime<Utc>,
         lease: TimeDelta,
-        n: i64,
+        batch_size: i64,
     ) -> Result<Vec<Lease>, sqlx::Error> {
-        claim_due(db, worker, now, lease, n).await
+        let rows = sqlx::query!(
+            r#"
+            with due as (
+                select id from touches
+                where status = 'planned'
+                  and due_at <= $1
+                  and (next_attempt_at is null or next_attempt_at <= $1)
+                  -- A contact talking with their CSM gets no automated touches meanwhile (see
+                  -- chat::takeover); contractual renewal notices keep their date.
+                  and touch_held_until(contact_id, category, $1) is null
+                order by due_at, id
+                limit $2
+                for update skip locked
+            )
+            update touches t
+               set status = 'claimed', attempt = t.attempt + 1,
+                   lease_owner = $3, lease_until = now() + make_interval(secs => $4),
+                   updated_at = $1
+              from due
+             where t.id = due.id
+            returning t.id, t.attempt
+            "#,
+            now,
+            batch_size,
+            worker_id,
+            seconds(lease),
+        )
+        .fetch_all(db)
+        .await?;
+        let mut leases: Vec<Lease> = rows
+            .into_iter()
+            .map(|r| Lease {
+                id: TouchId(r.id),
+                attempt: r.attempt,
+            })
+            .collect();
+        leases.sort_by_key(|l| l.id);
+        Ok(leases)
     }
 
     async fn load(db: &PgPool, ids: &[i64]) -> Result<Vec<(TouchId, SendRow)>, sqlx::Error> {
@@ -275,26 +151,112 @@ impl Table for TouchTable {
         marks: &MarkRows,
         lease_for: TimeDelta,
     ) -> Result<Vec<(i64, i32)>, sqlx::Error> {
-        mark_rows(db, marks, lease_for).await
+        let rows = sqlx::query!(
+            "update touches t
+                set status = 'sending', tries = t.tries + 1,
+                    lease_until = now() + make_interval(secs => $3), updated_at = v.now
+               from unnest($1::int8[], $2::int4[], $4::timestamptz[]) as v(id, attempt, now)
+              where t.id = v.id and t.attempt = v.attempt and t.status = 'claimed'
+                and t.lease_until > now()
+              returning t.id, t.tries",
+            &marks.ids,
+            &marks.attempts,
+            seconds(lease_for),
+            &marks.nows,
+        )
+        .fetch_all(db)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.id, r.tries)).collect())
     }
 
+    /// Applies a batch of settles, each fenced by its attempt and the status its change expects;
+    /// `Settle` says what each change sets. `sent` also settles a send the lease rescue already
+    /// marked `unknown` (its record was held up by an outage), as long as nobody claimed it since.
     async fn settle(db: &mut PgConnection, rows: &SettleRows) -> Result<Vec<i64>, sqlx::Error> {
-        settle_rows(db, rows).await
+        sqlx::query_scalar!(
+            r#"
+            update touches t
+               set status = case v.kind when 'sent' then 'sent' when 'fail' then 'failed'
+                                        when 'skip' then 'skipped' when 'unknown' then 'unknown'
+                                        else 'planned' end,
+                   next_attempt_at = case when v.kind in ('retry', 'wait') then v.at
+                                          else t.next_attempt_at end,
+                   sent_at = case when v.kind = 'sent' then v.now else t.sent_at end,
+                   provider_message_id = case when v.kind = 'sent' then v.text
+                                              else t.provider_message_id end,
+                   status_reason = case when v.kind = 'sent' then null
+                                        when v.kind in ('wait', 'fail', 'skip', 'unknown') then v.text
+                                        else t.status_reason end,
+                   last_error = case when v.kind = 'sent' then null
+                                     when v.kind in ('retry', 'fail', 'unknown') then v.text
+                                     else t.last_error end,
+                   -- A "slow down" is waiting, not failing: the try the mark took is given back.
+                   tries = t.tries - case when v.kind = 'retry' and not v.counts
+                                               and t.status = 'sending' then 1 else 0 end,
+                   -- The worker that was sending is kept: it is where to look in the logs.
+                   lease_owner = case when v.kind = 'unknown' then t.lease_owner end,
+                   lease_until = null,
+                   updated_at = v.now
+              from unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::timestamptz[],
+                          $6::bool[], $7::timestamptz[])
+                   as v(id, attempt, kind, text, at, counts, now)
+             where t.id = v.id and t.attempt = v.attempt
+               and case v.kind when 'release' then t.status = 'claimed'
+                               when 'wait' then t.status = 'claimed'
+                               when 'sent' then t.status in ('sending', 'unknown')
+                               when 'unknown' then t.status = 'sending'
+                               else t.status in ('claimed', 'sending') end
+            returning t.id
+            "#,
+            &rows.ids,
+            &rows.attempts,
+            &rows.kinds,
+            &rows.texts as &[Option<String>],
+            &rows.ats as &[Option<DateTime<Utc>>],
+            &rows.counts,
+            &rows.nows,
+        )
+        .fetch_all(db)
+        .await
     }
 
+    /// Hands back every touch `worker_id` claimed and never gave to a channel; returns how many.
+    /// For a stopping process, whatever its workers were doing when they stopped.
     async fn release_claims_of(
         db: &PgPool,
-        worker: &str,
+        worker_id: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, sqlx::Error> {
-        release_claims_of(db, worker, now).await
+        let done = sqlx::query!(
+            "update touches
+                set status = 'planned', lease_owner = null, lease_until = null, updated_at = $2
+              where status = 'claimed' and lease_owner = $1",
+            worker_id,
+            now,
+        )
+        .execute(db)
+        .await?;
+        Ok(done.rows_affected())
     }
 
+    /// When the earliest planned touch becomes claimable (possibly already past), as `claim_due`
+    /// sees it at `now`: one held back by a takeover becomes claimable when the takeover lapses.
     async fn next_due_at(
         db: &PgPool,
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        next_due_at(db, now).await
+        // greatest() skips nulls: a touch not held (or never retried) is due at its due_at. The
+        // hashed `in` only spares the rule's cost on contacts nobody is talking with.
+        sqlx::query_scalar!(
+            "select min(greatest(due_at, next_attempt_at,
+                                 case when contact_id in (select contact_id from contact_takeovers
+                                                           where ended_at is null)
+                                      then touch_held_until(contact_id, category, $1) end))
+               from touches where status = 'planned'",
+            now,
+        )
+        .fetch_one(db)
+        .await
     }
 }
 

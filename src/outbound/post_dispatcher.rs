@@ -191,21 +191,6 @@ pub async fn deliver_due_posts(
         .await
 }
 
-/// Claims one batch of posts due at `now` and delivers it, recording every change at `now`;
-/// leases run on the database's clock.
-pub async fn deliver_post_batch(
-    pool: &PgPool,
-    channels: &Channels,
-    config: &DispatcherConfig,
-    worker_id: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<PostDeliveryReport> {
-    let posts = Posts { channels, config };
-    Worker::at(&posts, pool, config, now)
-        .deliver_batch(worker_id, now)
-        .await
-}
-
 /// Delivers the posts `ids` at once, one after the other in their order, if they still wait:
 /// for a post its producer has just queued and wants out now (the bot's answer to a client).
 /// A post this cannot deliver now (slowed down, no channel) stays queued for the dispatcher;
@@ -229,15 +214,6 @@ pub async fn deliver_posts_now(
         .await
         .context("could not claim the posts to deliver at once")?;
     Ok(worker.deliver(leases, 1).await)
-}
-
-/// Asks the channel of each 'unknown' post whether it arrived, and settles what it can.
-pub async fn reconcile_unknown_posts(
-    pool: &PgPool,
-    channels: &Channels,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Reconciled> {
-    reconcile::reconcile_unknown::<PostTable>(pool, channels, now).await
 }
 
 /// The staff posts' part of the periodic safety net: take back expired leases, then settle

@@ -12,7 +12,7 @@ mod unknown;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
-pub use unknown::{UNSUPPORTED_LOOKUP_REASON, UnknownPost, list_unknown, rescue_expired_leases};
+pub use unknown::{UNSUPPORTED_LOOKUP_REASON, UnknownPost, list_unknown};
 
 use crate::channel::Button;
 use crate::delivery::Settle;
@@ -32,53 +32,6 @@ pub struct PostTable;
 /// The key a channel deduplicates a post on; the prefix keeps it apart from touches' keys.
 pub fn channel_key(idempotency_key: &str) -> String {
     format!("post:{idempotency_key}")
-}
-
-/// Leases up to `batch_size` posts due at `now` (delivery 'now') to `worker_id` for `lease`,
-/// on the database's clock.
-/// Rows locked by a concurrent claim are skipped, so two workers never get the same post.
-pub async fn claim_due(
-    db: impl PgExecutor<'_>,
-    worker_id: &str,
-    now: DateTime<Utc>,
-    lease: TimeDelta,
-    batch_size: i64,
-) -> Result<Vec<Lease>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"
-        with due as (
-            select id from staff_posts
-            where status = 'planned' and delivery = 'now'
-              and due_at <= $1
-              and (next_attempt_at is null or next_attempt_at <= $1)
-            order by due_at, id
-            limit $2
-            for update skip locked
-        )
-        update staff_posts p
-           set status = 'claimed', attempt = p.attempt + 1,
-               lease_owner = $3, lease_until = now() + make_interval(secs => $4),
-               updated_at = $1
-          from due
-         where p.id = due.id
-        returning p.id, p.attempt
-        "#,
-        now,
-        batch_size,
-        worker_id,
-        seconds(lease),
-    )
-    .fetch_all(db)
-    .await?;
-    let mut leases: Vec<Lease> = rows
-        .into_iter()
-        .map(|r| Lease {
-            id: PostId(r.id),
-            attempt: r.attempt,
-        })
-        .collect();
-    leases.sort_by_key(|l| l.id);
-    Ok(leases)
 }
 
 /// Leases the posts among `ids` that are still waiting ('planned', delivery 'now') to
@@ -207,156 +160,169 @@ pub async fn settle(
     queue::settle_one::<PostTable>(db, lease, change, now).await
 }
 
-/// Records where each post is about to go, just before it is handed to the channel, and
-/// counts the try: from here on a crash leaves it unknown rather than "not sent", and the
-/// address says which chat to look in.
-async fn mark_rows(
-    db: &mut PgConnection,
-    marks: &MarkRows,
-    lease_for: TimeDelta,
-) -> Result<Vec<(i64, i32)>, sqlx::Error> {
-    let rows = sqlx::query!(
-        "update staff_posts p
-            set status = 'sending', sent_channel = v.channel, sent_address = v.address,
-                tries = p.tries + 1, lease_until = now() + make_interval(secs => $3),
-                status_reason = null, updated_at = v.now
-           from unnest($1::int8[], $2::int4[], $4::text[], $5::text[], $6::timestamptz[])
-                as v(id, attempt, channel, address, now)
-          where p.id = v.id and p.attempt = v.attempt and p.status = 'claimed'
-            and p.lease_until > now()
-          returning p.id, p.tries",
-        &marks.ids,
-        &marks.attempts,
-        seconds(lease_for),
-        &marks.channels as &[Option<String>],
-        &marks.addresses as &[Option<String>],
-        &marks.nows,
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.tries)).collect())
-}
-
-/// Applies a batch of settles, each fenced by its attempt and the status its change expects,
-/// as for touches (`outbox`); posts are never skipped.
-async fn settle_rows(db: &mut PgConnection, rows: &SettleRows) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"
-        update staff_posts p
-           set status = case v.kind when 'sent' then 'sent' when 'fail' then 'failed'
-                                    when 'unknown' then 'unknown' else 'planned' end,
-               next_attempt_at = case when v.kind in ('retry', 'wait') then v.at
-                                      else p.next_attempt_at end,
-               sent_at = case when v.kind = 'sent' then v.now else p.sent_at end,
-               provider_message_id = case when v.kind = 'sent' then v.text
-                                          else p.provider_message_id end,
-               status_reason = case when v.kind = 'sent' then null
-                                    when v.kind in ('wait', 'fail', 'unknown') then v.text
-                                    else p.status_reason end,
-               last_error = case when v.kind = 'sent' then null
-                                 when v.kind in ('retry', 'fail', 'unknown') then v.text
-                                 else p.last_error end,
-               tries = p.tries - case when v.kind = 'retry' and not v.counts
-                                           and p.status = 'sending' then 1 else 0 end,
-               lease_owner = case when v.kind = 'unknown' then p.lease_owner end,
-               lease_until = null,
-               updated_at = v.now
-          from unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::timestamptz[],
-                      $6::bool[], $7::timestamptz[])
-               as v(id, attempt, kind, text, at, counts, now)
-         where p.id = v.id and p.attempt = v.attempt
-           and case v.kind when 'release' then p.status = 'claimed'
-                           when 'wait' then p.status = 'claimed'
-                           when 'sent' then p.status in ('sending', 'unknown')
-                           when 'unknown' then p.status = 'sending'
-                           when 'skip' then false
-                           else p.status in ('claimed', 'sending') end
-        returning p.id
-        "#,
-        &rows.ids,
-        &rows.attempts,
-        &rows.kinds,
-        &rows.texts as &[Option<String>],
-        &rows.ats as &[Option<DateTime<Utc>>],
-        &rows.counts,
-        &rows.nows,
-    )
-    .fetch_all(db)
-    .await
-}
-
-/// Hands back every post `worker_id` claimed and never gave to a channel; returns how many.
-pub async fn release_claims_of(
-    db: impl PgExecutor<'_>,
-    worker_id: &str,
-    now: DateTime<Utc>,
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query!(
-        "update staff_posts
-            set status = 'planned', lease_owner = null, lease_until = null, updated_at = $2
-          where status = 'claimed' and lease_owner = $1",
-        worker_id,
-        now,
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
-}
-
-/// When the earliest planned post to deliver becomes claimable (possibly already past); the
-/// same rows `claim_due` takes.
-pub async fn next_due_at(db: impl PgExecutor<'_>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "select min(greatest(due_at, coalesce(next_attempt_at, due_at)))
-           from staff_posts where status = 'planned' and delivery = 'now'"
-    )
-    .fetch_one(db)
-    .await
-}
-
 impl Table for PostTable {
     type Id = PostId;
     type Row = PostRow;
     const NOTIFY: Option<&'static str> = Some(NOTIFY_CHANNEL);
 
+    /// Leases up to `batch_size` posts due at `now` (delivery 'now') to `worker_id` for `lease`,
+    /// on the database's clock.
+    /// Rows locked by a concurrent claim are skipped, so two workers never get the same post.
     async fn claim_due(
         db: &PgPool,
-        worker: &str,
+        worker_id: &str,
         now: DateTime<Utc>,
         lease: TimeDelta,
-        n: i64,
+        batch_size: i64,
     ) -> Result<Vec<Lease>, sqlx::Error> {
-        claim_due(db, worker, now, lease, n).await
+        let rows = sqlx::query!(
+            r#"
+            with due as (
+                select id from staff_posts
+                where status = 'planned' and delivery = 'now'
+                  and due_at <= $1
+                  and (next_attempt_at is null or next_attempt_at <= $1)
+                order by due_at, id
+                limit $2
+                for update skip locked
+            )
+            update staff_posts p
+               set status = 'claimed', attempt = p.attempt + 1,
+                   lease_owner = $3, lease_until = now() + make_interval(secs => $4),
+                   updated_at = $1
+              from due
+             where p.id = due.id
+            returning p.id, p.attempt
+            "#,
+            now,
+            batch_size,
+            worker_id,
+            seconds(lease),
+        )
+        .fetch_all(db)
+        .await?;
+        let mut leases: Vec<Lease> = rows
+            .into_iter()
+            .map(|r| Lease {
+                id: PostId(r.id),
+                attempt: r.attempt,
+            })
+            .collect();
+        leases.sort_by_key(|l| l.id);
+        Ok(leases)
     }
 
     async fn load(db: &PgPool, ids: &[i64]) -> Result<Vec<(PostId, PostRow)>, sqlx::Error> {
         load_for_send(db, ids).await
     }
 
+    /// Records where each post is about to go, just before it is handed to the channel, and
+    /// counts the try: from here on a crash leaves it unknown rather than "not sent", and the
+    /// address says which chat to look in.
     async fn mark_sending(
         db: &mut PgConnection,
         marks: &MarkRows,
         lease_for: TimeDelta,
     ) -> Result<Vec<(i64, i32)>, sqlx::Error> {
-        mark_rows(db, marks, lease_for).await
+        let rows = sqlx::query!(
+            "update staff_posts p
+                set status = 'sending', sent_channel = v.channel, sent_address = v.address,
+                    tries = p.tries + 1, lease_until = now() + make_interval(secs => $3),
+                    status_reason = null, updated_at = v.now
+               from unnest($1::int8[], $2::int4[], $4::text[], $5::text[], $6::timestamptz[])
+                    as v(id, attempt, channel, address, now)
+              where p.id = v.id and p.attempt = v.attempt and p.status = 'claimed'
+                and p.lease_until > now()
+              returning p.id, p.tries",
+            &marks.ids,
+            &marks.attempts,
+            seconds(lease_for),
+            &marks.channels as &[Option<String>],
+            &marks.addresses as &[Option<String>],
+            &marks.nows,
+        )
+        .fetch_all(db)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.id, r.tries)).collect())
     }
 
+    /// Applies a batch of settles, each fenced by its attempt and the status its change expects,
+    /// as for touches (`outbox`); posts are never skipped.
     async fn settle(db: &mut PgConnection, rows: &SettleRows) -> Result<Vec<i64>, sqlx::Error> {
-        settle_rows(db, rows).await
+        sqlx::query_scalar!(
+            r#"
+            update staff_posts p
+               set status = case v.kind when 'sent' then 'sent' when 'fail' then 'failed'
+                                        when 'unknown' then 'unknown' else 'planned' end,
+                   next_attempt_at = case when v.kind in ('retry', 'wait') then v.at
+                                          else p.next_attempt_at end,
+                   sent_at = case when v.kind = 'sent' then v.now else p.sent_at end,
+                   provider_message_id = case when v.kind = 'sent' then v.text
+                                              else p.provider_message_id end,
+                   status_reason = case when v.kind = 'sent' then null
+                                        when v.kind in ('wait', 'fail', 'unknown') then v.text
+                                        else p.status_reason end,
+                   last_error = case when v.kind = 'sent' then null
+                                     when v.kind in ('retry', 'fail', 'unknown') then v.text
+                                     else p.last_error end,
+                   tries = p.tries - case when v.kind = 'retry' and not v.counts
+                                               and p.status = 'sending' then 1 else 0 end,
+                   lease_owner = case when v.kind = 'unknown' then p.lease_owner end,
+                   lease_until = null,
+                   updated_at = v.now
+              from unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::timestamptz[],
+                          $6::bool[], $7::timestamptz[])
+                   as v(id, attempt, kind, text, at, counts, now)
+             where p.id = v.id and p.attempt = v.attempt
+               and case v.kind when 'release' then p.status = 'claimed'
+                               when 'wait' then p.status = 'claimed'
+                               when 'sent' then p.status in ('sending', 'unknown')
+                               when 'unknown' then p.status = 'sending'
+                               when 'skip' then false
+                               else p.status in ('claimed', 'sending') end
+            returning p.id
+            "#,
+            &rows.ids,
+            &rows.attempts,
+            &rows.kinds,
+            &rows.texts as &[Option<String>],
+            &rows.ats as &[Option<DateTime<Utc>>],
+            &rows.counts,
+            &rows.nows,
+        )
+        .fetch_all(db)
+        .await
     }
 
+    /// Hands back every post `worker_id` claimed and never gave to a channel; returns how many.
     async fn release_claims_of(
         db: &PgPool,
-        worker: &str,
+        worker_id: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, sqlx::Error> {
-        release_claims_of(db, worker, now).await
+        let done = sqlx::query!(
+            "update staff_posts
+                set status = 'planned', lease_owner = null, lease_until = null, updated_at = $2
+              where status = 'claimed' and lease_owner = $1",
+            worker_id,
+            now,
+        )
+        .execute(db)
+        .await?;
+        Ok(done.rows_affected())
     }
 
+    /// When the earliest planned post to deliver becomes claimable (possibly already past); the
+    /// same rows `claim_due` takes.
     async fn next_due_at(
         db: &PgPool,
         _now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        next_due_at(db).await
+        sqlx::query_scalar!(
+            "select min(greatest(due_at, coalesce(next_attempt_at, due_at)))
+               from staff_posts where status = 'planned' and delivery = 'now'"
+        )
+        .fetch_one(db)
+        .await
     }
 }

@@ -220,35 +220,6 @@ pub async fn deliver_due(
         .await
 }
 
-/// Claims one batch due at `now` and delivers it, recording every change at `now`.
-pub async fn deliver_batch(
-    pool: &PgPool,
-    channels: &Channels,
-    renderer: &dyn Render,
-    config: &DispatcherConfig,
-    worker_id: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Report> {
-    let touches = Touches {
-        channels,
-        renderer,
-        config,
-        retime: None,
-    };
-    Worker::at(&touches, pool, config, now)
-        .deliver_batch(worker_id, now)
-        .await
-}
-
-/// Asks each unknown touch's channel whether the message arrived, and settles what it can.
-pub async fn reconcile_unknown(
-    pool: &PgPool,
-    channels: &Channels,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Reconciled> {
-    reconcile::reconcile_unknown::<TouchTable>(pool, channels, now).await
-}
-
 /// The periodic safety net: take back expired leases, then settle what became 'unknown'.
 pub async fn rescue_and_reconcile(
     pool: &PgPool,

@@ -13,37 +13,6 @@ pub const UNSUPPORTED_LOOKUP_REASON: &str = "the send was cut short (the worker 
     channel's answer was lost) and this channel cannot tell whether the message arrived; it is \
     not resent automatically. Check with the recipient, then requeue it if it never arrived";
 
-/// Takes touches back from workers whose lease ran out (on the database's clock; `now` only
-/// stamps the change).
-pub async fn rescue_expired_leases(
-    conn: &mut sqlx::PgConnection,
-    now: DateTime<Utc>,
-) -> Result<Rescued, sqlx::Error> {
-    let requeued = sqlx::query!(
-        "update touches
-            set status = 'planned', lease_owner = null, lease_until = null, updated_at = $1,
-                last_error = 'the worker holding this touch stopped before sending it'
-          where status = 'claimed' and lease_until <= now()",
-        now,
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    // The worker that was sending is kept in lease_owner: it is where to look in the logs.
-    let unknown = sqlx::query!(
-        "update touches
-            set status = 'unknown', lease_until = null, updated_at = $1,
-                status_reason = 'the worker stopped while handing this message to the channel; \
-                                 asking the channel whether it arrived'
-          where status = 'sending' and lease_until <= now()",
-        now,
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(Rescued { requeued, unknown })
-}
-
 /// A touch whose send may or may not have happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownTouch {
@@ -87,70 +56,6 @@ pub async fn list_unknown(db: impl PgExecutor<'_>) -> Result<Vec<UnknownTouch>, 
             updated_at: r.updated_at,
         })
         .collect())
-}
-
-/// The channel confirmed the message arrived. `sent_at` is when we learned it, the real
-/// moment being unknowable. Returns false if the touch is no longer 'unknown'.
-pub async fn resolve_unknown_as_sent(
-    db: impl PgExecutor<'_>,
-    id: TouchId,
-    provider_message_id: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query!(
-        "update touches
-            set status = 'sent', sent_at = $3, provider_message_id = $2,
-                status_reason = 'confirmed by the channel after a worker stopped mid-send',
-                lease_owner = null, updated_at = $3
-          where id = $1 and status = 'unknown'",
-        id.0,
-        provider_message_id,
-        now,
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Puts an 'unknown' touch back in the queue, due at once. Used when the channel said the
-/// message never arrived, and by an operator who checked by hand.
-pub async fn requeue_unknown(
-    db: impl PgExecutor<'_>,
-    id: TouchId,
-    why: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query!(
-        "update touches
-            set status = 'planned', next_attempt_at = $3, last_error = $2, status_reason = null,
-                lease_owner = null, lease_until = null, updated_at = $3
-          where id = $1 and status = 'unknown'",
-        id.0,
-        why,
-        now,
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Explains why an 'unknown' touch stays that way (only writes when the text changes).
-pub async fn explain_unknown(
-    db: impl PgExecutor<'_>,
-    id: TouchId,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update touches set status_reason = $2, updated_at = $3
-          where id = $1 and status = 'unknown' and status_reason is distinct from $2",
-        id.0,
-        reason,
-        now,
-    )
-    .execute(db)
-    .await?;
-    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -218,11 +123,35 @@ impl Rescue for TouchTable {
         }
     }
 
+    /// Takes touches back from workers whose lease ran out (on the database's clock; `now` only
+    /// stamps the change).
     async fn rescue_expired(
-        db: &mut PgConnection,
+        conn: &mut PgConnection,
         now: DateTime<Utc>,
     ) -> Result<Rescued, sqlx::Error> {
-        rescue_expired_leases(db, now).await
+        let requeued = sqlx::query!(
+            "update touches
+                set status = 'planned', lease_owner = null, lease_until = null, updated_at = $1,
+                    last_error = 'the worker holding this touch stopped before sending it'
+              where status = 'claimed' and lease_until <= now()",
+            now,
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        // The worker that was sending is kept in lease_owner: it is where to look in the logs.
+        let unknown = sqlx::query!(
+            "update touches
+                set status = 'unknown', lease_until = null, updated_at = $1,
+                    status_reason = 'the worker stopped while handing this message to the channel; \
+                                     asking the channel whether it arrived'
+              where status = 'sending' and lease_until <= now()",
+            now,
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(Rescued { requeued, unknown })
     }
 
     async fn list_unknown(db: &PgPool) -> Result<Vec<UnknownRow<TouchId>>, sqlx::Error> {
@@ -237,30 +166,67 @@ impl Rescue for TouchTable {
             .collect())
     }
 
+    /// The channel confirmed the message arrived. `sent_at` is when we learned it, the real
+    /// moment being unknowable. Returns false if the touch is no longer 'unknown'.
     async fn resolve_unknown_as_sent(
         db: &PgPool,
         id: TouchId,
-        provider_id: &str,
+        provider_message_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, sqlx::Error> {
-        resolve_unknown_as_sent(db, id, provider_id, now).await
+        let done = sqlx::query!(
+            "update touches
+                set status = 'sent', sent_at = $3, provider_message_id = $2,
+                    status_reason = 'confirmed by the channel after a worker stopped mid-send',
+                    lease_owner = null, updated_at = $3
+              where id = $1 and status = 'unknown'",
+            id.0,
+            provider_message_id,
+            now,
+        )
+        .execute(db)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
+    /// Puts an 'unknown' touch back in the queue, due at once. Used when the channel said the
+    /// message never arrived, and by an operator who checked by hand.
     async fn requeue_unknown(
         db: &PgPool,
         id: TouchId,
         why: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, sqlx::Error> {
-        requeue_unknown(db, id, why, now).await
+        let done = sqlx::query!(
+            "update touches
+                set status = 'planned', next_attempt_at = $3, last_error = $2, status_reason = null,
+                    lease_owner = null, lease_until = null, updated_at = $3
+              where id = $1 and status = 'unknown'",
+            id.0,
+            why,
+            now,
+        )
+        .execute(db)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
+    /// Explains why an 'unknown' touch stays that way (only writes when the text changes).
     async fn explain_unknown(
         db: &PgPool,
         id: TouchId,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
-        explain_unknown(db, id, reason, now).await
+        sqlx::query!(
+            "update touches set status_reason = $2, updated_at = $3
+              where id = $1 and status = 'unknown' and status_reason is distinct from $2",
+            id.0,
+            reason,
+            now,
+        )
+        .execute(db)
+        .await?;
+        Ok(())
     }
 }
