@@ -26,6 +26,7 @@ pub mod liveness;
 pub mod messages;
 pub mod metrics;
 pub mod outbound;
+pub mod staff_posts;
 pub mod startup;
 pub mod status;
 pub mod storage;

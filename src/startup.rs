@@ -29,12 +29,13 @@ use crate::delivery::queue::Table;
 use crate::inbound::{Judge, reassess};
 use crate::liveness::Liveness;
 use crate::messages::Messages;
-use crate::outbound::digest::{DIGEST_TICK_CRON, daily_digest_job};
 use crate::outbound::dispatcher::{Render, run_dispatcher};
-use crate::outbound::post_dispatcher::run_post_dispatcher;
 use crate::outbound::render::TemplateRenderer;
 use crate::outbound::scheduler::{Scheduled, Scheduler, job_fn, start_scheduler};
-use crate::outbound::{outbox, planner, post_queue};
+use crate::outbound::{outbox, planner};
+use crate::staff_posts::digest::{DIGEST_TICK_CRON, daily_digest_job};
+use crate::staff_posts::dispatcher::run_post_dispatcher;
+use crate::staff_posts::queue as post_queue;
 use crate::telegram::{TelegramChannel, polling, webhook};
 use crate::whatsapp::{self, WhatsAppChannel};
 

@@ -21,8 +21,8 @@ use touchbot::outbound::dispatcher::{
     DeliveryReport, DispatcherConfig, deliver_due, rescue_and_reconcile,
 };
 use touchbot::outbound::outbox::{self, OutboxError, TouchTable};
-use touchbot::outbound::post_dispatcher::{PostDeliveryReport, deliver_due_posts};
-use touchbot::outbound::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
+use touchbot::staff_posts::dispatcher::{PostDeliveryReport, deliver_due_posts};
+use touchbot::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
 use touchbot::storage::team_chat;
 use touchbot::telegram::TelegramChannel;
 

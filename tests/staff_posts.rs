@@ -16,14 +16,14 @@ use touchbot::delivery::Settle;
 use touchbot::delivery::queue::Table;
 use touchbot::domain::{AccountId, ChannelKind, PostId};
 use touchbot::outbound::calendar::ClockTime;
-use touchbot::outbound::digest::compose_daily_digests;
 use touchbot::outbound::dispatcher::DispatcherConfig;
-use touchbot::outbound::post_dispatcher::{
+use touchbot::staff_posts::digest::compose_daily_digests;
+use touchbot::staff_posts::dispatcher::{
     NO_TEAM_CHAT, PostDeliveryReport, UNSUPPORTED_LOOKUP_REASON, deliver_due_posts,
     rescue_and_reconcile_posts,
 };
-use touchbot::outbound::post_queue::{self, PostQueueError, PostTable};
-use touchbot::outbound::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
+use touchbot::staff_posts::queue::{self as post_queue, PostQueueError, PostTable};
+use touchbot::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
 use touchbot::storage::team_chat;
 
 const TEAM_CHAT: &str = "-100500";

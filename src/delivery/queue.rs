@@ -52,6 +52,16 @@ pub struct Lease<I> {
     pub attempt: i32,
 }
 
+/// The leases a claim returned, in id order, from its rows' `(id, attempt)`.
+pub fn leases<I: QueueId>(rows: impl IntoIterator<Item = (I, i32)>) -> Vec<Lease<I>> {
+    let mut leases: Vec<_> = rows
+        .into_iter()
+        .map(|(id, attempt)| Lease { id, attempt })
+        .collect();
+    leases.sort_by_key(|l| l.id);
+    leases
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError<I: QueueId> {
     #[error(

@@ -10,7 +10,7 @@ use super::ladder::Level;
 use super::lifecycle::Status;
 use super::{Magnitude, Reason, Severity};
 use crate::domain::{AccountId, EscalationId, StaffId};
-use crate::outbound::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipient};
+use crate::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipient};
 use crate::storage::staff::Staff;
 
 /// One escalation as stored.

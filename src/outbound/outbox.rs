@@ -131,15 +131,9 @@ impl Table for TouchTable {
         )
         .fetch_all(db)
         .await?;
-        let mut leases: Vec<Lease> = rows
-            .into_iter()
-            .map(|r| Lease {
-                id: TouchId(r.id),
-                attempt: r.attempt,
-            })
-            .collect();
-        leases.sort_by_key(|l| l.id);
-        Ok(leases)
+        Ok(queue::leases(
+            rows.into_iter().map(|r| (TouchId(r.id), r.attempt)),
+        ))
     }
 
     async fn load(db: &PgPool, ids: &[i64]) -> Result<Vec<(TouchId, SendRow)>, sqlx::Error> {

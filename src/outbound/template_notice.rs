@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
+use crate::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
 
 /// Queues `notice` to the team chat the first time the template for `key` is missing. Run in
 /// the transaction that skips the touch; without a notice text (it could not be rendered) no

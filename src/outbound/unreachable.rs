@@ -58,7 +58,7 @@ async fn tell_csm_unreachable(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    use super::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
+    use crate::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
     let row = sqlx::query!(
         r#"select c.name as contact, c.channel, a.name as account, a.csm_id
              from contacts c join accounts a on a.id = c.account_id where c.id = $1"#,

@@ -14,7 +14,9 @@ use tokio::sync::watch;
 use super::signature;
 use crate::channel::Delivered;
 use crate::delivery::policy::{AfterSend, backoff_at};
-use crate::delivery::queue::{Handed, Lease, MarkRows, Plan, Queue, SettleRows, Table, seconds};
+use crate::delivery::queue::{
+    self, Handed, Lease, MarkRows, Plan, Queue, SettleRows, Table, seconds,
+};
 use crate::delivery::{Worker, worker};
 use crate::domain::WebhookDeliveryId;
 use crate::outbound::dispatcher::DispatcherConfig;
@@ -190,15 +192,10 @@ impl Table for DeliveryTable {
         )
         .fetch_all(db)
         .await?;
-        let mut leases: Vec<_> = rows
-            .into_iter()
-            .map(|r| Lease {
-                id: WebhookDeliveryId(r.id),
-                attempt: r.attempt,
-            })
-            .collect();
-        leases.sort_by_key(|l| l.id);
-        Ok(leases)
+        Ok(queue::leases(
+            rows.into_iter()
+                .map(|r| (WebhookDeliveryId(r.id), r.attempt)),
+        ))
     }
 
     async fn load(db: &PgPool, ids: &[i64]) -> Result<Vec<(WebhookDeliveryId, Due)>, sqlx::Error> {

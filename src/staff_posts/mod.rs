@@ -4,6 +4,14 @@
 //!
 //! This file is the queueing side. Every post carries an idempotency key naming what it is
 //! and who gets it, so the job that decides a post can run twice without posting twice.
+//! `digest` gathers the non-urgent posts into a daily one, `texts` words what the bot itself
+//! writes to staff, `queue` is the table as the delivery engine's `Table`, and `dispatcher`
+//! delivers posts to a staff member's Telegram, the team chat or a client contact.
+
+pub mod digest;
+pub mod dispatcher;
+pub mod queue;
+pub mod texts;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};

@@ -67,15 +67,9 @@ pub async fn claim_these(
     )
     .fetch_all(db)
     .await?;
-    let mut leases: Vec<Lease> = rows
-        .into_iter()
-        .map(|r| Lease {
-            id: PostId(r.id),
-            attempt: r.attempt,
-        })
-        .collect();
-    leases.sort_by_key(|l| l.id);
-    Ok(leases)
+    Ok(queue::leases(
+        rows.into_iter().map(|r| (PostId(r.id), r.attempt)),
+    ))
 }
 
 /// What routing a post needs, read at send time: the recipient as they are now, and the team
@@ -130,7 +124,7 @@ pub async fn load_for_send(
                     id: PostId(r.id),
                     idempotency_key: r.idempotency_key,
                     body: r.body,
-                    buttons: super::staff_posts::buttons_from_json(&r.buttons),
+                    buttons: super::buttons_from_json(&r.buttons),
                     staff_id: r.staff_id.map(StaffId),
                     staff_name: r.staff_name,
                     staff_telegram_user_id: r.staff_telegram_user_id,
@@ -201,15 +195,9 @@ impl Table for PostTable {
         )
         .fetch_all(db)
         .await?;
-        let mut leases: Vec<Lease> = rows
-            .into_iter()
-            .map(|r| Lease {
-                id: PostId(r.id),
-                attempt: r.attempt,
-            })
-            .collect();
-        leases.sort_by_key(|l| l.id);
-        Ok(leases)
+        Ok(queue::leases(
+            rows.into_iter().map(|r| (PostId(r.id), r.attempt)),
+        ))
     }
 
     async fn load(db: &PgPool, ids: &[i64]) -> Result<Vec<(PostId, PostRow)>, sqlx::Error> {

@@ -17,17 +17,17 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::dispatcher::DispatcherConfig;
-use super::post_queue::{self, Lease, PostRow, PostTable};
-use super::post_texts::{self, Lang};
+use super::queue::{self as post_queue, Lease, PostRow, PostTable};
+use super::texts::{self as post_texts, Lang};
 use crate::channel::{Address, Channels, OutboundMessage};
 use crate::delivery::chat::{ChatMessage, NotNow};
 use crate::delivery::policy::{Clock, Stop};
 use crate::delivery::queue::{Handed, Plan, Queue};
 use crate::delivery::{Reconciled, Rescued, Settle, Worker, reconcile, worker};
 use crate::domain::{ChannelKind, PostId};
+use crate::outbound::dispatcher::DispatcherConfig;
 
-pub use super::post_queue::{NOTIFY_CHANNEL, UNSUPPORTED_LOOKUP_REASON};
+pub use super::queue::{NOTIFY_CHANNEL, UNSUPPORTED_LOOKUP_REASON};
 
 /// Why a post meant for the team chat waits.
 pub const NO_TEAM_CHAT: &str =

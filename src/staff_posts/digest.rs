@@ -14,11 +14,11 @@ use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use sqlx::PgPool;
 
-use super::calendar::ClockTime;
-use super::post_texts::{self, Lang};
-use super::scheduler::{JobFn, job_fn};
-use super::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipient};
+use super::texts::{self as post_texts, Lang};
 use crate::domain::{PostId, StaffId};
+use crate::outbound::calendar::ClockTime;
+use crate::outbound::scheduler::{JobFn, job_fn};
+use crate::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipient};
 
 /// Telegram's limit for one message, in UTF-16 code units.
 pub const MAX_POST_LEN: usize = 4096;
