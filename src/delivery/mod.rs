@@ -14,6 +14,7 @@ pub mod policy;
 pub mod queue;
 pub mod reconcile;
 pub mod report;
+pub mod settle;
 pub mod wakeup;
 pub mod worker;
 
