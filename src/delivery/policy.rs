@@ -43,7 +43,7 @@ pub(crate) fn backoff_at(
     now + delta(wait)
 }
 
-/// What becomes of a message once its channel answered, the same for touches and staff posts.
+/// What becomes of a message once its transport answered, the same for every queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AfterSend {
     Sent(Delivered),

@@ -257,33 +257,53 @@ impl<'a, Q: Queue> Worker<'a, Q> {
         .await
     }
 
-    /// Settles a group in one transaction: the settle statement, then the follow-ups of the
-    /// rows it applied to.
+    /// Settles a group in one statement; with follow-ups, in one transaction with them (each
+    /// only for a row the fence let through).
     async fn settle_batch(&self, batch: Vec<SettleRequest<Q>>) -> Vec<Fenced<Q, ()>> {
         group_or_alone(batch, |batch| async move {
             let settlements: Vec<_> = batch.iter().map(|(s, _)| s.clone()).collect();
+            let rows = SettleRows::of(&settlements);
+            if batch.iter().all(|(_, follow_up)| follow_up.is_none()) {
+                // A single statement commits on its own: no BEGIN and COMMIT round trips.
+                let mut conn = self.pool.acquire().await?;
+                let applied = <Q::Table as Table>::settle(&mut conn, &rows).await?;
+                return Ok(fenced_answers(&settlements, &applied.into_iter().collect()));
+            }
             let mut tx = self.pool.begin().await?;
-            let applied: HashSet<i64> =
-                <Q::Table as Table>::settle(&mut tx, &SettleRows::of(&settlements))
-                    .await?
-                    .into_iter()
-                    .collect();
-            let mut answers = Vec::with_capacity(batch.len());
+            let applied: HashSet<i64> = <Q::Table as Table>::settle(&mut tx, &rows)
+                .await?
+                .into_iter()
+                .collect();
             for (s, follow_up) in &batch {
-                if !applied.contains(&s.lease.id.raw()) {
-                    answers.push(Err(QueueError::LeaseLost(s.lease)));
-                    continue;
-                }
-                if let Some(follow_up) = follow_up {
+                if let Some(follow_up) = follow_up
+                    .as_ref()
+                    .filter(|_| applied.contains(&s.lease.id.raw()))
+                {
                     self.queue.follow_up(&mut tx, follow_up, s.now).await?;
                 }
-                answers.push(Ok(()));
             }
             tx.commit().await?;
-            Ok(answers)
+            Ok(fenced_answers(&settlements, &applied))
         })
         .await
     }
+}
+
+/// Each settle's answer: done, or fenced out (its lease lost).
+fn fenced_answers<I: QueueId>(
+    batch: &[Settlement<I>],
+    applied: &HashSet<i64>,
+) -> Vec<Result<(), QueueError<I>>> {
+    batch
+        .iter()
+        .map(|s| {
+            if applied.contains(&s.lease.id.raw()) {
+                Ok(())
+            } else {
+                Err(QueueError::LeaseLost(s.lease))
+            }
+        })
+        .collect()
 }
 
 /// Runs `statement` on a whole group; if it fails for another reason than an outage, on each

@@ -1,5 +1,6 @@
-//! The dispatcher: claims due touches from the outbox, checks they still make sense, renders
-//! them, and hands them to their channel, recording what happened.
+//! The dispatcher's settings and its send-time decision for one touch: whether it still makes
+//! sense, and what its template gets to work with (`prepare`). Claiming, sending and recording
+//! are `touches` on the delivery engine; its entry points are re-exported here.
 //!
 //! `deliver_due` does one pass at a given `now` and is what tests and the demo call; the
 //! long-running `run_dispatcher` only adds the waiting (LISTEN/NOTIFY with polling as a

@@ -1,5 +1,5 @@
 //! Delivers staff posts (escalation cards, ladder steps, SLA breaches, digests) queued in
-//! `staff_posts`, with the touch dispatcher's guarantees: claimed under a fenced lease, marked
+//! `staff_posts`, on the delivery engine with the touches: claimed under a fenced lease, marked
 //! 'sending' before the channel is called, retried with backoff, never sent twice, and left
 //! 'unknown' rather than resent when a crash makes the outcome unclear.
 //!
