@@ -25,15 +25,17 @@ use tokio::task::JoinHandle;
 use crate::app::Ctx;
 use crate::channel::Channels;
 use crate::config::Settings;
+use crate::delivery::queue::Table;
 use crate::inbound::{Judge, reassess};
 use crate::liveness::Liveness;
 use crate::messages::Messages;
-use crate::outbound::digest::{DIGEST_TICK_CRON, daily_digest_job};
 use crate::outbound::dispatcher::{Render, run_dispatcher};
-use crate::outbound::post_dispatcher::run_post_dispatcher;
 use crate::outbound::render::TemplateRenderer;
 use crate::outbound::scheduler::{Scheduled, Scheduler, job_fn, start_scheduler};
-use crate::outbound::{outbox, planner, post_queue};
+use crate::outbound::{outbox, planner};
+use crate::staff_posts::digest::{DIGEST_TICK_CRON, daily_digest_job};
+use crate::staff_posts::dispatcher::run_post_dispatcher;
+use crate::staff_posts::queue as post_queue;
 use crate::telegram::{TelegramChannel, polling, webhook};
 use crate::whatsapp::{self, WhatsAppChannel};
 
@@ -105,10 +107,10 @@ impl Service {
 /// goes out from another instance (or the next start) at once, with no try spent.
 async fn hand_back(pool: &PgPool, worker_id: &str) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
-    let touches = outbox::release_claims_of(pool, worker_id, now)
+    let touches = outbox::TouchTable::release_claims_of(pool, worker_id, now)
         .await
         .context("could not hand back the claimed touches")?;
-    let posts = post_queue::release_claims_of(pool, worker_id, now)
+    let posts = post_queue::PostTable::release_claims_of(pool, worker_id, now)
         .await
         .context("could not hand back the claimed staff posts")?;
     if touches + posts > 0 {

@@ -20,7 +20,7 @@ use touchbot::chat::{
 use touchbot::config::Settings;
 use touchbot::domain::{AccountId, ChannelKind, ContactId, EscalationId, StaffId};
 use touchbot::outbound::dispatcher::deliver_due;
-use touchbot::outbound::post_dispatcher::deliver_due_posts;
+use touchbot::staff_posts::dispatcher::deliver_due_posts;
 use touchbot::storage::team_chat;
 
 const ALICE_TG: i64 = 111;

@@ -14,13 +14,15 @@ use sqlx::PgPool;
 use touchbot::channel::Channels;
 use touchbot::channel::ratelimit::{ChannelLimit, RateLimits};
 use touchbot::channel::simulated::SimulatedChannel;
+use touchbot::delivery::Rescued;
+use touchbot::delivery::queue::Table;
 use touchbot::domain::{ChannelKind, PostId, TouchId};
 use touchbot::outbound::dispatcher::{
     DeliveryReport, DispatcherConfig, deliver_due, rescue_and_reconcile,
 };
-use touchbot::outbound::outbox::{self, OutboxError, Rescued};
-use touchbot::outbound::post_dispatcher::{PostDeliveryReport, deliver_due_posts};
-use touchbot::outbound::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
+use touchbot::outbound::outbox::{self, OutboxError, TouchTable};
+use touchbot::staff_posts::dispatcher::{PostDeliveryReport, deliver_due_posts};
+use touchbot::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
 use touchbot::storage::team_chat;
 use touchbot::telegram::TelegramChannel;
 
@@ -277,10 +279,10 @@ async fn a_touch_held_back_by_a_takeover_is_not_due_until_the_takeover_ends(pool
     .await
     .unwrap();
 
-    let claimed = outbox::claim_due(&pool, "w", t0(), TimeDelta::seconds(60), 10)
+    let claimed = TouchTable::claim_due(&pool, "w", t0(), TimeDelta::seconds(60), 10)
         .await
         .unwrap();
-    let next = outbox::next_due_at(&pool, t0()).await.unwrap();
+    let next = TouchTable::next_due_at(&pool, t0()).await.unwrap();
 
     assert!(claimed.is_empty());
     assert_eq!(next, Some(ends));
@@ -296,7 +298,7 @@ async fn a_send_whose_lease_ran_out_before_it_started_is_never_handed_over(pool:
     let ann = contact(&pool, acme, "ann").await;
     let id = touch(&pool, acme, ann, "welcome", "welcome", t0()).await;
     let lease = TimeDelta::seconds(60);
-    let slow = outbox::claim_due(&pool, "slow", t0(), lease, 10)
+    let slow = TouchTable::claim_due(&pool, "slow", t0(), lease, 10)
         .await
         .unwrap()[0];
 
@@ -326,7 +328,7 @@ async fn an_instance_whose_clock_runs_ahead_does_not_rescue_live_work(pool: PgPo
     let ann = contact(&pool, acme, "ann").await;
     let id = touch(&pool, acme, ann, "welcome", "welcome", t0()).await;
     let lease = TimeDelta::seconds(60);
-    let live = outbox::claim_due(&pool, "live", t0(), lease, 10)
+    let live = TouchTable::claim_due(&pool, "live", t0(), lease, 10)
         .await
         .unwrap()[0];
     let ahead = Utc::now() + TimeDelta::hours(3);

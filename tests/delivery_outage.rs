@@ -13,8 +13,8 @@ use sqlx::PgPool;
 use touchbot::channel::{Channel, Channels, Delivered, Lookup, OutboundMessage, SendError};
 use touchbot::domain::ChannelKind;
 use touchbot::outbound::dispatcher::deliver_due;
-use touchbot::outbound::post_dispatcher::deliver_due_posts;
-use touchbot::outbound::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
+use touchbot::staff_posts::dispatcher::deliver_due_posts;
+use touchbot::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
 use touchbot::storage::team_chat;
 
 use support::tcp_proxy::{TcpProxy, behind_a_proxy};

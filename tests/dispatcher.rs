@@ -10,12 +10,14 @@ use common::*;
 use sqlx::PgPool;
 use touchbot::channel::simulated::SimulatedChannel;
 use touchbot::channel::{Channels, PermanentReason};
+use touchbot::delivery::queue::Table;
+use touchbot::delivery::{Rescued, Settle};
 use touchbot::domain::ChannelKind;
 use touchbot::outbound::dispatcher::{
     self, DeliveryReport, DispatcherConfig, UNSUPPORTED_LOOKUP_REASON, deliver_due,
     rescue_and_reconcile,
 };
-use touchbot::outbound::outbox::{self, OutboxError, Rescued};
+use touchbot::outbound::outbox::{self, OutboxError, TouchTable};
 use touchbot::outbound::scheduler::{GuardedJob, JobRun, Leadership, job_fn};
 
 async fn deliver(
@@ -168,7 +170,7 @@ async fn a_worker_that_died_before_the_channel_got_the_message_is_requeued_and_s
     let ann = contact(&pool, acme, "ann").await;
     let id = touch(&pool, acme, ann, "welcome", "welcome", t0()).await;
     let lease = TimeDelta::seconds(60);
-    let claimed = outbox::claim_due(&pool, "doomed", t0(), lease, 10)
+    let claimed = TouchTable::claim_due(&pool, "doomed", t0(), lease, 10)
         .await
         .unwrap();
     outbox::mark_sending(&pool, claimed[0], t0(), lease)
@@ -259,7 +261,7 @@ async fn a_claimed_touch_whose_worker_vanished_before_sending_is_delivered_exact
     let acme = account(&pool, "Acme").await;
     let ann = contact(&pool, acme, "ann").await;
     let id = touch(&pool, acme, ann, "welcome", "welcome", t0()).await;
-    outbox::claim_due(&pool, "doomed", t0(), TimeDelta::seconds(60), 10)
+    TouchTable::claim_due(&pool, "doomed", t0(), TimeDelta::seconds(60), 10)
         .await
         .unwrap();
 
@@ -296,7 +298,7 @@ async fn a_stale_workers_result_is_refused_once_its_lease_was_taken_over(pool: P
     let ann = contact(&pool, acme, "ann").await;
     let id = touch(&pool, acme, ann, "welcome", "welcome", t0()).await;
     let lease = TimeDelta::seconds(60);
-    let stale = outbox::claim_due(&pool, "slow", t0(), lease, 10)
+    let stale = TouchTable::claim_due(&pool, "slow", t0(), lease, 10)
         .await
         .unwrap()[0];
     outbox::mark_sending(&pool, stale, t0(), lease)
@@ -310,9 +312,16 @@ async fn a_stale_workers_result_is_refused_once_its_lease_was_taken_over(pool: P
         .await
         .unwrap();
     let report = deliver(&pool, &channels, &config(), lease_expired()).await;
-    let late = outbox::complete(&pool, stale, "late-id", lease_expired()).await;
-    let late_retry =
-        outbox::retry_later(&pool, stale, lease_expired(), "late", true, lease_expired()).await;
+    let sent = Settle::Sent {
+        provider_id: "late-id".into(),
+    };
+    let late = outbox::settle(&pool, stale, sent, lease_expired()).await;
+    let retry = Settle::Retry {
+        at: lease_expired(),
+        error: "late".into(),
+        counts: true,
+    };
+    let late_retry = outbox::settle(&pool, stale, retry, lease_expired()).await;
 
     assert_eq!(report.sent, 1);
     assert!(matches!(late, Err(OutboxError::LeaseLost(l)) if l == stale));

@@ -17,8 +17,8 @@ use touchbot::channel::simulated::SimulatedChannel;
 use touchbot::channel::{Channel, Channels, Delivered, Lookup, OutboundMessage, SendError};
 use touchbot::config::Settings;
 use touchbot::domain::{AccountId, ChannelKind, ContactRole, Segment, TouchKind};
-use touchbot::outbound::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
 use touchbot::outbound::{outbox, planner};
+use touchbot::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
 use touchbot::startup::{Service, start};
 use touchbot::storage::{accounts, contacts, team_chat};
 

@@ -12,16 +12,18 @@ use sqlx::PgPool;
 use touchbot::channel::ratelimit::{ChannelLimit, RateLimits};
 use touchbot::channel::simulated::SimulatedChannel;
 use touchbot::channel::{Button, Channels, PermanentReason};
+use touchbot::delivery::Settle;
+use touchbot::delivery::queue::Table;
 use touchbot::domain::{AccountId, ChannelKind, PostId};
 use touchbot::outbound::calendar::ClockTime;
-use touchbot::outbound::digest::compose_daily_digests;
 use touchbot::outbound::dispatcher::DispatcherConfig;
-use touchbot::outbound::post_dispatcher::{
+use touchbot::staff_posts::digest::compose_daily_digests;
+use touchbot::staff_posts::dispatcher::{
     NO_TEAM_CHAT, PostDeliveryReport, UNSUPPORTED_LOOKUP_REASON, deliver_due_posts,
     rescue_and_reconcile_posts,
 };
-use touchbot::outbound::post_queue::{self, PostQueueError};
-use touchbot::outbound::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
+use touchbot::staff_posts::queue::{self as post_queue, PostQueueError, PostTable};
+use touchbot::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
 use touchbot::storage::team_chat;
 
 const TEAM_CHAT: &str = "-100500";
@@ -494,7 +496,7 @@ async fn a_claimed_post_whose_worker_vanished_is_requeued_and_a_stale_result_is_
     )
     .await;
     let lease = TimeDelta::seconds(config().lease_seconds as i64);
-    let stale = post_queue::claim_due(&pool, "doomed", t0(), lease, 10)
+    let stale = PostTable::claim_due(&pool, "doomed", t0(), lease, 10)
         .await
         .unwrap()[0];
 
@@ -503,7 +505,10 @@ async fn a_claimed_post_whose_worker_vanished_is_requeued_and_a_stale_result_is_
         .await
         .unwrap();
     let report = deliver(&pool, &channels, lease_expired()).await;
-    let late = post_queue::complete(&pool, stale, "from-the-dead", lease_expired()).await;
+    let sent = Settle::Sent {
+        provider_id: "from-the-dead".into(),
+    };
+    let late = post_queue::settle(&pool, stale, sent, lease_expired()).await;
 
     assert_eq!(rescued.requeued, 1);
     assert_eq!(report.sent, 1);

@@ -18,8 +18,8 @@ use touchbot::domain::{AccountId, ChannelKind, ContactId, ContactRole, Segment, 
 use touchbot::messages::Messages;
 use touchbot::outbound::dispatcher::{DeliveryReport, DispatcherConfig, deliver_due};
 use touchbot::outbound::planner::replan_account;
-use touchbot::outbound::post_dispatcher::deliver_due_posts;
 use touchbot::outbound::render::TemplateRenderer;
+use touchbot::staff_posts::dispatcher::deliver_due_posts;
 use touchbot::storage::{accounts, contacts, invites, staff, team_chat};
 use touchbot::telegram::TelegramChannel;
 use touchbot::telegram::settings::Secret;
@@ -876,7 +876,7 @@ async fn detractor_card_posted(
 async fn deliver_posts(
     pool: &PgPool,
     fake: &FakeTelegram,
-) -> touchbot::outbound::post_dispatcher::PostDeliveryReport {
+) -> touchbot::staff_posts::dispatcher::PostDeliveryReport {
     deliver_due_posts(
         pool,
         &telegram(fake, pool),

@@ -17,7 +17,7 @@ use super::when;
 use crate::channel::Button;
 use crate::config::Settings;
 use crate::domain::{ContactId, PostId};
-use crate::outbound::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipient};
+use crate::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipient};
 use crate::storage::{accounts, contacts};
 
 /// The most of a client's message quoted in one post; the rest is cut so the post fits a chat.

@@ -167,7 +167,7 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
             reassess(&pool, Judge::from(&settings), now, "nightly", None).await?;
             crate::escalation::tick::tick(&pool, &settings.escalation, now).await?;
             sim.csms_work(now).await?;
-            crate::outbound::digest::compose_daily_digests(
+            crate::staff_posts::digest::compose_daily_digests(
                 &pool,
                 settings.escalation.sla.time_zone,
                 settings.digest.daily_at,
@@ -201,7 +201,7 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
             }
         }
         dispatcher::deliver_due(&pool, &channels, &renderer, &config, "demo", now).await?;
-        crate::outbound::post_dispatcher::deliver_due_posts(&pool, &channels, &config, "demo", now)
+        crate::staff_posts::dispatcher::deliver_due_posts(&pool, &channels, &config, "demo", now)
             .await?;
         sim.collect_sent(&cast, &[&whatsapp, &telegram], now)
             .await?;

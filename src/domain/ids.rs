@@ -34,3 +34,4 @@ id_type!(StaffId);
 id_type!(TouchId);
 id_type!(EscalationId);
 id_type!(PostId);
+id_type!(WebhookDeliveryId);

@@ -7,7 +7,7 @@ pub use enums::{
     AccountLifecycle, ChannelKind, ContactRole, DeliveryStatus, MessageCategory, Segment,
     StaffRole, TouchKind,
 };
-pub use ids::{AccountId, ContactId, EscalationId, PostId, StaffId, TouchId};
+pub use ids::{AccountId, ContactId, EscalationId, PostId, StaffId, TouchId, WebhookDeliveryId};
 
 /// A value the user typed did not parse; the message says what is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

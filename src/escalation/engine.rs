@@ -19,7 +19,7 @@ use super::state::{self, AccountContext, latest_event};
 use super::store::{self, EscalationRow, Filter};
 use super::{Reason, Trigger, card};
 use crate::domain::{AccountId, EscalationId};
-use crate::outbound::staff_posts::{PostDelivery, PostKind, Recipient};
+use crate::staff_posts::{PostDelivery, PostKind, Recipient};
 
 /// What one run did, for logs and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use super::Magnitude;
 use super::card::{self, CardFacts};
 use super::dedup::{Delivery, ResolvedEscalation};
 use crate::domain::{AccountId, EscalationId, StaffId};
-use crate::outbound::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipient};
+use crate::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipient};
 use crate::storage::staff::Staff;
 
 mod read;

@@ -12,7 +12,7 @@ use super::lifecycle::Status;
 use super::store::{self, EscalationRow, Filter};
 use crate::domain::StaffRole;
 use crate::domain::{EscalationId, StaffId};
-use crate::outbound::staff_posts::{PostDelivery, PostKind, Recipient};
+use crate::staff_posts::{PostDelivery, PostKind, Recipient};
 use crate::storage::staff::Staff;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use super::outcome::Handled;
 use super::receive::reply_key;
 use super::record::InboundMessage;
 use crate::domain::PostId;
-use crate::outbound::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipient};
+use crate::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipient};
 
 /// How long the post dispatcher leaves a queued answer to the channel that queued it, so the
 /// two do not race for it (and the answers of one message keep their order).

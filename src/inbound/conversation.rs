@@ -23,8 +23,8 @@ use crate::config::Settings;
 use crate::domain::{ChannelKind, PostId};
 use crate::messages::{Messages, Vars};
 use crate::outbound::planner::replan_account;
-use crate::outbound::post_dispatcher::deliver_posts_now;
 use crate::outbound::render::fallback_csm;
+use crate::staff_posts::dispatcher::deliver_posts_now;
 use crate::storage::contacts;
 
 mod wording;

@@ -1,6 +1,6 @@
 //! The weekly digest: each CSM gets the figures of their own accounts, each CS manager and VP
 //! those of the whole portfolio with a line per CSM. Posts are queued through
-//! `outbound::staff_posts` and delivered like any other staff post; the key names the reader
+//! `staff_posts` and delivered like any other staff post; the key names the reader
 //! and the ISO week, so running the job twice in a week queues each post once.
 //!
 //! The job does not look at the calendar itself: whoever runs it (the scheduler, at
@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use super::{CsmMetrics, Params, Scope, TeamMetrics, by_csm, compute, load, text};
 use crate::config::Settings;
 use crate::domain::StaffRole;
-use crate::outbound::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
+use crate::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
 
 /// Renewals listed by name in a digest; the rest are counted.
 const DIGEST_RENEWALS: usize = 5;

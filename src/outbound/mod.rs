@@ -1,29 +1,25 @@
 //! Outbound path, in the order a touch travels: the `scheduler` runs the periodic jobs, the
 //! `calendar` decides what is due for whom and when, the `planner` stores that in the outbox
 //! table, `outbox` leases due touches to a worker, `render` turns one into text, and the
-//! `dispatcher` sends it through a channel. `preview` shows an account's stored calendar.
+//! `dispatcher` decides at send time what goes, and `touches` delivers it through a channel on
+//! the delivery engine (`crate::delivery`). `preview` shows an account's stored calendar.
 //!
-//! Posts to the CS team travel alongside: `staff_posts` queues them, `digest` gathers the
-//! non-urgent ones into a daily post, `post_queue` leases them and `post_dispatcher` delivers
-//! them to a staff member's Telegram or the team chat. `delivery` is what both dispatchers share
-//! about one send, and `wakeup` is how both delivery loops wait. `backlog` re-times touches left
-//! long overdue by an outage before the dispatcher claims them. `window` is WhatsApp's 24-hour
+//! What happens around a send: `unreachable` marks a contact the channel refused for good and
+//! tells their CSM, `template_notice` tells the team of a missing WhatsApp template, and
+//! `backlog` re-times touches left long overdue by an outage before the dispatcher claims
+//! them. Posts to the CS team are `crate::staff_posts`. `window` is WhatsApp's 24-hour
 //! window, which decides whether a touch goes as free text or as its template.
 
 pub mod backlog;
 pub mod calendar;
-pub mod delivery;
-pub mod digest;
 pub mod dispatcher;
 pub mod outbox;
 pub mod planner;
-pub mod post_dispatcher;
-pub mod post_queue;
-pub mod post_texts;
 pub mod preview;
 pub mod render;
 pub mod scheduler;
-pub mod staff_posts;
+pub mod send_row;
 pub mod template_notice;
-pub mod wakeup;
+pub mod touches;
+pub mod unreachable;
 pub mod window;

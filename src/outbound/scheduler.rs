@@ -19,8 +19,9 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use super::{dispatcher, post_dispatcher};
+use super::dispatcher;
 use crate::channel::Channels;
+use crate::staff_posts::dispatcher as post_dispatcher;
 
 pub type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 /// A job body, given the time it runs at.

@@ -20,6 +20,7 @@ use sqlx::PgPool;
 
 use super::events::Status;
 use crate::channel::PermanentReason;
+use crate::delivery::Rescue;
 use crate::domain::{AccountId, ContactId, TouchId};
 use crate::outbound::outbox;
 
@@ -112,9 +113,14 @@ async fn find_touch(pool: &PgPool, status: &Status) -> sqlx::Result<Option<Touch
 async fn recorded(pool: &PgPool, touch: &Touch, status: &Status) -> anyhow::Result<Applied> {
     let mut settled = false;
     if touch.status == "unknown" {
-        settled = outbox::resolve_unknown_as_sent(pool, touch.id, &status.id, Utc::now())
-            .await
-            .context("settling an unknown send from its WhatsApp status")?;
+        settled = <outbox::TouchTable as Rescue>::resolve_unknown_as_sent(
+            pool,
+            touch.id,
+            &status.id,
+            Utc::now(),
+        )
+        .await
+        .context("settling an unknown send from its WhatsApp status")?;
         if settled {
             tracing::info!(
                 touch = touch.id.0,
@@ -186,7 +192,7 @@ async fn failed(pool: &PgPool, touch: &Touch, status: &Status) -> anyhow::Result
         Some(UNDELIVERABLE) => {
             if let Some(contact) = touch.contact_id {
                 let unreachable = PermanentReason::UnknownChat.as_str();
-                outbox::mark_contact_unreachable(
+                crate::outbound::unreachable::mark_contact_unreachable(
                     &mut tx,
                     touch.account_id,
                     contact,

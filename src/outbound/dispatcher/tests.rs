@@ -1,6 +1,8 @@
 use super::*;
 use chrono::TimeZone;
 
+use crate::domain::ContactId;
+
 fn row() -> SendRow {
     SendRow {
         id: TouchId(1),
