@@ -172,23 +172,15 @@ pub async fn list(
 
 /// The list's filters, each refused by name when it cannot be read.
 async fn filter(state: &ApiState, q: &ListQuery) -> Result<AccountFilter, ApiError> {
-    let category = match q.category.as_deref() {
-        Some(c) => Some(
-            crate::health::Category::ALL
-                .iter()
-                .copied()
-                .find(|k| k.as_str() == c.trim().to_ascii_lowercase())
-                .ok_or_else(|| ApiError::field("category", "use green, yellow or red"))?,
-        ),
-        None => None,
-    };
-    let lifecycle = match &q.lifecycle {
-        Some(l) => Some(
-            l.parse()
-                .map_err(|e: crate::domain::ParseError| ApiError::field("lifecycle", e.0))?,
-        ),
-        None => None,
-    };
+    let category = q
+        .category
+        .as_deref()
+        .map(|c| {
+            crate::health::Category::from_stored(&c.trim().to_ascii_lowercase())
+                .ok_or_else(|| ApiError::field("category", "use green, yellow or red"))
+        })
+        .transpose()?;
+    let lifecycle = params::parsed("lifecycle", q.lifecycle.as_deref())?;
     let csm = match &q.csm {
         Some(k) => Some(super::account_views::csm_id(&state.pool, k).await?),
         None => None,
