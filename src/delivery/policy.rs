@@ -197,18 +197,17 @@ impl Stop {
             .is_some_and(|rx| *rx.borrow() || rx.has_changed().is_err())
     }
 
-    /// Waits for the chat's turn under `throttle`, unless the stop comes first (then false).
-    pub(crate) async fn wait_turn(&self, throttle: &Throttle, address: &str) -> bool {
+    /// Runs `work` unless the stop comes first (then `None`).
+    pub(crate) async fn unless_raised<F: Future>(&self, work: F) -> Option<F::Output> {
         let Some(rx) = &self.0 else {
-            throttle.wait_turn(address).await;
-            return true;
+            return Some(work.await);
         };
         let mut rx = rx.clone();
-        let turn = tokio::select! {
-            _ = throttle.wait_turn(address) => true,
-            _ = rx.wait_for(|stop| *stop) => false,
+        let done = tokio::select! {
+            done = work => Some(done),
+            _ = rx.wait_for(|stop| *stop) => None,
         };
-        turn && !self.raised()
+        done.filter(|_| !self.raised())
     }
 }
 

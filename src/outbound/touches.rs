@@ -22,7 +22,7 @@ use super::send_row::SendRow;
 use super::window::default_template_name;
 use super::{template_notice, unreachable};
 use crate::channel::{Channels, OutboundMessage, PermanentReason, TemplateMessage};
-use crate::delivery::chat::{ChatMessage, NotNow};
+use crate::delivery::chat::{ChatMessage, NotNow, Pace};
 use crate::delivery::policy::{AfterSend, Stop, backoff_at};
 use crate::delivery::queue::{Handed, Plan, Queue};
 use crate::delivery::{Reconciled, Report, Rescued, Settle, Worker, reconcile, worker};
@@ -103,7 +103,7 @@ impl<'a> Touches<'a> {
                 parameters: rendered.parameters,
             }),
         };
-        match ChatMessage::new(self.channels, message, now) {
+        match ChatMessage::new(self.channels, message, now, Pace::Defer) {
             Ok(message) => Plan::Send(message),
             Err(NotNow::Paused(wait)) => Plan::Settle(wait, None),
             Err(NotNow::NoChannel) => unreachable!("the channel was found above"),

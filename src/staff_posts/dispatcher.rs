@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use super::queue::{self as post_queue, Lease, PostRow, PostTable};
 use super::texts::{self as post_texts, Lang};
 use crate::channel::{Address, Channels, OutboundMessage};
-use crate::delivery::chat::{ChatMessage, NotNow};
+use crate::delivery::chat::{ChatMessage, NotNow, Pace};
 use crate::delivery::policy::{Clock, Stop};
 use crate::delivery::queue::{Handed, Plan, Queue};
 use crate::delivery::{Reconciled, Rescued, Settle, Worker, reconcile, worker};
@@ -112,6 +112,8 @@ pub fn post_text(row: &PostRow, rerouted_for: Option<&str>) -> String {
 pub struct Posts<'a> {
     pub channels: &'a Channels,
     pub config: &'a DispatcherConfig,
+    /// Whether a post whose chat is not ready waits in the queue or for the chat.
+    pub pace: Pace,
 }
 
 impl Posts<'_> {
@@ -149,7 +151,7 @@ impl<'a> Queue for Posts<'a> {
             to,
             template: None,
         };
-        match ChatMessage::new(self.channels, message, now) {
+        match ChatMessage::new(self.channels, message, now, self.pace) {
             Ok(message) => Plan::Send(message),
             Err(NotNow::Paused(wait)) => Plan::Settle(wait, None),
             Err(NotNow::NoChannel) => {
@@ -185,7 +187,11 @@ pub async fn deliver_due_posts(
     worker_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<PostDeliveryReport> {
-    let posts = Posts { channels, config };
+    let posts = Posts {
+        channels,
+        config,
+        pace: Pace::Defer,
+    };
     Worker::at(&posts, pool, config, now)
         .deliver_due(worker_id, now)
         .await
@@ -202,7 +208,12 @@ pub async fn deliver_posts_now(
     worker_id: &str,
     ids: &[PostId],
 ) -> anyhow::Result<PostDeliveryReport> {
-    let posts = Posts { channels, config };
+    // A conversation's answers go in order and at once: they wait for the chat.
+    let posts = Posts {
+        channels,
+        config,
+        pace: Pace::Wait,
+    };
     let worker = Worker {
         queue: &posts,
         pool,
@@ -238,6 +249,7 @@ pub async fn run_post_dispatcher(
     let posts = Posts {
         channels: &channels,
         config: &config,
+        pace: Pace::Defer,
     };
     worker::run(&posts, &pool, &config, &worker_id, shutdown).await;
     Ok(())

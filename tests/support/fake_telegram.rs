@@ -11,6 +11,9 @@
 //! - Failures can be injected per method and chat: 429 with `retry_after`, the two 403s for a
 //!   blocked bot and a never-started chat, 400 "chat not found" and a group's migration. It
 //!   never answers 5xx, after which teloxide would sleep for 10 s.
+//! - The platform's limits can be enforced (`enforce`): a send beyond 30 a second, one a second
+//!   per chat or 20 a minute per group is answered 429 "Too Many Requests: retry after N" with
+//!   `parameters.retry_after`, as Telegram does, and counted (`rate_limited`).
 //! - Lost answers: a send can be accepted (the message counts as sent) and then answered only
 //!   after a long wait, with a body that is not JSON, or with one teloxide cannot read; and
 //!   every send can be given a latency, with the sends in flight counted.
@@ -27,6 +30,8 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+
+use super::platform_limits::{Enforcer, Limits};
 
 pub const TOKEN: &str = "123456:TEST-token";
 pub const BOT_ID: i64 = 123456;
@@ -138,6 +143,8 @@ struct State_ {
     latency: Duration,
     /// Sends received and not yet answered.
     in_flight: usize,
+    /// The platform's limits, when enforced.
+    limits: Option<Enforcer>,
 }
 
 #[derive(Clone)]
@@ -359,6 +366,17 @@ impl FakeTelegram {
             }
         }
         counts
+    }
+
+    /// From now on, sends beyond `limits` are refused with a 429, as Telegram refuses them.
+    pub fn enforce(&self, limits: Limits) {
+        self.shared.lock().limits = Some(Enforcer::new(limits));
+    }
+
+    /// How many sends the enforced limits refused.
+    pub fn rate_limited(&self) -> usize {
+        let state = self.shared.lock();
+        state.limits.as_ref().map_or(0, |e| e.refused().len())
     }
 
     /// Sends the bot has made that are still waiting for their answer (see `slow_down`).
@@ -621,6 +639,13 @@ fn answer(shared: &Shared, method: &str, body: &Value) -> (StatusCode, Value, De
                 return (status, body, delivery);
             }
         }
+    }
+    if let (true, Some(limits), Some(chat)) = (method == "sendmessage", &mut state.limits, chat)
+        && let Err(refused) = limits.admit(&chat.to_string(), chat < 0)
+    {
+        let retry_after = u32::try_from(refused.retry_after_secs()).unwrap_or(u32::MAX);
+        let (status, body) = Failure::RetryAfter(retry_after).answer();
+        return (status, body, Delivery::Now);
     }
     let (status, answer) = succeed(&mut state, method, body, chat);
     (status, answer, delivery)

@@ -14,6 +14,9 @@
 //! - Accepted messages are recorded with their `wamid`; errors can be injected per recipient
 //!   (130429, 131056, 131026, 190…), and an accepted message's answer can be lost (held until
 //!   the client gives up, or replaced by a page that is not JSON).
+//! - The platform's limits can be enforced (`enforce`): a send beyond the number's 80 a second
+//!   is refused with 130429, one to a recipient within 6 s of the last with 131056, both as
+//!   Meta answers them, and counted (`rate_limited`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +28,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
+
+use super::platform_limits::{Enforcer, Limits, Refusal};
 
 pub const TOKEN: &str = "EAAGtest-whatsapp-access-token";
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
@@ -100,6 +105,8 @@ struct State_ {
     authorizations: Vec<String>,
     /// (name, language code, number of body parameters).
     templates: Vec<(String, String, usize)>,
+    /// The platform's limits, when enforced.
+    limits: Option<Enforcer>,
 }
 
 type Shared = Arc<Mutex<State_>>;
@@ -377,6 +384,17 @@ async fn messages(
     if let Some(Failure::Error(status, code, message)) = failure {
         return graph_error(status, code, message, None);
     }
+    let refused = lock(&state)
+        .limits
+        .as_mut()
+        .and_then(|limits| limits.admit(&sent.to, false).err());
+    let refusal = refused.map(|refused| match refused {
+        Refusal::Overall(_) => Failure::THROUGHPUT,
+        Refusal::Chat(_) | Refusal::Group(_) => Failure::PAIR_RATE,
+    });
+    if let Some(Failure::Error(status, code, message)) = refusal {
+        return graph_error(status, code, message, None);
+    }
     let wamid = {
         let mut s = lock(&state);
         sent.wamid = format!("wamid.FAKE{}", s.sent.len() + 1);
@@ -428,6 +446,20 @@ impl FakeWhatsApp {
             failure,
             times,
         });
+    }
+
+    /// From now on, sends beyond `limits` are refused with 130429 or 131056, as Meta refuses
+    /// them.
+    pub fn enforce(&self, limits: Limits) {
+        lock(&self.state).limits = Some(Enforcer::new(limits));
+    }
+
+    /// How many sends the enforced limits refused.
+    pub fn rate_limited(&self) -> usize {
+        lock(&self.state)
+            .limits
+            .as_ref()
+            .map_or(0, |e| e.refused().len())
     }
 
     /// Meta approved this template in this language, with this many body parameters.

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod erasure;
 pub mod fake_telegram;
 pub mod fake_whatsapp;
+pub mod platform_limits;
 pub mod tcp_proxy;
 pub mod webhook_receiver;
 pub mod whatsapp_app;
