@@ -101,7 +101,8 @@ async fn the_calendar_preview_of_an_account_started_today_shows_the_default_cale
             planned: 26,
             skipped: 1,
             cancelled: 0,
-            failed: 0
+            failed: 0,
+            unchanged: 0
         }
     );
 

@@ -190,6 +190,21 @@ pub async fn get(pool: &PgPool, id: AccountId) -> Result<Option<Account>, StoreE
     row.map(Account::try_from).transpose()
 }
 
+/// The accounts among `ids` that exist, in id order (the nightly re-plan reads them a chunk
+/// at a time).
+pub async fn get_many(pool: &PgPool, ids: &[i64]) -> Result<Vec<Account>, StoreError> {
+    let rows = sqlx::query_as!(
+        Row,
+        r#"select id, name, segment, arr_cents, contract_start, go_live, renewal_date, csm_id,
+                  time_zone, locale, lifecycle
+           from accounts where id = any($1) order by id"#,
+        ids
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(Account::try_from).collect()
+}
+
 pub async fn list(pool: &PgPool) -> Result<Vec<Account>, StoreError> {
     let rows = sqlx::query_as!(
         Row,

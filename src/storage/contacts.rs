@@ -213,6 +213,24 @@ pub async fn list(pool: &PgPool, account: AccountId) -> Result<Vec<Contact>, Sto
     rows.into_iter().map(Contact::try_from).collect()
 }
 
+/// The current contacts of all the accounts among `accounts`, by account, then id.
+pub async fn list_many(pool: &PgPool, accounts: &[i64]) -> Result<Vec<Contact>, StoreError> {
+    let rows = sqlx::query_as!(
+        Row,
+        r#"select c.id, c.account_id, c.name, c.role, c.channel, c.address, c.time_zone, c.locale,
+                  c.unreachable_reason, c.created_at, c.joined_at,
+                  array(select category from contact_consents cc
+                        where cc.contact_id = c.id and cc.opted_out order by category) as opted_out
+           from contacts c
+           where c.account_id = any($1) and c.removed_at is null
+           order by c.account_id, c.id"#,
+        accounts
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(Contact::try_from).collect()
+}
+
 /// Finds one of the account's current contacts by id, by its exact name (any case), or by a
 /// unique part of its name.
 pub async fn find(pool: &PgPool, account: AccountId, key: &str) -> Result<Contact, StoreError> {

@@ -47,11 +47,14 @@ mod fatigue;
 mod planner;
 mod recipients;
 mod rules;
+mod stability;
 mod validate;
 mod window;
 
 #[cfg(test)]
 mod csat_tests;
+#[cfg(test)]
+mod stability_tests;
 #[cfg(test)]
 mod tests;
 
@@ -59,7 +62,7 @@ pub use config::{
     Anchor, CalendarConfig, ClockTime, ConfigParseError, CsatConfig, DEFAULT_TOML, FatigueConfig,
     QuietMove, RecipientChoice, RecipientConfig, RuleConfig, SendWindow,
 };
-pub use planner::plan;
+pub use planner::{plan, plan_until};
 pub use validate::ConfigIssue;
 
 use crate::domain::{

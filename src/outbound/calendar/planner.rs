@@ -6,6 +6,7 @@ use super::config::{CalendarConfig, QuietMove, RecipientChoice, RuleConfig};
 use super::fatigue::{Ledger, Person};
 use super::recipients::{Pick, Rotation, eligibility, ordered_contacts, pick_by_roles};
 use super::rules::occurrences;
+use super::stability::Stability;
 use super::window::{local_of, resolve_local};
 use super::{AccountInput, Decision, PlannedTouch, Recipient, SentTouch};
 use crate::domain::TouchKind;
@@ -24,11 +25,23 @@ pub fn plan(
     config: &CalendarConfig,
     now: DateTime<Utc>,
 ) -> Vec<PlannedTouch> {
+    plan_until(account, history, config, now).0
+}
+
+/// [`plan`], and the earliest instant at which planning the same inputs again could give
+/// another answer (see `stability`): the plan holds for every instant from `now` until then.
+pub fn plan_until(
+    account: &AccountInput,
+    history: &[SentTouch],
+    config: &CalendarConfig,
+    now: DateTime<Utc>,
+) -> (Vec<PlannedTouch>, DateTime<Utc>) {
     let mut planner = Planner {
         account,
         config,
         now,
         ledger: Ledger::default(),
+        stability: Stability::default(),
     };
     planner.book_history(history);
     let mut candidates = planner.candidates(history);
@@ -46,7 +59,7 @@ pub fn plan(
             .cmp(&b.due_at)
             .then_with(|| a.touch_key.cmp(&b.touch_key))
     });
-    planned
+    (planned, planner.stability.until())
 }
 
 struct Planner<'a> {
@@ -54,6 +67,8 @@ struct Planner<'a> {
     config: &'a CalendarConfig,
     now: DateTime<Utc>,
     ledger: Ledger,
+    /// Every comparison with `now`, for how long the plan holds.
+    stability: Stability,
 }
 
 /// What a touch is, whichever rule or event asked for it.
@@ -256,6 +271,9 @@ impl<'a> Planner<'a> {
         let mut start = nominal;
         if let Some(moved) = self.config.leave_quiet_months(nominal, quiet) {
             let months = self.config.quiet_months_text();
+            if quiet == QuietMove::Earlier && moved >= self.today(tz) {
+                self.stability.day_after(tz, moved);
+            }
             if quiet == QuietMove::Earlier && moved < self.today(tz) {
                 notes.push(format!(
                     "{nominal} falls in the quiet months ({months}), but the days before them \
@@ -309,6 +327,8 @@ impl<'a> Planner<'a> {
             let reason = format!("overdue by {} when planned", days(late_by));
             return self.finish(cand.scheduled, cand, Decision::Skip(reason));
         }
+        // How late it is shows in its notes, and past the grace period it is given up.
+        self.stability.day_after(cand.tz, cand.scheduled.max(today));
         let start = if late_by > 0 {
             cand.notes.push(format!(
                 "was due on {}, {} before it was planned; moved to the next free slot",
@@ -349,6 +369,8 @@ impl<'a> Planner<'a> {
             // Going back must not reach a day that has passed (or, on the calendar-only
             // pass, wander more than two months back).
             let floor = if live {
+                // Each day that passes takes a day off the way back (and off its reasons).
+                self.stability.day_after(cand.tz, self.today(cand.tz));
                 self.today(cand.tz)
             } else {
                 start - Duration::days(62)
@@ -436,6 +458,15 @@ impl<'a> Planner<'a> {
             return Verdict::Free;
         }
         let now_local = local_of(cand.tz, self.now);
+        if day >= now_local.date() {
+            // Today's window closes, then the day passes.
+            let closes = day.and_time(self.config.send_window.end.0);
+            if now_local < closes {
+                self.stability.local(cand.tz, closes);
+            } else {
+                self.stability.day_after(cand.tz, day);
+            }
+        }
         if day < now_local.date() {
             return Verdict::Move("past", format!("{day} had passed"));
         }
@@ -502,6 +533,8 @@ impl<'a> Planner<'a> {
             // Placed today after the window opened: send now rather than in the past.
             due_at = due_at.max(self.now);
             notes.extend(gap_note);
+            // Once due it is sent, or planned again from a later `now`.
+            self.stability.instant(due_at);
         }
         // A survey about a ticket is never due (or shown) before the ticket closed.
         if let Some(at) = cand.timing.not_before {

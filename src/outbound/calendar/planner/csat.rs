@@ -52,6 +52,8 @@ impl<'a> Planner<'a> {
             {
                 continue;
             }
+            // Past its window the ticket brings no survey any more.
+            self.stability.instant(ticket.closed_at + within);
             let not_before =
                 ticket.closed_at + Duration::minutes(i64::from(settings.delay_minutes));
             let (recipient, notes, skip) =
