@@ -1,70 +1,71 @@
-//! The nightly reassessment against a real PostgreSQL: a plain binary that prints its figures.
+//! The nightly reassessment and `status` against a real PostgreSQL: a plain binary that prints
+//! its figures, each beside a bare-SQL reference run by pgbench on the same database.
 //!
-//! Over `BENCH_ACCOUNTS` (default 500) accounts of three contacts each, with red signals on a
-//! share of them: every health score, then every escalation rule, then the escalation tick
-//! over what it opened.
+//! Over `BENCH_ACCOUNTS` (default 500) accounts of three contacts each, with a quarter of
+//! client history (`support::portfolio::seed_history`) and red signals on a share of them:
+//! - the nightly reassessment, every health score then every escalation rule, twice (the
+//!   first run opens escalations, the next day's mostly refreshes them), beside a bare
+//!   set-wise insert of one score row per account (`benches/pgbench/health_scores_insert.sql`);
+//! - the escalation tick over what it opened;
+//! - `status` of the portfolio (as the CLI and `GET /portfolio` build it, and the figures
+//!   alone as chat `/status` does) and of one account, `BENCH_STATUS_RUNS` (default 7) times
+//!   each, median and worst, beside the bare aggregate behind them
+//!   (`status_portfolio.sql`, `status_account.sql`).
 //!
-//! Run with `cargo bench --bench portfolio`.
+//! Run with `cargo bench --bench portfolio`; `BENCH_ACCOUNTS=100000 cargo bench --bench
+//! portfolio` for the issue's size.
 
 mod support;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use sqlx::PgPool;
+use support::portfolio::seed_history;
 use support::seed::seed_accounts;
-use support::{Scratch, env_usize, peak_rss_mib, rate};
-use touchbot::outbound::calendar::CalendarConfig;
-use touchbot::outbound::planner::replan_all;
+use support::{Scratch, beside, env_usize, peak_rss_mib, pgbench, rate};
+use touchbot::metrics::{self, Params, Scope};
 
-/// The nightly reassessment over the re-planned accounts: every health score, then every
-/// escalation rule, with red signals on a share of the accounts (a critical ticket overdue on
-/// one in ten, a departed sponsor on one in twenty, usage halved on one in eight).
-async fn bench_nightly(pool: &PgPool, m: usize) -> anyhow::Result<()> {
-    let now = Utc.with_ymd_and_hms(2026, 4, 1, 8, 0, 0).unwrap();
-    sqlx::query(
-        "insert into signals (account_id, kind, value, details, occurred_at, source, idempotency_key)
-         select a.id, 'ticket_opened', null::float8, '{\"ticket\": \"T\", \"severity\": \"critical\"}'::jsonb,
-                $1 - interval '9 days', 'bench', 'bt-' || a.id
-           from accounts a where a.name like 'plan-%' and a.id % 10 = 0
-         union all
-         select a.id, 'sponsor_left', null::float8, '{}'::jsonb, $1 - interval '1 day', 'bench', 'bs-' || a.id
-           from accounts a where a.name like 'plan-%' and a.id % 20 = 1
-         union all
-         select a.id, 'active_users', v.value, '{}'::jsonb, v.at, 'bench', 'bu-' || a.id || '-' || v.n
-           from accounts a,
-                (values (1, 100.0::float8, $1 - interval '40 days'), (2, 50.0::float8, $1 - interval '1 day'))
-                  as v(n, value, at)
-          where a.name like 'plan-%' and a.id % 8 = 3",
-    )
-    .bind(now)
-    .execute(pool)
-    .await?;
+/// The nightly reassessment, twice, then the escalation tick; returns when it ended.
+async fn bench_nightly(
+    scratch: &Scratch,
+    pool: &PgPool,
+    m: usize,
+    now: DateTime<Utc>,
+) -> anyhow::Result<DateTime<Utc>> {
     let settings = touchbot::config::Settings::default();
     let judge = touchbot::inbound::Judge::from(&settings);
 
     let start = Instant::now();
     let first = touchbot::inbound::reassess(pool, judge, now, "bench", None).await?;
-    rate(
-        "nightly reassess (first)",
-        m,
-        "accounts",
-        "account",
-        start.elapsed(),
-    );
+    let took = start.elapsed();
+    rate("nightly reassess (first)", m, "accounts", "account", took);
     println!("  escalations: {:?}", first.escalations);
+    anyhow::ensure!(first.scored == m, "every account is scored");
+    anyhow::ensure!(first.escalations.opened > 0, "the red signals escalate");
+    anyhow::ensure!(first.escalations.failed == 0, "no account fails");
 
     let later = now + chrono::Duration::hours(24);
     let start = Instant::now();
     let again = touchbot::inbound::reassess(pool, judge, later, "bench", None).await?;
+    let took_again = start.elapsed();
     rate(
         "nightly reassess (next day)",
         m,
         "accounts",
         "account",
-        start.elapsed(),
+        took_again,
     );
     println!("  escalations: {:?}", again.escalations);
+    anyhow::ensure!(again.escalations.opened == 0, "nothing opens twice");
+
+    let reference =
+        pgbench(scratch, "health_scores_insert.sql", 1, 1, &[]).map(|tps| tps * m as f64);
+    beside(
+        "accounts reassessed (next day)",
+        m as f64 / took_again.as_secs_f64(),
+        reference,
+    );
 
     let start = Instant::now();
     let tick = touchbot::escalation::tick::tick(pool, &settings.escalation, later).await?;
@@ -80,6 +81,103 @@ async fn bench_nightly(pool: &PgPool, m: usize) -> anyhow::Result<()> {
         start.elapsed(),
     );
     println!("  tick: {tick:?}");
+    Ok(later)
+}
+
+/// Runs `f` `runs` times and returns the median and the worst time.
+async fn timed<F, Fut, T>(runs: usize, mut f: F) -> anyhow::Result<(Duration, Duration, T)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        last = Some(f().await?);
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let last = last.expect("at least one run");
+    Ok((times[times.len() / 2], times[times.len() - 1], last))
+}
+
+fn print_status(label: &str, median: Duration, worst: Duration, reference_tps: Option<f64>) {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let reference = match reference_tps {
+        Some(tps) => format!("  bare SQL {:.1} ms", 1e3 / tps),
+        None => "  (no bare-SQL reference)".to_string(),
+    };
+    println!(
+        "{label:<34} median {:>8.1} ms  worst {:>8.1} ms{reference}",
+        ms(median),
+        ms(worst)
+    );
+}
+
+/// `status` of the whole portfolio and of one account, as each front end builds it.
+async fn bench_status(
+    scratch: &Scratch,
+    pool: &PgPool,
+    m: usize,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let runs = env_usize("BENCH_STATUS_RUNS", 7);
+    let params = Params::default();
+    let refs = |script: &str, vars: &[(&str, String)]| pgbench(scratch, script, 1, runs, vars);
+
+    let (median, worst, p) = timed(runs, || {
+        touchbot::status::portfolio_of(pool, now, None, &params)
+    })
+    .await?;
+    anyhow::ensure!(
+        p.metrics.accounts == m,
+        "the portfolio counts every account"
+    );
+    print_status(
+        "status (CLI, GET /portfolio)",
+        median,
+        worst,
+        refs("status_portfolio.sql", &[]),
+    );
+    let start = Instant::now();
+    let text = touchbot::status::render_portfolio(&p);
+    println!(
+        "  rendered for the terminal: {} lines in {:.1} ms",
+        text.lines().count(),
+        start.elapsed().as_secs_f64() * 1e3
+    );
+
+    let (median, worst, _) = timed(runs, || async {
+        let facts = metrics::load(pool, now, None, &params).await?;
+        let team = metrics::compute(&facts, Scope::Portfolio, &params);
+        Ok((team, metrics::by_csm(&facts, &params)))
+    })
+    .await?;
+    print_status(
+        "status figures (chat /status)",
+        median,
+        worst,
+        refs("status_portfolio.sql", &[]),
+    );
+
+    let id: i64 = sqlx::query_scalar("select max(id) from accounts")
+        .fetch_one(pool)
+        .await?;
+    let (median, worst, one) = timed(runs, || {
+        touchbot::status::account_statuses(pool, now, Some(id))
+    })
+    .await?;
+    anyhow::ensure!(
+        one.len() == 1 && one[0].health.is_some(),
+        "one scored account"
+    );
+    print_status(
+        "status ACCOUNT (CLI, API, chat)",
+        median,
+        worst,
+        refs("status_account.sql", &[("account", id.to_string())]),
+    );
     Ok(())
 }
 
@@ -89,11 +187,19 @@ async fn main() -> anyhow::Result<()> {
     println!("portfolio bench: {m} accounts (BENCH_ACCOUNTS)");
     let (scratch, pool) = Scratch::create("portfolio").await?;
     let outcome = async {
+        let now = Utc.with_ymd_and_hms(2026, 4, 1, 8, 0, 0).unwrap();
+        let start = Instant::now();
         seed_accounts(&pool, m).await?;
-        // The calendar as the nightly run leaves it, so silence and surveys have touches to read.
-        let plan_now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        replan_all(&pool, &CalendarConfig::default(), plan_now).await?;
-        bench_nightly(&pool, m).await
+        seed_history(&pool, now).await?;
+        rate(
+            "seed (history of a quarter)",
+            m,
+            "accounts",
+            "account",
+            start.elapsed(),
+        );
+        let later = bench_nightly(&scratch, &pool, m, now).await?;
+        bench_status(&scratch, &pool, m, later).await
     }
     .await;
     if let Some(mib) = peak_rss_mib() {

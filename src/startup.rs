@@ -384,7 +384,7 @@ fn nightly_job(pool: &PgPool, settings: &Settings) -> Scheduled {
             let judged = reassess(&pool, Judge::from(&*settings), now, "nightly", None).await;
             match &judged {
                 Ok(judged) => tracing::info!(
-                    accounts = judged.scores.len(),
+                    accounts = judged.scored,
                     escalations = ?judged.escalations,
                     failed = judged.escalations.failed,
                     "nightly health scores and escalations"

@@ -4,6 +4,7 @@
 //! Each bench target includes this module with `mod support;` and uses only part of it.
 #![allow(dead_code)]
 
+pub mod portfolio;
 pub mod seed;
 
 use std::path::Path;

@@ -20,6 +20,7 @@
 //! is what a person does (take, contacted, snooze, resolve).
 
 pub mod actions;
+mod batch;
 pub mod card;
 pub mod config;
 pub mod dedup;

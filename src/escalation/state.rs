@@ -196,12 +196,13 @@ pub async fn load(
     // wrote within the reply window after it: clients often answer in their own words.
     let touches = sqlx::query!(
         r#"select t.account_id, t.sent_at as "sent_at!",
-                  exists (select 1 from replies r
-                           where r.received_at <= $2
-                             and (r.touch_id = t.id
-                                  or (r.contact_id = t.contact_id and r.received_at >= t.sent_at
-                                      and r.received_at <= t.sent_at + $4::interval))
-                  ) as "answered!"
+                  -- Two probes, each along its own index, rather than one with an OR.
+                  (exists (select 1 from replies r
+                            where r.touch_id = t.id and r.received_at <= $2)
+                   or exists (select 1 from replies r
+                               where r.contact_id = t.contact_id and r.received_at >= t.sent_at
+                                 and r.received_at <= least(t.sent_at + $4::interval, $2)))
+                  as "answered!"
              from touches t
             where t.status = 'sent' and t.contact_id is not null
               and t.kind in ('nps', 'csat', 'checkin', 'qbr')

@@ -1,6 +1,8 @@
 //! Rows of `escalations` and `escalation_events`, and the posts that announce them. Small
 //! functions over a transaction the caller owns, so one decision is stored whole or not at all.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
@@ -13,57 +15,97 @@ use crate::storage::staff::Staff;
 
 mod read;
 
-pub use read::{EscalationRow, Filter, Search, fetch};
+pub use read::{EscalationRow, Filter, Search, fetch, fetch_unresolved_of};
 
-/// The latest resolved escalation per reason within the quiet time, for [`super::reconcile`].
+/// Per account of `accounts`, the latest resolved escalation per reason within the quiet time,
+/// for [`super::reconcile`].
 pub async fn recently_resolved(
     conn: &mut PgConnection,
-    account: AccountId,
+    accounts: &[i64],
     since: DateTime<Utc>,
-) -> Result<Vec<ResolvedEscalation>, sqlx::Error> {
+) -> Result<HashMap<AccountId, Vec<ResolvedEscalation>>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select distinct on (reason) reason, severity, magnitude, resolved_at as "resolved_at!"
+        r#"select distinct on (account_id, reason) account_id, reason, severity, magnitude,
+                  resolved_at as "resolved_at!"
              from escalations
-            where account_id = $1 and status = 'resolved' and resolved_at > $2
-            order by reason, resolved_at desc"#,
-        account.0,
+            where account_id = any($1) and status = 'resolved' and resolved_at > $2
+            order by account_id, reason, resolved_at desc"#,
+        accounts,
         since
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            Some(ResolvedEscalation {
-                reason: r.reason.parse().ok()?,
+    let mut out: HashMap<AccountId, Vec<ResolvedEscalation>> = HashMap::new();
+    for r in rows {
+        let Ok(reason) = r.reason.parse() else {
+            continue;
+        };
+        out.entry(AccountId(r.account_id))
+            .or_default()
+            .push(ResolvedEscalation {
+                reason,
                 severity: r.severity.parse().unwrap_or_default(),
                 magnitude: Magnitude(r.magnitude),
                 resolved_at: r.resolved_at,
-            })
-        })
-        .collect())
+            });
+    }
+    Ok(out)
+}
+
+/// One row of an escalation's history, about to be written.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub escalation: EscalationId,
+    pub kind: &'static str,
+    pub staff: Option<StaffId>,
+    pub details: String,
+}
+
+/// Writes `events`, all at `at`, in one statement.
+pub async fn add_events(
+    conn: &mut PgConnection,
+    at: DateTime<Utc>,
+    events: &[NewEvent],
+) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = events.iter().map(|e| e.escalation.0).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
+    let staff: Vec<Option<i64>> = events.iter().map(|e| e.staff.map(|s| s.0)).collect();
+    let details: Vec<&str> = events.iter().map(|e| e.details.as_str()).collect();
+    sqlx::query!(
+        "insert into escalation_events (escalation_id, at, kind, staff_id, details)
+         select u.id, $1, u.kind, u.staff, u.details
+           from unnest($2::int8[], $3::text[], $4::int8[], $5::text[]) with ordinality
+                as u(id, kind, staff, details, n)
+          order by u.n",
+        at,
+        &ids,
+        &kinds as &[&str],
+        &staff as &[Option<i64>],
+        &details as &[&str],
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 pub async fn add_event(
     conn: &mut PgConnection,
     id: EscalationId,
     at: DateTime<Utc>,
-    kind: &str,
+    kind: &'static str,
     staff: Option<StaffId>,
     details: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "insert into escalation_events (escalation_id, at, kind, staff_id, details)
-         values ($1, $2, $3, $4, $5)",
-        id.0,
-        at,
+    let event = NewEvent {
+        escalation: id,
         kind,
-        staff.map(|s| s.0),
-        details
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
+        staff,
+        details: details.to_string(),
+    };
+    add_events(conn, at, std::slice::from_ref(&event)).await
 }
 
 /// One entry of an escalation's history.
@@ -121,17 +163,16 @@ pub async fn staff_directory(conn: &mut PgConnection) -> Result<Vec<Staff>, sqlx
         .collect())
 }
 
-/// Queues the posts that announce an opening or a worse state: the card in the team chat and
-/// a note to the owner, or one digest entry for the owner (the team, without one).
-pub async fn announce(
-    conn: &mut PgConnection,
+/// The posts that announce an opening or a worse state: the card in the team chat and a note
+/// to the owner, or one digest entry for the owner (the team, without one).
+pub fn announcement(
     facts: &CardFacts<'_>,
     account: AccountId,
     owner: Option<StaffId>,
     delivery: Delivery,
     tag: &str,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Vec<NewPost> {
     let worse = tag != "opened";
     let kind = if worse {
         PostKind::Realert
@@ -157,29 +198,26 @@ pub async fn announce(
                 card::card(facts, worse),
                 card::card_buttons(facts.id),
             );
-            staff_posts::enqueue(&mut *conn, &card, now).await?;
-            if let Some(owner) = owner {
-                let note = post(
+            let note = owner.map(|owner| {
+                post(
                     Recipient::Staff(owner),
                     PostDelivery::Now,
                     card::owner_note(facts),
                     Vec::new(),
-                );
-                staff_posts::enqueue(&mut *conn, &note, now).await?;
-            }
+                )
+            });
+            std::iter::once(card).chain(note).collect()
         }
         Delivery::Digest => {
             let recipient = owner.map_or(Recipient::TeamChat, Recipient::Staff);
-            let entry = post(
+            vec![post(
                 recipient,
                 PostDelivery::Digest,
                 card::digest_entry(facts, worse),
                 Vec::new(),
-            );
-            staff_posts::enqueue(&mut *conn, &entry, now).await?;
+            )]
         }
     }
-    Ok(())
 }
 
 /// Queues one plain post; returns whether it was new.

@@ -37,19 +37,20 @@ fn small(n: i64) -> u32 {
     u32::try_from(n.max(0)).unwrap_or(u32::MAX)
 }
 
-/// The facts for every account that is not churned (or only `only`), at `now`.
+/// The facts for every account that is not churned (or only those `among`), at `now`.
 pub async fn build_inputs(
     pool: &PgPool,
     config: &HealthConfig,
     now: DateTime<Utc>,
-    only: Option<AccountId>,
+    among: Option<&[AccountId]>,
 ) -> anyhow::Result<BTreeMap<AccountId, HealthInput>> {
-    let only = only.map(|a| a.0);
+    let among: Option<Vec<i64>> = among.map(|ids| ids.iter().map(|a| a.0).collect());
+    let only = among.as_deref();
     let mut inputs: BTreeMap<AccountId, HealthInput> = BTreeMap::new();
 
     let accounts = sqlx::query!(
         r#"select id, coalesce(go_live, contract_start) as "day_zero!" from accounts
-           where lifecycle <> 'churned' and ($1::bigint is null or id = $1) order by id"#,
+           where lifecycle <> 'churned' and ($1::int8[] is null or id = any($1)) order by id"#,
         only
     )
     .fetch_all(pool)
@@ -88,7 +89,7 @@ pub async fn build_inputs(
            where t.status = 'sent' and t.contact_id is not null
              and t.kind in ('nps', 'csat', 'checkin', 'qbr')
              and t.sent_at > $1::timestamptz - interval '90 days' and t.sent_at <= $1
-             and ($2::bigint is null or t.account_id = $2)
+             and ($2::int8[] is null or t.account_id = any($2))
            group by t.account_id"#,
         now,
         only,
@@ -117,7 +118,7 @@ pub async fn build_inputs(
                                          order by t.sent_at desc, t.id desc) as rn
                from touches t
                where t.status = 'sent' and t.contact_id is not null and t.kind = 'checkin'
-                 and t.sent_at <= $1 and ($2::bigint is null or t.account_id = $2)
+                 and t.sent_at <= $1 and ($2::int8[] is null or t.account_id = any($2))
                  and (t.sent_at <= $4 or exists (select 1 from replies r
                                                 where r.touch_id = t.id and r.received_at <= $1))
            ) x
@@ -143,7 +144,7 @@ pub async fn build_inputs(
                   max(received_at) as "last_at!"
            from replies
            where kind = 'nps' and score is not null and received_at <= $1
-             and ($2::bigint is null or account_id = $2)
+             and ($2::int8[] is null or account_id = any($2))
            group by account_id"#,
         now,
         only
@@ -180,7 +181,7 @@ pub async fn build_inputs(
                                               where k.contact_id = c.id and k.opted_out
                                                 and k.changed_at <= $1) as opted) o
            where (c.removed_at is null or c.removed_at > $1)
-             and ($2::bigint is null or c.account_id = $2)
+             and ($2::int8[] is null or c.account_id = any($2))
            group by c.account_id"#,
         now,
         only
@@ -201,13 +202,13 @@ pub async fn build_inputs(
            from (select account_id, kind, value, occurred_at, id from signals
                  where kind in ('active_users', 'licences', 'login_days_30', 'feature_adoption')
                    and value is not null and occurred_at <= $1
-                   and ($2::bigint is null or account_id = $2)
+                   and ($2::int8[] is null or account_id = any($2))
                  union all
                  -- the active users as they were 30 days ago, for the trend
                  select account_id, 'active_users_30d_ago', value, occurred_at, id from signals
                  where kind = 'active_users' and value is not null
                    and occurred_at <= $1::timestamptz - interval '30 days'
-                   and ($2::bigint is null or account_id = $2)) s
+                   and ($2::int8[] is null or account_id = any($2))) s
            order by account_id, kind, occurred_at desc, id desc"#,
         now,
         only
@@ -247,7 +248,7 @@ pub async fn build_inputs(
                   (array_agg(kind order by occurred_at desc, id desc)
                      filter (where kind in ('sponsor_present', 'sponsor_left')))[1] as sponsor
            from signals
-           where occurred_at <= $1 and ($2::bigint is null or account_id = $2)
+           where occurred_at <= $1 and ($2::int8[] is null or account_id = any($2))
            group by account_id"#,
         now,
         only
@@ -277,7 +278,7 @@ pub async fn build_inputs(
     let criticals = sqlx::query!(
         r#"select o.account_id, o.occurred_at from signals o
            where o.kind = 'ticket_opened' and o.details->>'severity' = 'critical'
-             and o.occurred_at <= $1 and ($2::bigint is null or o.account_id = $2)
+             and o.occurred_at <= $1 and ($2::int8[] is null or o.account_id = any($2))
              and not exists (select 1 from signals c
                              where c.account_id = o.account_id and c.kind = 'ticket_closed'
                                and c.details->>'ticket' = o.details->>'ticket'
@@ -302,12 +303,12 @@ pub async fn build_inputs(
                select account_id, score::float8 as score from replies
                where kind = 'csat' and score is not null
                  and received_at > $1::timestamptz - interval '90 days' and received_at <= $1
-                 and ($2::bigint is null or account_id = $2)
+                 and ($2::int8[] is null or account_id = any($2))
                union all
                select account_id, (details->>'csat')::float8 from signals
                where kind = 'ticket_closed' and details ? 'csat'
                  and occurred_at > $1::timestamptz - interval '90 days' and occurred_at <= $1
-                 and ($2::bigint is null or account_id = $2)
+                 and ($2::int8[] is null or account_id = any($2))
            ) x group by account_id"#,
         now,
         only
@@ -333,7 +334,28 @@ pub async fn recompute(
     cause: &str,
     only: Option<AccountId>,
 ) -> anyhow::Result<Vec<(AccountId, HealthScore)>> {
-    let inputs = build_inputs(pool, config, now, only).await?;
+    recompute_among(
+        pool,
+        config,
+        now,
+        cause,
+        only.as_ref().map(std::slice::from_ref),
+    )
+    .await
+}
+
+/// As [`recompute`], for the accounts `among` (every one for `None`): the nightly run goes
+/// through the portfolio a group at a time.
+pub async fn recompute_among(
+    pool: &PgPool,
+    config: &HealthConfig,
+    now: DateTime<Utc>,
+    cause: &str,
+    among: Option<&[AccountId]>,
+) -> anyhow::Result<Vec<(AccountId, HealthScore)>> {
+    let inputs = build_inputs(pool, config, now, among)
+        .await
+        .context("reading the health facts")?;
     let scored: Vec<(AccountId, HealthScore)> = inputs
         .iter()
         .map(|(account, input)| (*account, score_input(input, config)))

@@ -7,6 +7,7 @@
 //! (`followups`): a failure or a crash in between leaves it to do, on the redelivery or by
 //! the sweep, never skipped.
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -15,6 +16,7 @@ use crate::config::Settings;
 use crate::domain::AccountId;
 use crate::escalation::EscalationConfig;
 use crate::escalation::engine::{self, RunReport};
+use crate::health::store::{recompute, recompute_among};
 use crate::health::{HealthConfig, HealthScore};
 
 /// The settings an account is judged by once new facts arrive.
@@ -39,9 +41,17 @@ impl<'a> From<&'a Settings> for Judge<'a> {
 /// What a reassessment found.
 #[derive(Debug, Clone, Default)]
 pub struct Reassessed {
+    /// How many accounts were scored.
+    pub scored: usize,
+    /// The new score of the one account asked for; a whole portfolio's are stored, not kept.
     pub scores: Vec<(AccountId, HealthScore)>,
     pub escalations: RunReport,
 }
+
+/// Accounts reassessed together in a whole-portfolio run: their facts, scores and
+/// escalations are read and written a group at a time, so the run's memory stays flat however
+/// large the portfolio.
+const CHUNK: usize = 2_000;
 
 /// Re-scores health (of one account, or every one) and runs the escalation rules on the new
 /// score, in that order, so an escalation always sees the score that caused it.
@@ -52,13 +62,29 @@ pub async fn reassess(
     cause: &str,
     only: Option<AccountId>,
 ) -> anyhow::Result<Reassessed> {
-    let scores = crate::health::store::recompute(pool, judge.health, now, cause, only).await?;
-    let only: Option<Vec<AccountId>> = only.map(|a| vec![a]);
-    let escalations = engine::run(pool, judge.escalation, now, only.as_deref()).await?;
-    Ok(Reassessed {
-        scores,
-        escalations,
-    })
+    if let Some(account) = only {
+        let scores = recompute(pool, judge.health, now, cause, Some(account)).await?;
+        let escalations = engine::run(pool, judge.escalation, now, Some(&[account])).await?;
+        return Ok(Reassessed {
+            scored: scores.len(),
+            scores,
+            escalations,
+        });
+    }
+    let ids =
+        sqlx::query_scalar!("select id from accounts where lifecycle <> 'churned' order by id")
+            .fetch_all(pool)
+            .await
+            .context("listing the accounts to reassess")?;
+    let mut done = Reassessed::default();
+    for chunk in ids.chunks(CHUNK) {
+        let chunk: Vec<AccountId> = chunk.iter().copied().map(AccountId).collect();
+        let scores = recompute_among(pool, judge.health, now, cause, Some(&chunk)).await?;
+        done.scored += scores.len();
+        let escalations = engine::run(pool, judge.escalation, now, Some(&chunk)).await?;
+        done.escalations.add(escalations);
+    }
+    Ok(done)
 }
 
 /// Records `message` and does what follows it as of `now` (an answer, or its absence, is part

@@ -183,28 +183,63 @@ pub async fn enqueue(
     post: &NewPost,
     now: DateTime<Utc>,
 ) -> Result<Option<PostId>, sqlx::Error> {
-    let id = sqlx::query_scalar!(
+    let queued = enqueue_many(db, std::slice::from_ref(post), now).await?;
+    Ok(queued.into_iter().next().map(|(_, id)| id))
+}
+
+/// Queues `posts` in one statement, in their order. Returns the key and id of each one that
+/// was new; a key already queued changes nothing (the first text stands).
+pub async fn enqueue_many(
+    db: impl PgExecutor<'_>,
+    posts: &[NewPost],
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, PostId)>, sqlx::Error> {
+    if posts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<&str> = posts.iter().map(|p| p.idempotency_key.as_str()).collect();
+    let kinds: Vec<&str> = posts.iter().map(|p| p.kind.as_str()).collect();
+    let escalations: Vec<Option<i64>> =
+        posts.iter().map(|p| p.escalation_id.map(|e| e.0)).collect();
+    let accounts: Vec<Option<i64>> = posts.iter().map(|p| p.account_id.map(|a| a.0)).collect();
+    let staff: Vec<Option<i64>> = posts.iter().map(|p| p.recipient.staff_id()).collect();
+    let contacts: Vec<Option<i64>> = posts.iter().map(|p| p.recipient.contact_id()).collect();
+    let deliveries: Vec<&str> = posts.iter().map(|p| p.delivery.as_str()).collect();
+    let bodies: Vec<&str> = posts.iter().map(|p| p.body.as_str()).collect();
+    let buttons: Vec<Value> = posts.iter().map(|p| buttons_to_json(&p.buttons)).collect();
+    let due: Vec<DateTime<Utc>> = posts.iter().map(|p| p.due_at).collect();
+    let rows = sqlx::query!(
         r#"insert into staff_posts (idempotency_key, kind, escalation_id, account_id, staff_id,
                                     delivery, body, buttons, due_at, created_at, updated_at,
                                     contact_id)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
+           select u.key, u.kind, u.escalation_id, u.account_id, u.staff_id, u.delivery, u.body,
+                  u.buttons, u.due_at, $11, $11, u.contact_id
+             from unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::text[],
+                         $7::text[], $8::jsonb[], $9::timestamptz[], $10::int8[])
+                  with ordinality
+                  as u(key, kind, escalation_id, account_id, staff_id, delivery, body, buttons,
+                       due_at, contact_id, n)
+            order by u.n
            on conflict (idempotency_key) do nothing
-           returning id"#,
-        post.idempotency_key,
-        post.kind.as_str(),
-        post.escalation_id.map(|e| e.0),
-        post.account_id.map(|a| a.0),
-        post.recipient.staff_id(),
-        post.delivery.as_str(),
-        post.body,
-        buttons_to_json(&post.buttons),
-        post.due_at,
+           returning id, idempotency_key"#,
+        &keys as &[&str],
+        &kinds as &[&str],
+        &escalations as &[Option<i64>],
+        &accounts as &[Option<i64>],
+        &staff as &[Option<i64>],
+        &deliveries as &[&str],
+        &bodies as &[&str],
+        &buttons,
+        &due,
+        &contacts as &[Option<i64>],
         now,
-        post.recipient.contact_id(),
     )
-    .fetch_optional(db)
+    .fetch_all(db)
     .await?;
-    Ok(id.map(PostId))
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.idempotency_key, PostId(r.id)))
+        .collect())
 }
 
 #[cfg(test)]

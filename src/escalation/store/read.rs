@@ -111,6 +111,42 @@ pub async fn fetch(
         Filter::One(id) => (None, Some(id.0), false),
         Filter::Search(s) => (s.account.map(|a| a.0), None, false),
     };
+    let accounts = account.map(|a| vec![a]);
+    read(
+        conn,
+        filter,
+        accounts.as_deref(),
+        one,
+        unresolved_only,
+        lock,
+    )
+    .await
+}
+
+/// The open and acknowledged escalations of `accounts`, oldest first, locked for a decision.
+pub async fn fetch_unresolved_of(
+    conn: &mut PgConnection,
+    accounts: &[i64],
+) -> Result<Vec<EscalationRow>, sqlx::Error> {
+    read(
+        conn,
+        Filter::Unresolved(None),
+        Some(accounts),
+        None,
+        true,
+        true,
+    )
+    .await
+}
+
+async fn read(
+    conn: &mut PgConnection,
+    filter: Filter,
+    account: Option<&[i64]>,
+    one: Option<i64>,
+    unresolved_only: bool,
+    lock: bool,
+) -> Result<Vec<EscalationRow>, sqlx::Error> {
     let (search, by_id) = match filter {
         Filter::Search(s) => (s, true),
         _ => (Search::default(), false),
@@ -131,7 +167,7 @@ pub async fn fetch(
                  from escalations e
                  join accounts a on a.id = e.account_id
                  left join staff s on s.id = e.owner_id
-                where ($1::bigint is null or e.account_id = $1)
+                where ($1::int8[] is null or e.account_id = any($1))
                   and ($2::bigint is null or e.id = $2)
                   and (not $3 or e.status <> 'resolved')
                   and ($4::text is null or e.status = $4)
@@ -168,7 +204,7 @@ pub async fn fetch(
                  from escalations e
                  join accounts a on a.id = e.account_id
                  left join staff s on s.id = e.owner_id
-                where ($1::bigint is null or e.account_id = $1)
+                where ($1::int8[] is null or e.account_id = any($1))
                   and ($2::bigint is null or e.id = $2)
                   and (not $3 or e.status <> 'resolved')
                   and ($4::text is null or e.status = $4)
