@@ -5,6 +5,7 @@
 mod common;
 mod support;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -432,4 +433,65 @@ async fn a_rate_limited_staff_post_spends_no_tries(pool: PgPool) {
     assert_eq!(waiting, ("planned".to_string(), 0));
     assert_eq!(report.sent, 1);
     assert_eq!(post_status(&pool, id).await, ("sent".to_string(), 1));
+}
+
+// 5. A batch is marked `sending` together, and a crash strands no more than that batch.
+
+async fn statuses(pool: &PgPool) -> HashMap<String, i64> {
+    sqlx::query_as::<_, (String, i64)>("select status, count(*) from touches group by status")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[sqlx::test]
+async fn a_crash_mid_batch_strands_only_that_batch_and_every_touch_still_goes_out_once(
+    pool: PgPool,
+) {
+    let sim = Arc::new(SimulatedChannel::new());
+    let channels = channels(&sim);
+    let acme = account(&pool, "Acme").await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let address = format!("c{i}");
+        let c = contact(&pool, acme, &address).await;
+        ids.push(touch(&pool, acme, c, &format!("welcome-{i}"), "welcome", t0()).await);
+        // Every send hangs and delivers nothing: the process dies at the first.
+        sim.crash_before_delivery(&address);
+    }
+    let config = DispatcherConfig {
+        workers: 2,
+        batch_size: 4,
+        ..config()
+    };
+
+    tokio::select! {
+        _ = deliver(&pool, &channels, &config, t0()) => panic!("the crashed sends returned"),
+        _ = sim.crashed() => {}
+    }
+    let at_the_crash = statuses(&pool).await;
+    expire_leases(&pool).await;
+    let (rescued, reconciled) = rescue_and_reconcile(&pool, &channels, t0()).await.unwrap();
+    for i in 0..10 {
+        sim.clear_faults(&format!("c{i}"));
+    }
+    let report = deliver(&pool, &channels, &config, t0()).await;
+
+    // The whole first batch was marked before any of its sends, though two go at a time;
+    // the next one was at most claimed.
+    assert_eq!(at_the_crash.get("sending"), Some(&4), "{at_the_crash:?}");
+    assert!(
+        at_the_crash.get("claimed").copied().unwrap_or(0) <= 4,
+        "{at_the_crash:?}"
+    );
+    assert_eq!(rescued.unknown, 4);
+    assert_eq!(reconciled.requeued, 4);
+    assert_eq!(report.sent, 10);
+    assert_eq!(sim.sent().len(), 10);
+    assert_eq!(
+        statuses(&pool).await,
+        HashMap::from([("sent".to_string(), 10)])
+    );
 }

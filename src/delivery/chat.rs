@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::policy::{Stop, after_send};
+use super::policy::{AfterSend, Stop, after_send};
 use super::queue::{Handed, Settle};
 use crate::channel::ratelimit::{Throttle, Turn};
 use crate::channel::{Channel, Channels, OutboundMessage};
+use crate::domain::ChannelKind;
 use crate::outbound::dispatcher::DispatcherConfig;
 
 /// What to do with a message whose chat is not ready for another one yet.
@@ -67,7 +68,7 @@ impl<'a> ChatMessage<'a> {
         if let Some(until) = throttle.paused_until(&message.to.address, now) {
             return Err(NotNow::Paused(Settle::Retry {
                 at: until,
-                error: format!("waiting: {kind} asked us to slow down for this chat"),
+                error: slowed_down(kind),
                 counts: false,
             }));
         }
@@ -116,15 +117,34 @@ impl<'a> ChatMessage<'a> {
         go
     }
 
-    /// Sends try number `tries` and reads the answer.
+    /// Sends try number `tries` and reads the answer. A chat the platform paused since the
+    /// message was prepared (an earlier message of its batch was told to slow down) is not
+    /// sent to: the message waits, and the try is given back.
     pub async fn send(&self, tries: i32, config: &DispatcherConfig, now: DateTime<Utc>) -> Handed {
+        let to = &self.message.to;
+        if let Some(until) = self.throttle.paused_until(&to.address, now) {
+            // Nothing left: the chat's turn is given back at once.
+            drop(self.turn().take());
+            let error = slowed_down(to.channel);
+            return Handed {
+                after: AfterSend::Retry {
+                    at: until,
+                    error,
+                    counts: false,
+                },
+                code: None,
+            };
+        }
         let result = self.channel.send(&self.message).await;
         // The answer is back: the chat's and the channel's windows count from now.
         drop(self.turn().take());
-        let to = &self.message.to;
         Handed {
             after: after_send(result, to, self.throttle, tries, config, now),
             code: None,
         }
     }
+}
+
+fn slowed_down(kind: ChannelKind) -> String {
+    format!("waiting: {kind} asked us to slow down for this chat")
 }

@@ -5,9 +5,12 @@
 //! reconcile, the report and the run loop.
 //!
 //! A queue (`queue::Queue`) supplies only its compile-checked statements and what to send and
-//! what to do after. The worker batches: one statement loads a claimed batch, and the marks and
-//! settles of the rows in flight together go as one statement each (`group`).
+//! what to do after. The worker batches (`batch`): one statement loads a claimed batch, one
+//! marks its rows `sending` (those whose turn at the platform came together, `group`), and one
+//! settles them, each row still fenced. One batch per worker is marked at a time, so a crash
+//! leaves at most `dispatcher.batch_size` rows of a queue `unknown` per process.
 
+mod batch;
 pub mod chat;
 mod group;
 pub mod policy;

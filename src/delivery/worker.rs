@@ -1,30 +1,27 @@
-//! The one worker every queue runs on: claim a batch, load it in one statement, and deliver
-//! each row (up to `workers` at a time) through prepare → turn → `sending` mark → send →
-//! settle, the marks and settles of concurrent deliveries grouped into single statements.
-//! `run` adds the waiting between passes, on the wall clock.
+//! The one worker every queue runs on. A pass claims a batch, loads it in one statement, and
+//! delivers its rows together through prepare → turn → `sending` mark → send → settle: the
+//! rows whose turn came together are marked in one statement, committed before any of them is
+//! handed over, and settled in one statement (`batch`). The next batch is claimed and loaded
+//! while one is being sent, but marked only once every row of the one before is settled, so at
+//! most `batch_size` rows of a worker are ever `sending`. `run` adds the waiting between
+//! passes, on the wall clock.
 
-use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::group::{Group, group};
-use super::policy::{AfterSend, Clock, RECORD_PATIENCE, Stop, is_outage, record_patiently};
+use super::batch::{Fenced, Groups, Loaded};
+use super::policy::{AfterSend, Clock, RECORD_PATIENCE, Stop, record_patiently};
 use super::queue::{
-    Id, Lease, Mark, MarkRows, Plan, Queue, QueueError, QueueId, Row, Settle, SettleRows,
-    Settlement, Table,
+    Id, Lease, Mark, Plan, Queue, QueueError, QueueId, Row, Settle, Settlement, Table,
 };
 use super::report::{Outcome, Report};
 use super::wakeup::{Wakeup, wait_before_next_pass};
 use crate::outbound::dispatcher::DispatcherConfig;
-
-type Fenced<Q, T> = Result<T, QueueError<Id<Q>>>;
-type SettleRequest<Q> = (Settlement<Id<Q>>, Option<<Q as Queue>::FollowUp>);
 
 /// One worker's view of a queue: where it records, how many it handles at once, which clock
 /// stamps its changes and what stops it.
@@ -34,12 +31,6 @@ pub struct Worker<'a, Q: Queue> {
     pub config: &'a DispatcherConfig,
     pub clock: Clock,
     pub stop: Stop,
-}
-
-/// The statements a batch's deliveries share.
-struct Groups<Q: Queue> {
-    marks: Group<Mark<Id<Q>>, Fenced<Q, i32>>,
-    settles: Group<SettleRequest<Q>, Fenced<Q, ()>>,
 }
 
 impl<'a, Q: Queue> Worker<'a, Q> {
@@ -63,13 +54,43 @@ impl<'a, Q: Queue> Worker<'a, Q> {
     /// A row retried during the pass is due again only after `now`, so the pass ends.
     pub async fn deliver_due(&self, worker_id: &str, now: DateTime<Utc>) -> anyhow::Result<Report> {
         let mut report = Report::default();
-        loop {
-            let batch = self.deliver_batch(worker_id, now).await?;
-            if batch.claimed == 0 {
-                return Ok(report);
-            }
-            report.add(batch);
+        self.pass(worker_id, || now, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Claims and delivers batch after batch due at `due_at()`, until none is left or the stop
+    /// is raised. Each batch is claimed and loaded while the one before it is being sent, so
+    /// the database's round trips overlap the sending instead of adding to it.
+    /// What was done before a failed claim stays counted in `report`.
+    async fn pass(
+        &self,
+        worker_id: &str,
+        due_at: impl Fn() -> DateTime<Utc>,
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        if self.stop.raised() {
+            return Ok(());
         }
+        let mut next = self.claim(worker_id, due_at()).await?;
+        while !next.leases.is_empty() {
+            let following = async {
+                if self.stop.raised() {
+                    return Ok(None);
+                }
+                self.claim(worker_id, due_at()).await.map(Some)
+            };
+            let (done, following) = tokio::join!(self.deliver_loaded(next), following);
+            report.add(done);
+            next = match following {
+                Ok(Some(batch)) => batch,
+                Ok(None) => break,
+                // It ran beside the sends, which may have waited out an outage since: once
+                // they are recorded, claim again as before.
+                Err(e) if self.stop.raised() => return Err(e),
+                Err(_) => self.claim(worker_id, due_at()).await?,
+            };
+        }
+        Ok(())
     }
 
     /// Claims one batch due at `due_at` and delivers it.
@@ -78,17 +99,35 @@ impl<'a, Q: Queue> Worker<'a, Q> {
         worker_id: &str,
         due_at: DateTime<Utc>,
     ) -> anyhow::Result<Report> {
+        let batch = self.claim(worker_id, due_at).await?;
+        Ok(self.deliver_loaded(batch).await)
+    }
+
+    /// Claims up to `batch_size` rows due at `due_at` and loads them.
+    async fn claim(&self, worker_id: &str, due_at: DateTime<Utc>) -> anyhow::Result<Loaded<Q>> {
         let size = self.config.batch_size.max(1);
         let leases =
             <Q::Table as Table>::claim_due(self.pool, worker_id, due_at, self.config.lease(), size)
                 .await
                 .with_context(|| format!("could not claim due {}s", Id::<Q>::WHAT))?;
-        Ok(self.deliver(leases, self.config.workers.max(1)).await)
+        Ok(self.load(leases).await)
     }
 
-    /// Delivers rows already claimed, `concurrency` at a time (1: one after the other, in
-    /// their order).
-    pub async fn deliver(&self, leases: Vec<Lease<Id<Q>>>, concurrency: usize) -> Report {
+    /// Delivers rows already claimed, `in_flight` at a time (1: one after the other, in their
+    /// order).
+    pub async fn deliver(&self, leases: Vec<Lease<Id<Q>>>, in_flight: usize) -> Report {
+        let batch = self.load(leases).await;
+        self.deliver_rows(batch, in_flight).await
+    }
+
+    /// Delivers a whole claimed batch at once: its marks and settles are one statement each.
+    async fn deliver_loaded(&self, batch: Loaded<Q>) -> Report {
+        let in_flight = batch.leases.len().max(1);
+        self.deliver_rows(batch, in_flight).await
+    }
+
+    async fn deliver_rows(&self, batch: Loaded<Q>, in_flight: usize) -> Report {
+        let Loaded { leases, rows } = batch;
         let mut report = Report {
             claimed: leases.len(),
             ..Report::default()
@@ -96,9 +135,8 @@ impl<'a, Q: Queue> Worker<'a, Q> {
         if leases.is_empty() {
             return report;
         }
-        let ids: Vec<i64> = leases.iter().map(|l| l.id.raw()).collect();
-        let rows: HashMap<Id<Q>, Row<Q>> = match <Q::Table as Table>::load(self.pool, &ids).await {
-            Ok(rows) => rows.into_iter().collect(),
+        let rows = match rows {
+            Ok(rows) => rows,
             Err(e) => {
                 // Left claimed: the lease rescue hands them back.
                 tracing::error!(error = ?e, what = Id::<Q>::WHAT, "could not load a claimed batch");
@@ -106,13 +144,11 @@ impl<'a, Q: Queue> Worker<'a, Q> {
                 return report;
             }
         };
-        let (marks, mark_drain) = group();
-        let (settles, settle_drain) = group();
+        let (groups, (mark_drain, settle_drain)) = Groups::<Q>::new(self.config.workers);
         let deliveries = async {
-            let groups = Groups::<Q> { marks, settles };
             let outcomes: Vec<_> = futures::stream::iter(leases)
                 .map(|lease| self.deliver_one(lease, rows.get(&lease.id), &groups))
-                .buffer_unordered(concurrency)
+                .buffer_unordered(in_flight)
                 .collect()
                 .await;
             drop(groups);
@@ -179,8 +215,21 @@ impl<'a, Q: Queue> Worker<'a, Q> {
             to: self.queue.destination(&message),
             now: self.clock.now(),
         };
+        let marked_at = Instant::now();
         let tries = groups.marks.submit(mark).await?;
+        let permit = groups.sends.acquire().await;
+        if self.stop.raised() || marked_at.elapsed() > self.send_deadline() {
+            // Stopping, or waited so long for a free transport that the lease could lapse
+            // mid-send: never handed over, so back in the queue without spending the try.
+            let change = Settle::Retry {
+                at: self.clock.now() + TimeDelta::seconds(1),
+                error: "marked for sending, but stopped or too late in its lease to start".into(),
+                counts: false,
+            };
+            return self.settle(groups, lease, change, None, None).await;
+        }
         let handed = self.queue.send(&message, tries, self.clock.now()).await;
+        drop(permit);
         let follow_up = self.queue.follow_up_for(row, &handed.after);
         let change = match handed.after {
             AfterSend::Sent(delivered) => Settle::Sent {
@@ -200,6 +249,12 @@ impl<'a, Q: Queue> Worker<'a, Q> {
             )
         })
         .await
+    }
+
+    /// How long after its mark a send may still start: half the lease the mark renewed, so
+    /// the send has the other half to finish before the rescue could take the row back.
+    fn send_deadline(&self) -> Duration {
+        Duration::from_secs(self.config.lease_seconds.max(1)) / 2
     }
 
     async fn settle(
@@ -232,120 +287,6 @@ impl<'a, Q: Queue> Worker<'a, Q> {
         groups.settles.submit((settlement, follow_up)).await?;
         Ok(outcome)
     }
-
-    /// Marks a group `sending` in one statement.
-    async fn mark_batch(&self, batch: Vec<Mark<Id<Q>>>) -> Vec<Fenced<Q, i32>> {
-        group_or_alone(batch, |marks| async move {
-            let mut conn = self.pool.acquire().await?;
-            let lease_for = self.config.lease();
-            let rows = MarkRows::of(&marks);
-            let marked: HashMap<i64, i32> =
-                <Q::Table as Table>::mark_sending(&mut conn, &rows, lease_for)
-                    .await?
-                    .into_iter()
-                    .collect();
-            Ok(marks
-                .iter()
-                .map(|m| {
-                    marked
-                        .get(&m.lease.id.raw())
-                        .copied()
-                        .ok_or(QueueError::LeaseLost(m.lease))
-                })
-                .collect())
-        })
-        .await
-    }
-
-    /// Settles a group in one statement; with follow-ups, in one transaction with them (each
-    /// only for a row the fence let through).
-    async fn settle_batch(&self, batch: Vec<SettleRequest<Q>>) -> Vec<Fenced<Q, ()>> {
-        group_or_alone(batch, |batch| async move {
-            let settlements: Vec<_> = batch.iter().map(|(s, _)| s.clone()).collect();
-            let rows = SettleRows::of(&settlements);
-            if batch.iter().all(|(_, follow_up)| follow_up.is_none()) {
-                // A single statement commits on its own: no BEGIN and COMMIT round trips.
-                let mut conn = self.pool.acquire().await?;
-                let applied = <Q::Table as Table>::settle(&mut conn, &rows).await?;
-                return Ok(fenced_answers(&settlements, &applied.into_iter().collect()));
-            }
-            let mut tx = self.pool.begin().await?;
-            let applied: HashSet<i64> = <Q::Table as Table>::settle(&mut tx, &rows)
-                .await?
-                .into_iter()
-                .collect();
-            for (s, follow_up) in &batch {
-                if let Some(follow_up) = follow_up
-                    .as_ref()
-                    .filter(|_| applied.contains(&s.lease.id.raw()))
-                {
-                    self.queue.follow_up(&mut tx, follow_up, s.now).await?;
-                }
-            }
-            tx.commit().await?;
-            Ok(fenced_answers(&settlements, &applied))
-        })
-        .await
-    }
-}
-
-/// Each settle's answer: done, or fenced out (its lease lost).
-fn fenced_answers<I: QueueId>(
-    batch: &[Settlement<I>],
-    applied: &HashSet<i64>,
-) -> Vec<Result<(), QueueError<I>>> {
-    batch
-        .iter()
-        .map(|s| {
-            if applied.contains(&s.lease.id.raw()) {
-                Ok(())
-            } else {
-                Err(QueueError::LeaseLost(s.lease))
-            }
-        })
-        .collect()
-}
-
-/// Runs `statement` on a whole group; if it fails for another reason than an outage, on each
-/// request alone, so that one bad row fails alone.
-async fn group_or_alone<T, R, I, F, Fut>(
-    batch: Vec<T>,
-    mut statement: F,
-) -> Vec<Result<R, QueueError<I>>>
-where
-    T: Clone,
-    I: QueueId,
-    F: FnMut(Vec<T>) -> Fut,
-    Fut: Future<Output = Result<Vec<Result<R, QueueError<I>>>, sqlx::Error>>,
-{
-    let n = batch.len();
-    match statement(batch.clone()).await {
-        Ok(answers) => answers,
-        Err(e) if n == 1 || is_outage(&e) => each_failed(n, e),
-        Err(_) => {
-            let mut answers = Vec::with_capacity(n);
-            for request in batch {
-                match statement(vec![request]).await {
-                    Ok(answer) => answers.extend(answer),
-                    Err(e) => answers.push(Err(QueueError::Database(e))),
-                }
-            }
-            answers
-        }
-    }
-}
-
-/// The error of a failed group statement, once for each of its rows. Only an outage is
-/// answered this way, so each copy keeps what `record_patiently` looks at: that it was one.
-fn each_failed<I: QueueId, T>(n: usize, e: sqlx::Error) -> Vec<Result<T, QueueError<I>>> {
-    let text = e.to_string();
-    let mut answers = vec![Err(QueueError::Database(e))];
-    answers.extend((1..n).map(|_| {
-        Err(QueueError::Database(sqlx::Error::Io(
-            std::io::Error::other(text.clone()),
-        )))
-    }));
-    answers
 }
 
 /// Delivers a queue as it falls due until `shutdown` turns true (or its sender is dropped).
@@ -378,15 +319,8 @@ pub async fn run<Q: Queue>(
     while !worker.stop.raised() {
         queue.before_pass(pool).await;
         let mut report = Report::default();
-        while !worker.stop.raised() {
-            match worker.deliver_batch(worker_id, Utc::now()).await {
-                Ok(batch) if batch.claimed > 0 => report.add(batch),
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::error!(what, error = ?e, "delivery pass failed");
-                    break;
-                }
-            }
+        if let Err(e) = worker.pass(worker_id, Utc::now, &mut report).await {
+            tracing::error!(what, error = ?e, "delivery pass failed");
         }
         if report.claimed > report.waiting {
             tracing::info!(what, ?report, "delivery pass");

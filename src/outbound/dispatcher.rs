@@ -25,9 +25,10 @@ pub use crate::delivery::Reconciled;
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DispatcherConfig {
-    /// Touches handled at the same time by one dispatcher process.
+    /// Touches handed to a channel at the same time by one dispatcher process.
     pub workers: usize,
-    /// Touches claimed per round trip.
+    /// Touches claimed per round trip, loaded, marked `sending` and settled together; one
+    /// batch is marked at a time, so it is also the most a crash can leave `unknown`.
     pub batch_size: i64,
     /// How long a worker may hold a touch before the rescue job takes it back, on the
     /// database's clock; renewed when the send starts.

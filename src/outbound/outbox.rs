@@ -93,7 +93,7 @@ impl Table for TouchTable {
 
     /// Leases up to `batch_size` touches due at `now` to `worker_id` for `lease` (on the database's
     /// clock). Rows locked by a concurrent claim are skipped, so two workers never get the same
-    /// touch. Touches held back by a human takeover (`touch_held_until`, the same rule
+    /// touch. Touches held back by a human takeover (`touch_holds`, the same rule
     /// `next_due_at` uses) stay planned, untouched, and are claimed once it ends.
     async fn claim_due(
         db: &PgPool,
@@ -110,8 +110,9 @@ impl Table for TouchTable {
                   and due_at <= $1
                   and (next_attempt_at is null or next_attempt_at <= $1)
                   -- A contact talking with their CSM gets no automated touches meanwhile (see
-                  -- chat::takeover); contractual renewal notices keep their date.
-                  and touch_held_until(contact_id, category, $1) is null
+                  -- chat::takeover); contractual renewal notices keep their date. The rule is
+                  -- inlined, so the claim walks the due index and stops after its batch.
+                  and not exists (select from touch_holds(contact_id, category, $1))
                 order by due_at, id
                 limit $2
                 for update skip locked

@@ -27,8 +27,13 @@ use touchbot::domain::AccountId;
 
 use support::fake_telegram::FakeTelegram;
 
-/// Workers per process, and so the most sends a crash can leave in flight.
+/// Sends handed to Telegram at the same time by one process.
 pub const WORKERS: usize = 4;
+
+/// Touches claimed per batch. A batch is marked `sending` in one statement before any of its
+/// sends and one batch is marked at a time, so this is the most sends a crash can leave
+/// `sending` (and so `unknown`).
+pub const BATCH: usize = 8;
 
 /// How long a test waits for the program to do something before it fails saying what: long
 /// enough for a loaded 2-core machine and for leases of crashed processes to expire.

@@ -9,7 +9,7 @@ use crate::process::{Options, Touchbot, database_addr};
 use crate::support::fake_telegram::FakeTelegram;
 use crate::support::tcp_proxy::TcpProxy;
 use crate::{
-    PATIENCE, WORKERS, assert_each_answered_once, assert_nothing_lost_nothing_twice, chat, pending,
+    BATCH, PATIENCE, assert_each_answered_once, assert_nothing_lost_nothing_twice, chat, pending,
     seed_wave, size, wave_settled,
 };
 
@@ -42,8 +42,8 @@ async fn a_database_outage_mid_wave_loses_no_touch_and_sends_none_twice(pool: Pg
 
     assert!(interrupted, "the outage came after the wave was over");
     assert!(alive, "serve died in the outage:\n{log}");
-    // Only the sends in flight when the database went away can have an unknown fate.
-    assert_nothing_lost_nothing_twice(&pool, &fake, WORKERS).await;
+    // Only the batch marked `sending` when the database went away can have an unknown fate.
+    assert_nothing_lost_nothing_twice(&pool, &fake, BATCH).await;
 }
 
 #[sqlx::test]

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
 use crate::support::fake_telegram::{BOT_USERNAME, FakeTelegram, TOKEN};
-use crate::{PATIENCE, WORKERS};
+use crate::{BATCH, PATIENCE, WORKERS};
 
 pub const WEBHOOK_PATH: &str = "/telegram/hook";
 pub const WEBHOOK_SECRET: &str = "fault_suite-secret";
@@ -111,7 +111,7 @@ impl Touchbot {
         };
         format!(
             "[server]\nhost = \"127.0.0.1\"\nport = {port}\n\n\
-             [dispatcher]\nworkers = {WORKERS}\nbatch_size = 8\nlease_seconds = {}\n\
+             [dispatcher]\nworkers = {WORKERS}\nbatch_size = {BATCH}\nlease_seconds = {}\n\
              poll_interval_seconds = 1\nbackoff_base_seconds = {}\nbackoff_max_seconds = 5\n\n\
              [dispatcher.rate_limits.telegram]\noverall_per_second = 0\nper_chat_every_seconds = 0.0\n\n\
              [scheduler]\nrescue_cron = \"* * * * * *\"\nreplan_cron = \"0 0 0 1 1 * 2099\"\n\n\

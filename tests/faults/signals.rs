@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use crate::process::{Options, Touchbot, database_addr};
 use crate::support::fake_telegram::FakeTelegram;
 use crate::{
-    PATIENCE, WORKERS, assert_each_answered_once, assert_each_thanked_once,
+    BATCH, PATIENCE, assert_each_answered_once, assert_each_thanked_once,
     assert_nothing_lost_nothing_twice, chat, pending, seed_wave, short_of, size, wave_settled,
 };
 
@@ -65,8 +65,8 @@ async fn interrupted_wave(pool: &PgPool, stop: Stop) -> (FakeTelegram, Vec<(Stri
 async fn sigkill_during_a_wave_loses_no_touch_and_sends_none_twice(pool: PgPool) {
     let (fake, _) = interrupted_wave(&pool, Stop::Kill).await;
 
-    // Each kill can strand at most the sends its workers had in flight.
-    let in_flight = WORKERS * size("FAULT_KILLS", 3);
+    // Each kill can strand at most the batch it had marked `sending`.
+    let in_flight = BATCH * size("FAULT_KILLS", 3);
     assert_nothing_lost_nothing_twice(&pool, &fake, in_flight).await;
 }
 
