@@ -17,7 +17,8 @@ use crate::channel::{Address, OutboundMessage};
 use crate::domain::ChannelKind;
 use crate::inbound::conversation::{LANGUAGE_PREFIX, Text, choose_locale, command_word};
 use crate::inbound::{
-    Arrival, InboundContent, InboundMessage, contact_by_address, converse, deliver_answers,
+    Arrival, Conversation, InboundContent, InboundMessage, contact_by_address, converse,
+    deliver_answers,
 };
 use crate::messages::FALLBACK_LOCALE;
 
@@ -71,7 +72,12 @@ pub async fn handle(worker: &Worker, stored: &StoredMessage) -> anyhow::Result<(
     };
     let reply = converse(&conversation, arrival).await?;
     say(worker, &address, &message.id, reply.say).await;
-    deliver_answers(&conversation, &worker.answers, &reply.queued)
+    // Through the durable pool: its `sending` mark flushes the handling before anything is sent.
+    let durable = Conversation {
+        pool: &worker.pool,
+        ..conversation
+    };
+    deliver_answers(&durable, &worker.answers, &reply.queued)
         .await
         .with_context(|| format!("answering WhatsApp message {}", message.id))
 }

@@ -25,24 +25,27 @@ pub struct Claimed {
     pub tries: i32,
 }
 
-/// Stores the events of one webhook body, all or none; a redelivered one is left as it was.
+/// Stores the events of one webhook body, all or none, in their order; a redelivered one is
+/// left as it was. One statement, so the webhook waits for one round trip and one commit.
 pub async fn store(pool: &PgPool, events: &[NewEvent]) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
-    let now = Utc::now();
-    for event in events {
-        sqlx::query!(
-            "insert into whatsapp_events (event_key, kind, payload, received_at)
-             values ($1, $2, $3, $4)
-             on conflict (event_key) do nothing",
-            event.key,
-            event.kind,
-            event.payload,
-            now,
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await
+    let keys: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
+    let payloads: Vec<&serde_json::Value> = events.iter().map(|e| &e.payload).collect();
+    sqlx::query!(
+        "insert into whatsapp_events (event_key, kind, payload, received_at)
+         select u.key, u.kind, u.payload, $4
+           from unnest($1::text[], $2::text[], $3::jsonb[]) with ordinality
+                as u(key, kind, payload, n)
+          order by u.n
+         on conflict (event_key) do nothing",
+        &keys as &[&str],
+        &kinds as &[&str],
+        &payloads as &[&serde_json::Value],
+        Utc::now(),
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Claims the oldest event that is to do and free: not done, not held by a live claim (nor

@@ -9,7 +9,7 @@
 //!   Meta would otherwise send it again for a week.
 //! - Its messages and statuses are stored, in one transaction, before the answer; a database
 //!   that does not answer gets 503, and Meta delivers again. Then 200, and the events are
-//!   handled by a task (`worker`); what a crash leaves undone is handled by the sweep.
+//!   handled by the drainers (`worker`), woken; what a crash leaves undone, by their sweep.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -125,8 +125,7 @@ async fn notify(
         tracing::warn!(error = %e, "could not store WhatsApp events; Meta delivers them again");
         return StatusCode::SERVICE_UNAVAILABLE;
     }
-    let worker = state.worker.clone();
-    tokio::spawn(async move { worker.drain().await });
+    state.worker.wake();
     StatusCode::OK
 }
 

@@ -1,7 +1,15 @@
-//! Handles the stored WhatsApp events: right after the webhook answered (a task per request),
-//! and from a sweep every `serve` runs, for what a crash or an outage left undone. Both drain
-//! the same queue (`queue::claim_next`), so an event is handled once, and a sender's messages
-//! in the order they came.
+//! Handles the stored WhatsApp events: a few drainers per `serve`, woken by the webhook once
+//! it stored a request's events, and every [`SWEEP_EVERY`] anyway, for what a crash or an
+//! outage left undone. They drain one queue (`queue::claim_next`), so an event is handled
+//! once, and a sender's messages in the order they came. A drainer takes events until none is
+//! free, so a burst of requests wakes the drainers, not a task per request.
+//!
+//! Handling writes through a pool of its own whose commits do not wait for the disk
+//! (`synchronous_commit = off`): the event itself was stored durably before the webhook's
+//! 200, and a crash can only lose the last moments of handling, in commit order, so an event
+//! whose handling was lost is not marked done either and is handled again, idempotently.
+//! Nothing leaves the process on the strength of such a commit: the answers are delivered
+//! through `pool`, whose `sending` mark is durable and flushes every earlier commit with it.
 //!
 //! A failure while the database is away leaves the event claimed; it is handled again when the
 //! claim runs out. A failure while it answers is counted, and the event waits a growing pause;
@@ -14,7 +22,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::Utc;
 use sqlx::PgPool;
-use tokio::sync::{Semaphore, watch};
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
 
 use super::events::{Status, StoredMessage};
 use super::statuses::Applied;
@@ -30,15 +40,22 @@ const SWEEP_EVERY: Duration = Duration::from_secs(15);
 /// How long a status about a touch still being sent waits before it is looked at again.
 const NOT_YET_PAUSE: f64 = 10.0;
 
-/// What handling an event needs, shared by the webhook's tasks and the sweep.
+/// What handling an event needs, shared by the webhook and the drainers.
 pub struct Worker {
+    /// Durable commits: where the webhook stores events and answers are delivered from.
     pub pool: PgPool,
+    /// The same database, committing without waiting for the disk (see the module docs).
+    handling: PgPool,
     pub settings: Arc<Settings>,
     pub messages: Arc<Messages>,
     /// Delivers the answers on WhatsApp; one set, so every task keeps the same pace.
     pub answers: Channels,
     /// Drains at once: each may hold a connection or two, and the pool serves others too.
     draining: Semaphore,
+    drainers: usize,
+    /// Rung by the webhook after storing: one idle drainer wakes, or the next to finish a
+    /// drain looks again (a permit is kept), so no stored event waits for the sweep.
+    wake: Notify,
 }
 
 impl Worker {
@@ -51,19 +68,37 @@ impl Worker {
         if let Some(channel) = WhatsAppChannel::from_settings(&settings.whatsapp)? {
             answers = answers.with(Arc::new(channel));
         }
-        let draining = Semaphore::new((settings.database.max_connections as usize / 4).max(1));
+        let drainers = (settings.database.max_connections as usize / 4).max(1);
+        // Each drain holds at most two: a follow-up step's transaction and its reassessment.
+        let handling = PgPoolOptions::new()
+            .max_connections(2 * drainers as u32 + 1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(
+                (*pool.connect_options())
+                    .clone()
+                    .options([("synchronous_commit", "off")]),
+            );
         Ok(Worker {
             pool,
+            handling,
             settings,
             messages,
             answers,
-            draining,
+            draining: Semaphore::new(drainers),
+            drainers,
+            wake: Notify::new(),
         })
     }
 
+    /// Says that events were stored: a drainer handles them (see [`run_sweeper`]).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The conversation core on the handling pool.
     pub fn conversation(&self) -> Conversation<'_> {
         Conversation {
-            pool: &self.pool,
+            pool: &self.handling,
             settings: &self.settings,
             messages: &self.messages,
         }
@@ -77,7 +112,7 @@ impl Worker {
         };
         let mut handled = 0;
         loop {
-            let event = match queue::claim_next(&self.pool).await {
+            let event = match queue::claim_next(&self.handling).await {
                 Ok(Some(event)) => event,
                 Ok(None) => return handled,
                 Err(e) => {
@@ -87,12 +122,12 @@ impl Worker {
             };
             match self.handle(&event).await {
                 Ok(false) => {
-                    if let Err(e) = queue::later(&self.pool, event.id, NOT_YET_PAUSE).await {
+                    if let Err(e) = queue::later(&self.handling, event.id, NOT_YET_PAUSE).await {
                         tracing::warn!(event = event.id, error = %e, "could not put a WhatsApp event off");
                         return handled;
                     }
                 }
-                Ok(true) => match queue::done(&self.pool, event.id).await {
+                Ok(true) => match queue::done(&self.handling, event.id).await {
                     Ok(()) => handled += 1,
                     Err(e) => {
                         // Handled; done again (changing nothing) once the claim runs out.
@@ -121,7 +156,7 @@ impl Worker {
             "status" => {
                 let status: Status = serde_json::from_value(event.payload.clone())
                     .context("reading a stored WhatsApp status")?;
-                let applied = statuses::apply(&self.pool, &status).await?;
+                let applied = statuses::apply(&self.handling, &status).await?;
                 Ok(applied != Applied::InFlight)
             }
             other => anyhow::bail!("unknown WhatsApp event kind '{other}'"),
@@ -130,13 +165,13 @@ impl Worker {
 
     /// Records a failed try; false when the database is away (stop draining for now).
     async fn after_failure(&self, event: &queue::Claimed, error: anyhow::Error) -> bool {
-        if !database_answers(&self.pool).await {
+        if !database_answers(&self.handling).await {
             tracing::warn!(event = event.id, error = ?error, "the database is unreachable; the WhatsApp event is handled again later");
             return false;
         }
         let pause = 5.0 * f64::from(1u32 << event.tries.clamp(0, 6));
         let text = format!("{error:#}");
-        match queue::failed(&self.pool, event.id, &text, POISON_TRIES as i32, pause).await {
+        match queue::failed(&self.handling, event.id, &text, POISON_TRIES as i32, pause).await {
             Ok(true) => self.set_aside(event, &error).await,
             Ok(false) => {
                 tracing::warn!(event = event.id, tries = event.tries + 1, error = ?error, "handling a WhatsApp event failed; tried again later")
@@ -154,7 +189,7 @@ impl Worker {
     /// (`touchbot inbound dead-letters`) and replay once the cause is fixed.
     async fn set_aside(&self, event: &queue::Claimed, error: &anyhow::Error) {
         let listed = set_aside(
-            &self.pool,
+            &self.handling,
             "whatsapp",
             &event.key,
             &event.payload,
@@ -176,21 +211,21 @@ impl Worker {
     /// Handles once more an event that was set aside (`touchbot inbound replay`); a failure
     /// leaves it set aside, with the new error.
     pub async fn replay(&self, key: &str) -> anyhow::Result<()> {
-        let event = queue::reopen(&self.pool, key)
+        let event = queue::reopen(&self.handling, key)
             .await
             .context("taking back a WhatsApp event set aside")?
             .ok_or_else(|| anyhow::anyhow!("WhatsApp event {key} is not set aside any more"))?;
         match self.handle(&event).await {
-            Ok(true) => queue::done(&self.pool, event.id)
+            Ok(true) => queue::done(&self.handling, event.id)
                 .await
                 .context("marking a replayed WhatsApp event done"),
             // Its touch is being sent: the sweep looks at it again once that is recorded.
-            Ok(false) => queue::later(&self.pool, event.id, NOT_YET_PAUSE)
+            Ok(false) => queue::later(&self.handling, event.id, NOT_YET_PAUSE)
                 .await
                 .context("putting a replayed WhatsApp event off"),
             Err(e) => {
                 let text = format!("{e:#}");
-                queue::failed(&self.pool, event.id, &text, 1, 0.0)
+                queue::failed(&self.handling, event.id, &text, 1, 0.0)
                     .await
                     .context("setting a replayed WhatsApp event aside again")?;
                 Err(e)
@@ -199,20 +234,34 @@ impl Worker {
     }
 }
 
-/// Drains at once (whatever the last run left), then every [`SWEEP_EVERY`], until told to stop.
+/// The drainers: each drains at once (whatever the last run left), then whenever the webhook
+/// wakes it and every [`SWEEP_EVERY`], until told to stop.
 #[tracing::instrument(skip_all)]
 pub async fn run_sweeper(
     worker: Arc<Worker>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let mut drainers = JoinSet::new();
+    for _ in 0..worker.drainers {
+        drainers.spawn(drainer(worker.clone(), shutdown.clone()));
+    }
+    while let Some(done) = drainers.join_next().await {
+        done.context("a WhatsApp event drainer panicked")?;
+    }
+    Ok(())
+}
+
+async fn drainer(worker: Arc<Worker>, mut shutdown: watch::Receiver<bool>) {
+    let mut swept = true;
     loop {
         let handled = worker.drain().await;
-        if handled > 0 {
+        if swept && handled > 0 {
             tracing::info!(handled, "handled WhatsApp events left undone");
         }
         tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
-            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = worker.wake.notified() => swept = false,
+            _ = tokio::time::sleep(SWEEP_EVERY) => swept = true,
         }
     }
 }
