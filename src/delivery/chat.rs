@@ -96,22 +96,14 @@ impl<'a> ChatMessage<'a> {
         self.turn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits for the chat's turn (if not taken yet) and the channel's, unless the stop comes
-    /// first.
+    /// Waits for the chat's turn, if not taken yet, unless the stop comes first.
     pub async fn wait_turn(&self, stop: &Stop) -> bool {
+        if self.turn().is_some() {
+            return !stop.raised();
+        }
         let throttle: &'a Throttle = self.throttle;
-        let taken = self.turn().take();
         let address = &self.message.to.address;
-        let turn = stop
-            .unless_raised(async move {
-                let mut turn = match taken {
-                    Some(turn) => turn,
-                    None => throttle.wait_chat(address).await,
-                };
-                turn.wait_overall().await;
-                turn
-            })
-            .await;
+        let turn = stop.unless_raised(throttle.wait_chat(address)).await;
         let go = turn.is_some();
         *self.turn() = turn;
         go
@@ -135,9 +127,17 @@ impl<'a> ChatMessage<'a> {
                 code: None,
             };
         }
+        // The channel's place is taken only now, after the `sending` mark: held from just
+        // before the request until its answer, it costs the window no database round trip.
+        let taken = self.turn().take();
+        let mut turn = match taken {
+            Some(turn) => turn,
+            None => self.throttle.wait_chat(&to.address).await,
+        };
+        turn.wait_overall().await;
         let result = self.channel.send(&self.message).await;
         // The answer is back: the chat's and the channel's windows count from now.
-        drop(self.turn().take());
+        drop(turn);
         Handed {
             after: after_send(result, to, self.throttle, tries, config, now),
             code: None,
