@@ -421,37 +421,33 @@ pub async fn latest_scores_among(
     among: Option<&[AccountId]>,
 ) -> anyhow::Result<HashMap<AccountId, LatestHealth>> {
     let among: Option<Vec<i64>> = among.map(|ids| ids.iter().map(|a| a.0).collect());
+    // A probe of the index per account, newest first: the cost follows the accounts, not the
+    // history, which grows by a row per account every night.
     let latest = sqlx::query!(
-        r#"select distinct on (account_id) account_id, computed_at, score, category,
-                  missing, summary, components
-           from health_scores
-           where computed_at <= $1 and ($2::int8[] is null or account_id = any($2))
-           order by account_id, computed_at desc, id desc"#,
+        r#"select a.id as account_id, h.computed_at as "computed_at!", h.score as "score?",
+                  h.category as "category?", h.missing as "missing!", h.summary as "summary!",
+                  h.components as "components!", b.score as "score_30d_ago?"
+           from accounts a
+           cross join lateral (select computed_at, score, category, missing, summary, components
+                                 from health_scores
+                                where account_id = a.id and computed_at <= $1
+                                order by computed_at desc, id desc limit 1) h
+           left join lateral (select score from health_scores
+                               where account_id = a.id and computed_at <= $3
+                                 and score is not null
+                               order by computed_at desc, id desc limit 1) b on true
+           where $2::int8[] is null or a.id = any($2)"#,
         now,
-        among.as_deref()
+        among.as_deref(),
+        now - TimeDelta::days(30)
     )
     .fetch_all(pool)
     .await?;
-    let before = sqlx::query!(
-        r#"select distinct on (account_id) account_id, score as "score!"
-           from health_scores
-           where computed_at <= $1 and score is not null
-             and ($2::int8[] is null or account_id = any($2))
-           order by account_id, computed_at desc, id desc"#,
-        now - TimeDelta::days(30),
-        among.as_deref()
-    )
-    .fetch_all(pool)
-    .await?;
-    let before: HashMap<i64, i16> = before
-        .into_iter()
-        .map(|b| (b.account_id, b.score))
-        .collect();
     let mut out = HashMap::with_capacity(latest.len());
     for r in latest {
         let category = r.category.as_deref().and_then(Category::from_stored);
-        let change_30d = match (r.score, before.get(&r.account_id)) {
-            (Some(now), Some(then)) => Some(i32::from(now) - i32::from(*then)),
+        let change_30d = match (r.score, r.score_30d_ago) {
+            (Some(now), Some(then)) => Some(i32::from(now) - i32::from(then)),
             _ => None,
         };
         out.insert(
