@@ -6,11 +6,14 @@
 //!
 //! Run with `cargo bench --bench calendar`.
 
+mod support;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use support::env_usize;
 use touchbot::domain::{AccountId, ContactId, ContactRole, MessageCategory, Segment, StaffId};
 use touchbot::outbound::calendar::{
     AccountInput, CalendarConfig, ContactInput, PlannedTouch, SentTouch, plan,
@@ -24,22 +27,6 @@ const ZONES: [Tz; 6] = [
     Tz::Australia__Sydney,
     Tz::America__Sao_Paulo,
 ];
-
-/// `cargo bench` passes `--bench`; under `cargo test` the benchmark only checks that it still
-/// runs, on a size small enough not to slow the test suite.
-fn benchmarking() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a whole number, not {v:?}")),
-        Err(_) if benchmarking() => default,
-        Err(_) => default.clamp(1, 20),
-    }
-}
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("a valid date")

@@ -49,14 +49,16 @@ async fn sql(pool: &PgPool, statement: &'static str) {
     sqlx::raw_sql(statement).execute(pool).await.unwrap();
 }
 
-/// Two contacts on the simulated channel with a welcome each, due in the past.
+/// Two contacts on the simulated channel with a welcome each, due in the past. They were
+/// added before the plan's day: a contact added today (the real today) would get a welcome
+/// in today's send window, and the test would pass only by day.
 async fn two_due_welcomes(pool: &PgPool, settings: &Settings) {
     sql(
         pool,
         "insert into accounts (name, segment, contract_start) values ('Metrica', 'smb', '2026-03-02');
-         insert into contacts (account_id, name, role, channel, address)
-         select id, 'Ann Fast', 'champion', 'simulated', 'ann' from accounts union all
-         select id, 'Bob Slow', 'user', 'simulated', 'bob' from accounts;",
+         insert into contacts (account_id, name, role, channel, address, created_at)
+         select id, 'Ann Fast', 'champion', 'simulated', 'ann', timestamptz '2026-03-01 00:00Z' from accounts union all
+         select id, 'Bob Slow', 'user', 'simulated', 'bob', timestamptz '2026-03-01 00:00Z' from accounts;",
     )
     .await;
     let account = sqlx::query_scalar::<_, i64>("select id from accounts")

@@ -307,7 +307,7 @@ async fn escalation_summary(pool: &PgPool) -> anyhow::Result<()> {
 async fn next_due(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>> {
     Ok(sqlx::query_scalar!(
         r#"select min(greatest(due_at, coalesce(next_attempt_at, due_at))) from touches
-           where status = 'planned' and touch_held_until(contact_id, category, $1) is null"#,
+           where status = 'planned' and not exists (select from touch_holds(contact_id, category, $1))"#,
         now
     )
     .fetch_one(pool)

@@ -197,20 +197,7 @@ pub async fn get(pool: &PgPool, id: ContactId) -> Result<Option<Contact>, StoreE
 
 /// The account's current contacts (removed ones are kept for history but not listed).
 pub async fn list(pool: &PgPool, account: AccountId) -> Result<Vec<Contact>, StoreError> {
-    let rows = sqlx::query_as!(
-        Row,
-        r#"select c.id, c.account_id, c.name, c.role, c.channel, c.address, c.time_zone, c.locale,
-                  c.unreachable_reason, c.created_at, c.joined_at,
-                  array(select category from contact_consents cc
-                        where cc.contact_id = c.id and cc.opted_out order by category) as opted_out
-           from contacts c
-           where c.account_id = $1 and c.removed_at is null
-           order by c.id"#,
-        account.0
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter().map(Contact::try_from).collect()
+    list_many(pool, &[account.0]).await
 }
 
 /// The current contacts of all the accounts among `accounts`, by account, then id.

@@ -105,7 +105,7 @@ async fn dispatcher_lag(pool: &PgPool) -> anyhow::Result<f64> {
              from touches
             where status = 'planned' and due_at <= $1
               and (next_attempt_at is null or next_attempt_at <= $1)
-              and touch_held_until(contact_id, category, $1) is null"#,
+              and not exists (select from touch_holds(contact_id, category, $1))"#,
         now
     )
     .fetch_one(pool)
