@@ -13,7 +13,8 @@
 //! until every touch is sent, and prints how many were sent, how long it took, the rate beside
 //! the platform's, the share of the fastest run the limits allow, the number of rate-limit
 //! answers drawn, and whether every touch arrived exactly once and in order per chat.
-//! `BENCH_PACE_PLATFORMS` (default `telegram,whatsapp`) picks the platforms.
+//! `BENCH_PACE_PLATFORMS` (default `telegram,whatsapp`) picks the platforms;
+//! `BENCH_PACE_PROFILE=1` also prints how many went out in each second.
 //!
 //! Run with `cargo bench --bench pace` (10,000 touches: about 6 minutes for Telegram, 2 for
 //! WhatsApp). Under `cargo test` it runs 20 touches to 10 chats per platform.
@@ -309,8 +310,26 @@ async fn measure(pool: &PgPool, p: Platform, s: Sizes) -> anyhow::Result<bool> {
     );
     let refused = fake.rate_limited();
     println!("  rate-limit answers drawn: {refused}");
+    if std::env::var_os("BENCH_PACE_PROFILE").is_some() {
+        profile(pool, started).await?;
+    }
     let ok = exactly_once_in_order(pool, &fake, s).await? && refused == 0;
     Ok(ok && sent == s.touches as i64)
+}
+
+/// How many went out in each second of the run (`BENCH_PACE_PROFILE`), to see where the
+/// allowance went unused.
+async fn profile(pool: &PgPool, started: DateTime<Utc>) -> anyhow::Result<()> {
+    let seconds: Vec<(i64, i64)> = sqlx::query_as(
+        "select floor(extract(epoch from sent_at - $1))::int8, count(*)
+           from touches where sent_at is not null group by 1 order by 1",
+    )
+    .bind(started)
+    .fetch_all(pool)
+    .await?;
+    let line: Vec<String> = seconds.iter().map(|(s, n)| format!("{s}:{n}")).collect();
+    println!("  sent per second: {}", line.join(" "));
+    Ok(())
 }
 
 /// Every touch arrived once, each chat's in the order they were due, and every row is `sent`.

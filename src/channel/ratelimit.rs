@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ChannelKind;
-pub use throttle::{Throttle, Turn, is_group};
+pub use throttle::{NotYet, Throttle, Turn, is_group};
 
 /// The pace of one channel. `None` means no limit of that kind; in the configuration file a
 /// limit of 0 says the same.

@@ -7,14 +7,23 @@
 //! goes back to the queue until the chat is ready, with no try spent, and the worker sends
 //! the next one. Only a caller that sends a few messages of one conversation in order
 //! (`Pace::Wait`) waits for the chat instead.
+//!
+//! The chat is ready a gap after its last message's *answer*. While that message is still on
+//! its way (usually in the same batch), the time is not known yet, so the worker waits for the
+//! answer, which costs the batch nothing, and defers the message to exactly then: deferred to
+//! "now + gap" instead, it would be claimed again a little too early and deferred twice. The
+//! worker never takes the chat's turn after such a wait: two messages of one chat waiting side
+//! by side could take it out of order, while deferred to the same time they are claimed again
+//! in their order.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::policy::{AfterSend, Stop, after_send};
-use super::queue::{Handed, Settle};
-use crate::channel::ratelimit::{Throttle, Turn};
+use super::queue::{Handed, Ready, Settle};
+use crate::channel::ratelimit::{NotYet, Throttle, Turn};
 use crate::channel::{Channel, Channels, OutboundMessage};
 use crate::domain::ChannelKind;
 use crate::outbound::dispatcher::DispatcherConfig;
@@ -28,6 +37,10 @@ pub enum Pace {
     Wait,
 }
 
+/// How long a worker waits for the answer to a chat's last message before deferring the next
+/// one without knowing when the chat is ready (a gap from now, the least it can be).
+const ANSWER_PATIENCE: Duration = Duration::from_secs(5);
+
 /// A message with the channel it goes through.
 pub struct ChatMessage<'a> {
     pub message: OutboundMessage,
@@ -35,6 +48,10 @@ pub struct ChatMessage<'a> {
     pub throttle: &'a Arc<Throttle>,
     /// Its place in the channel's pace, from the chat's turn until the answer came back.
     turn: Mutex<Option<Turn<'a>>>,
+    pace: Pace,
+    /// The dispatcher's time when it was prepared, and the monotonic instant then: a deferral
+    /// decided later is told in the dispatcher's time.
+    prepared: (DateTime<Utc>, Instant),
 }
 
 /// Why a message cannot go now, before anything was sent.
@@ -72,16 +89,19 @@ impl<'a> ChatMessage<'a> {
                 counts: false,
             }));
         }
+        let prepared = (now, Instant::now());
         let turn = match pace {
             Pace::Wait => None,
             Pace::Defer => match throttle.take_chat(&message.to.address) {
                 Ok(turn) => Some(turn),
-                Err(wait) => {
-                    return Err(NotNow::Paused(Settle::Wait {
-                        at: after(now, wait),
-                        why: format!("waiting for this chat's turn under {kind}'s pace"),
-                    }));
+                Err(NotYet {
+                    ready: Some(ready), ..
+                }) => {
+                    let at = throttle.defer_until(&message.to.address, ready, prepared);
+                    return Err(NotNow::Paused(waiting_for_turn(kind, at)));
                 }
+                // Its last message is on its way: `wait_turn` waits for the answer.
+                Err(NotYet { ready: None, .. }) => None,
             },
         };
         Ok(ChatMessage {
@@ -89,6 +109,8 @@ impl<'a> ChatMessage<'a> {
             channel,
             throttle,
             turn: Mutex::new(turn),
+            pace,
+            prepared,
         })
     }
 
@@ -96,17 +118,49 @@ impl<'a> ChatMessage<'a> {
         self.turn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits for the chat's turn, if not taken yet, unless the stop comes first.
-    pub async fn wait_turn(&self, stop: &Stop) -> bool {
+    /// Waits for the chat's turn, if not taken yet, unless the stop comes first. With
+    /// `Pace::Defer` it waits only for the answer on its way, and says until when the message
+    /// then waits in the queue.
+    pub async fn wait_turn(&self, stop: &Stop) -> Ready {
         if self.turn().is_some() {
-            return !stop.raised();
+            return if stop.raised() {
+                Ready::Stop
+            } else {
+                Ready::Go
+            };
         }
         let throttle: &'a Throttle = self.throttle;
         let address = &self.message.to.address;
+        if self.pace == Pace::Defer {
+            let known = throttle.when_ready(address, ANSWER_PATIENCE);
+            return match stop.unless_raised(known).await {
+                Some(not_yet) => Ready::Later(self.defer(not_yet)),
+                None => Ready::Stop,
+            };
+        }
         let turn = stop.unless_raised(throttle.wait_chat(address)).await;
-        let go = turn.is_some();
+        let ready = if turn.is_some() {
+            Ready::Go
+        } else {
+            Ready::Stop
+        };
         *self.turn() = turn;
-        go
+        ready
+    }
+
+    /// Back in the queue until the chat is ready, told in the dispatcher's time.
+    fn defer(&self, not_yet: NotYet) -> Settle {
+        let (then, at) = self.prepared;
+        let instant = Instant::now();
+        let now = then + TimeDelta::from_std(instant - at).unwrap_or(TimeDelta::zero());
+        let to = &self.message.to;
+        let until = match not_yet.ready {
+            Some(ready) => self
+                .throttle
+                .defer_until(&to.address, ready, (now, instant)),
+            None => after(now, not_yet.wait),
+        };
+        waiting_for_turn(to.channel, until)
     }
 
     /// Sends try number `tries` and reads the answer. A chat the platform paused since the
@@ -142,6 +196,13 @@ impl<'a> ChatMessage<'a> {
             after: after_send(result, to, self.throttle, tries, config, now),
             code: None,
         }
+    }
+}
+
+fn waiting_for_turn(kind: ChannelKind, at: DateTime<Utc>) -> Settle {
+    Settle::Wait {
+        at,
+        why: format!("waiting for this chat's turn under {kind}'s pace"),
     }
 }
 

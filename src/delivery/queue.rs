@@ -88,6 +88,15 @@ pub enum Plan<M, F> {
     Settle(Settle, Option<F>),
 }
 
+/// Whether a message goes once its turn was waited for.
+pub enum Ready {
+    Go,
+    /// The stop came first: back in the queue, untouched.
+    Stop,
+    /// Not now after all (its chat is not ready for a while): settled so, unsent.
+    Later(Settle),
+}
+
 /// What the transport said, and the status code it gave, if any.
 pub struct Handed {
     pub after: AfterSend,
@@ -216,14 +225,18 @@ pub trait Queue: Sync {
         None
     }
 
-    /// Waits for the message's turn at its transport; false if the stop came first.
+    /// Waits for the message's turn at its transport, or says how to settle it unsent.
     fn wait_turn(
         &self,
         _message: &Self::Message,
         stop: &Stop,
-    ) -> impl Future<Output = bool> + Send {
-        let go = !stop.raised();
-        async move { go }
+    ) -> impl Future<Output = Ready> + Send {
+        let ready = if stop.raised() {
+            Ready::Stop
+        } else {
+            Ready::Go
+        };
+        async move { ready }
     }
 
     /// Hands the message over; `tries` counts this one.

@@ -64,20 +64,33 @@ impl Wakeup {
     }
 }
 
-/// The shortest sleep between two passes of a delivery loop.
+/// The shortest sleep before a loop looks again at an item its last claim could have taken
+/// and did not.
 pub const MIN_WAIT: Duration = Duration::from_secs(1);
 
+/// The shortest sleep before an item that fell due after a pass's last claim: what falls due
+/// within it goes in the same batch instead of a pass each.
+pub const GRAIN: Duration = Duration::from_millis(50);
+
 /// How long a delivery loop sleeps after a pass, given when its queue says the next item is
-/// due: until then, but never longer than `poll` and never less than [`MIN_WAIT`]. A pass
-/// ends when a claim finds nothing, so an item "due" that could not be claimed (held back, or
-/// clocks that disagree) must not make the loop spin.
+/// due and when the pass last claimed: until then, but never longer than `poll`. A pass ends
+/// when a claim finds nothing, so an item "due" by that claim's time yet not claimed (held
+/// back, clocks that disagree, another worker's) must not make the loop spin: it is looked at
+/// again after [`MIN_WAIT`]. One due only after the claim (a message deferred until its chat
+/// is ready) is claimed when due, give or take [`GRAIN`]: waiting a whole second for it would
+/// leave the platform's allowance unused.
 pub fn wait_before_next_pass(
     next: Result<Option<DateTime<Utc>>, sqlx::Error>,
+    claimed_at: Option<DateTime<Utc>>,
     poll: Duration,
     now: DateTime<Utc>,
 ) -> Duration {
+    let until = |next: DateTime<Utc>| (next - now).to_std().unwrap_or(Duration::ZERO);
     let wait = match next {
-        Ok(Some(next)) => (next - now).to_std().unwrap_or(Duration::ZERO),
+        Ok(Some(next)) if claimed_at.is_some_and(|claimed| next > claimed) => {
+            return until(next).min(poll).max(GRAIN);
+        }
+        Ok(Some(next)) => until(next),
         Ok(None) => poll,
         Err(e) => {
             tracing::error!(error = ?e, "could not read when the next item is due");
@@ -95,16 +108,39 @@ mod tests {
     #[test]
     fn a_pass_that_found_nothing_never_loops_without_waiting() {
         let now = Utc::now();
+        let claimed = Some(now);
         let poll = Duration::from_secs(30);
         let overdue = Ok(Some(now - TimeDelta::hours(48)));
-        assert_eq!(wait_before_next_pass(overdue, poll, now), MIN_WAIT);
+        assert_eq!(wait_before_next_pass(overdue, claimed, poll, now), MIN_WAIT);
         let later = Ok(Some(now + TimeDelta::seconds(5)));
         assert_eq!(
-            wait_before_next_pass(later, poll, now),
+            wait_before_next_pass(later, claimed, poll, now),
             Duration::from_secs(5)
         );
         let far = Ok(Some(now + TimeDelta::hours(5)));
-        assert_eq!(wait_before_next_pass(far, poll, now), poll);
-        assert_eq!(wait_before_next_pass(Ok(None), poll, now), poll);
+        assert_eq!(wait_before_next_pass(far, claimed, poll, now), poll);
+        assert_eq!(wait_before_next_pass(Ok(None), claimed, poll, now), poll);
+        let failed_pass = Ok(Some(now - TimeDelta::seconds(1)));
+        assert_eq!(
+            wait_before_next_pass(failed_pass, None, poll, now),
+            MIN_WAIT
+        );
+    }
+
+    #[test]
+    fn an_item_due_after_the_last_claim_is_claimed_when_due_not_a_second_later() {
+        let now = Utc::now();
+        let claimed = Some(now - TimeDelta::milliseconds(30));
+        let poll = Duration::from_secs(30);
+        let soon = Ok(Some(now + TimeDelta::milliseconds(200)));
+        assert_eq!(
+            wait_before_next_pass(soon, claimed, poll, now),
+            Duration::from_millis(200)
+        );
+        let due_since_the_claim = Ok(Some(now - TimeDelta::milliseconds(10)));
+        assert_eq!(
+            wait_before_next_pass(due_since_the_claim, claimed, poll, now),
+            GRAIN
+        );
     }
 }

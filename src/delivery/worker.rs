@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use super::batch::{Fenced, Groups, Loaded};
 use super::policy::{AfterSend, Clock, RECORD_PATIENCE, Stop, record_patiently};
 use super::queue::{
-    Id, Lease, Mark, Plan, Queue, QueueError, QueueId, Row, Settle, Settlement, Table,
+    Id, Lease, Mark, Plan, Queue, QueueError, QueueId, Ready, Row, Settle, Settlement, Table,
 };
 use super::report::{Outcome, Report};
 use super::wakeup::{Wakeup, wait_before_next_pass};
@@ -61,36 +61,44 @@ impl<'a, Q: Queue> Worker<'a, Q> {
     /// Claims and delivers batch after batch due at `due_at()`, until none is left or the stop
     /// is raised. Each batch is claimed and loaded while the one before it is being sent, so
     /// the database's round trips overlap the sending instead of adding to it.
-    /// What was done before a failed claim stays counted in `report`.
+    /// What was done before a failed claim stays counted in `report`. Returns the time its
+    /// last claim looked for due rows at (`None` if stopped before any).
     async fn pass(
         &self,
         worker_id: &str,
         due_at: impl Fn() -> DateTime<Utc>,
         report: &mut Report,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
         if self.stop.raised() {
-            return Ok(());
+            return Ok(None);
         }
-        let mut next = self.claim(worker_id, due_at()).await?;
+        let mut claimed_at = due_at();
+        let mut next = self.claim(worker_id, claimed_at).await?;
         while !next.leases.is_empty() {
             let following = async {
                 if self.stop.raised() {
                     return Ok(None);
                 }
-                self.claim(worker_id, due_at()).await.map(Some)
+                let at = due_at();
+                self.claim(worker_id, at)
+                    .await
+                    .map(|batch| Some((at, batch)))
             };
             let (done, following) = tokio::join!(self.deliver_loaded(next), following);
             report.add(done);
-            next = match following {
-                Ok(Some(batch)) => batch,
+            (claimed_at, next) = match following {
+                Ok(Some(claimed)) => claimed,
                 Ok(None) => break,
                 // It ran beside the sends, which may have waited out an outage since: once
                 // they are recorded, claim again as before.
                 Err(e) if self.stop.raised() => return Err(e),
-                Err(_) => self.claim(worker_id, due_at()).await?,
+                Err(_) => {
+                    let at = due_at();
+                    (at, self.claim(worker_id, at).await?)
+                }
             };
         }
-        Ok(())
+        Ok(Some(claimed_at))
     }
 
     /// Claims one batch due at `due_at` and delivers it.
@@ -205,10 +213,14 @@ impl<'a, Q: Queue> Worker<'a, Q> {
                 return self.settle(groups, lease, change, follow_up, None).await;
             }
         };
-        if !self.queue.wait_turn(&message, &self.stop).await {
-            return self
-                .settle(groups, lease, Settle::Release, None, None)
-                .await;
+        match self.queue.wait_turn(&message, &self.stop).await {
+            Ready::Go => {}
+            Ready::Stop => {
+                return self
+                    .settle(groups, lease, Settle::Release, None, None)
+                    .await;
+            }
+            Ready::Later(change) => return self.settle(groups, lease, change, None, None).await,
         }
         let mark = Mark {
             lease,
@@ -319,16 +331,19 @@ pub async fn run<Q: Queue>(
     while !worker.stop.raised() {
         queue.before_pass(pool).await;
         let mut report = Report::default();
-        if let Err(e) = worker.pass(worker_id, Utc::now, &mut report).await {
-            tracing::error!(what, error = ?e, "delivery pass failed");
-        }
+        let claimed_at = match worker.pass(worker_id, Utc::now, &mut report).await {
+            Ok(at) => at,
+            Err(e) => {
+                tracing::error!(what, error = ?e, "delivery pass failed");
+                None
+            }
+        };
         if report.claimed > report.waiting {
             tracing::info!(what, ?report, "delivery pass");
         }
         let next = <Q::Table as Table>::next_due_at(pool, Utc::now()).await;
-        wakeup
-            .wait(wait_before_next_pass(next, poll, Utc::now()), &mut shutdown)
-            .await;
+        let wait = wait_before_next_pass(next, claimed_at, poll, Utc::now());
+        wakeup.wait(wait, &mut shutdown).await;
     }
     tracing::info!(worker_id, what, "delivery loop stopped");
 }

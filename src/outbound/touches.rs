@@ -24,7 +24,7 @@ use super::{template_notice, unreachable};
 use crate::channel::{Channels, OutboundMessage, PermanentReason, TemplateMessage};
 use crate::delivery::chat::{ChatMessage, NotNow, Pace};
 use crate::delivery::policy::{AfterSend, Stop, backoff_at};
-use crate::delivery::queue::{Handed, Plan, Queue};
+use crate::delivery::queue::{Handed, Plan, Queue, Ready};
 use crate::delivery::{Reconciled, Report, Rescued, Settle, Worker, reconcile, worker};
 use crate::domain::{AccountId, ContactId, TouchId};
 
@@ -141,7 +141,7 @@ impl<'a> Queue for Touches<'a> {
         }
     }
 
-    async fn wait_turn(&self, message: &ChatMessage<'a>, stop: &Stop) -> bool {
+    async fn wait_turn(&self, message: &ChatMessage<'a>, stop: &Stop) -> Ready {
         message.wait_turn(stop).await
     }
 

@@ -22,7 +22,7 @@ use super::texts::{self as post_texts, Lang};
 use crate::channel::{Address, Channels, OutboundMessage};
 use crate::delivery::chat::{ChatMessage, NotNow, Pace};
 use crate::delivery::policy::{Clock, Stop};
-use crate::delivery::queue::{Handed, Plan, Queue};
+use crate::delivery::queue::{Handed, Plan, Queue, Ready};
 use crate::delivery::{Reconciled, Rescued, Settle, Worker, reconcile, worker};
 use crate::domain::{ChannelKind, PostId};
 use crate::outbound::dispatcher::DispatcherConfig;
@@ -169,7 +169,7 @@ impl<'a> Queue for Posts<'a> {
         Some((to.channel, to.address.clone()))
     }
 
-    async fn wait_turn(&self, message: &ChatMessage<'a>, stop: &Stop) -> bool {
+    async fn wait_turn(&self, message: &ChatMessage<'a>, stop: &Stop) -> Ready {
         message.wait_turn(stop).await
     }
 

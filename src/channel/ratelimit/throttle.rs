@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
 
 use super::ChannelLimit;
@@ -32,6 +32,9 @@ struct State {
     taken_since_sweep: usize,
 }
 
+/// Added to a deferral, so that a message claimed again finds its chat ready.
+const DEFER_MARGIN: Duration = Duration::from_millis(5);
+
 /// Chats seen between two sweeps of the idle ones, so the map stays about as large as the
 /// set of chats written to in the last period.
 const SWEEP_EVERY: usize = 1024;
@@ -39,11 +42,26 @@ const SWEEP_EVERY: usize = 1024;
 struct ChatWindows {
     chat: Option<Window>,
     group: Option<Window>,
+    /// The instant the chat was last found ready at, and the time its messages were deferred
+    /// to then: every message deferred on that instant gets that same time.
+    deferred: Option<(Instant, DateTime<Utc>)>,
 }
 
 impl ChatWindows {
     fn each(&mut self) -> impl Iterator<Item = &mut Window> {
         self.chat.iter_mut().chain(self.group.iter_mut())
+    }
+
+    /// Why the chat cannot take a message at `now`, if it cannot.
+    fn not_yet(&mut self, now: Instant) -> Option<NotYet> {
+        let wait = self.each().map(|w| w.wait(now)).max()?;
+        if wait.is_zero() {
+            return None;
+        }
+        let ready = self
+            .each()
+            .try_fold(now, |latest, w| w.ready(now).map(|at| at.max(latest)));
+        Some(NotYet { ready, wait })
     }
 }
 
@@ -57,6 +75,7 @@ impl State {
         let fresh = ChatWindows {
             chat: self.chat.clone(),
             group: group.cloned(),
+            deferred: None,
         };
         Some(self.chats.entry(address.to_string()).or_insert(fresh))
     }
@@ -86,6 +105,16 @@ impl std::fmt::Debug for Throttle {
             .field("per_group", &pace.group.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// Why a chat cannot take a message now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotYet {
+    /// When it can, or `None` while its last message is on its way: the gap counts from that
+    /// one's answer.
+    pub ready: Option<Instant>,
+    /// How long until then; a whole gap, the least it can be, while not known yet.
+    pub wait: Duration,
 }
 
 /// A send's place in its channel's pace, held from when it may leave until its answer came
@@ -130,16 +159,15 @@ impl Throttle {
     }
 
     /// Takes `address`'s turn if the chat (and its group) may get a message now; otherwise
-    /// says how long until it may, so the caller can do something else meanwhile.
-    pub fn take_chat(&self, address: &str) -> Result<Turn<'_>, Duration> {
+    /// says until when it may not, so the caller can do something else meanwhile.
+    pub fn take_chat(&self, address: &str) -> Result<Turn<'_>, NotYet> {
         let now = Instant::now();
         let mut pace = self.lock();
         let Some(windows) = pace.windows_of(address) else {
             return Ok(self.turn(None));
         };
-        let wait = windows.each().map(|w| w.wait(now)).max();
-        if let Some(wait) = wait.filter(|w| !w.is_zero()) {
-            return Err(wait);
+        if let Some(not_yet) = windows.not_yet(now) {
+            return Err(not_yet);
         }
         windows.each().for_each(Window::take);
         pace.sweep(now);
@@ -169,10 +197,63 @@ impl Throttle {
             answered.as_mut().enable();
             match self.take_chat(address) {
                 Ok(turn) => return turn,
-                Err(wait) => tokio::select! {
+                Err(not_yet) => tokio::select! {
                     _ = answered => {}
-                    _ = tokio::time::sleep(wait) => {}
+                    _ = tokio::time::sleep(not_yet.wait) => {}
                 },
+            }
+        }
+    }
+
+    /// Waits until it is known when `address` may get a message, without taking its turn:
+    /// at once, unless its last message is on its way; then until that one's answer, for no
+    /// longer than `patience`.
+    pub async fn when_ready(&self, address: &str, patience: Duration) -> NotYet {
+        let deadline = Instant::now() + patience;
+        loop {
+            let answered = self.answered.notified();
+            tokio::pin!(answered);
+            answered.as_mut().enable();
+            let now = Instant::now();
+            let not_yet = self.lock().windows_of(address).and_then(|w| w.not_yet(now));
+            let not_yet = not_yet.unwrap_or(NotYet {
+                ready: Some(now),
+                wait: Duration::ZERO,
+            });
+            if not_yet.ready.is_some() || now >= deadline {
+                return not_yet;
+            }
+            tokio::select! {
+                _ = answered => {}
+                _ = tokio::time::sleep(deadline - now) => {}
+            }
+        }
+    }
+
+    /// The time, on the dispatcher's clock, at which a message to `address` waits for the
+    /// chat to be ready at `ready`, given that the clock read `now` at instant `then`. Every
+    /// message deferred on the same instant gets the same time, so that they fall due together
+    /// and go in their queue's order; always after `now`, so a pass never meets them again.
+    pub fn defer_until(
+        &self,
+        address: &str,
+        ready: Instant,
+        (now, then): (DateTime<Utc>, Instant),
+    ) -> DateTime<Utc> {
+        // Rounded up and a little more (`now` may have been read a moment before `then`), so
+        // the chat is ready when the message is claimed again.
+        let wait = ready.saturating_duration_since(then) + DEFER_MARGIN;
+        let millis = i64::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i64::MAX / 2);
+        let fresh = now + TimeDelta::milliseconds(millis);
+        let mut pace = self.lock();
+        let Some(windows) = pace.windows_of(address) else {
+            return fresh;
+        };
+        match windows.deferred {
+            Some((at, until)) if at == ready && until > now => until,
+            _ => {
+                windows.deferred = Some((ready, fresh));
+                fresh
             }
         }
     }
@@ -295,15 +376,61 @@ mod tests {
     fn a_chat_whose_last_message_is_on_its_way_is_not_ready_and_says_for_how_long() {
         let throttle = Throttle::new(&RateLimits::default().telegram);
         let first = throttle.take_chat("42").unwrap();
-        let wait = throttle.take_chat("42").err().unwrap();
-        assert_eq!(wait, Duration::from_secs(1));
+        let on_its_way = throttle.take_chat("42").err().unwrap();
+        assert_eq!(on_its_way.wait, Duration::from_secs(1));
+        assert_eq!(on_its_way.ready, None, "not known before the answer");
         assert!(
             throttle.take_chat("43").is_ok(),
             "another chat is not held up"
         );
+        let answered = Instant::now();
         drop(first);
-        let wait = throttle.take_chat("42").err().unwrap();
-        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
+        let not_yet = throttle.take_chat("42").err().unwrap();
+        assert!(
+            not_yet.wait > Duration::from_millis(900) && not_yet.wait <= Duration::from_secs(1)
+        );
+        let ready = not_yet.ready.unwrap();
+        assert!(ready >= answered + Duration::from_secs(1));
+        assert!(ready <= Instant::now() + Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn when_a_chat_is_ready_is_known_once_its_last_messages_answer_is_back() {
+        let throttle = Throttle::new(&RateLimits::default().whatsapp);
+        let gap = Duration::from_secs(6);
+        let first = throttle.take_chat("+1").unwrap();
+        let answer = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let answered = Instant::now();
+            drop(first);
+            answered
+        };
+        let patience = Duration::from_secs(5);
+        let (answered, second) = tokio::join!(answer, throttle.when_ready("+1", patience));
+        let ready = second.ready.unwrap();
+        assert!(ready >= answered + gap && ready < answered + gap + Duration::from_millis(50));
+        assert!(throttle.take_chat("+1").is_err(), "only said, not taken");
+
+        let held = throttle.take_chat("+2").unwrap();
+        let gave_up = throttle.when_ready("+2", Duration::from_millis(50)).await;
+        assert_eq!(gave_up.ready, None, "no longer than its patience");
+        drop(held);
+    }
+
+    #[test]
+    fn messages_deferred_on_the_same_ready_instant_get_one_time_after_now() {
+        let throttle = Throttle::new(&RateLimits::default().whatsapp);
+        drop(throttle.take_chat("+1").unwrap());
+        let ready = throttle.take_chat("+1").err().unwrap().ready.unwrap();
+        let first = throttle.defer_until("+1", ready, (at(0), Instant::now()));
+        assert!(first > at(5) && first <= at(6) + TimeDelta::milliseconds(10));
+        std::thread::sleep(Duration::from_millis(3));
+        let later = at(0) + TimeDelta::milliseconds(3);
+        assert_eq!(
+            throttle.defer_until("+1", ready, (later, Instant::now())),
+            first
+        );
+        assert!(throttle.defer_until("+1", ready, (at(7), Instant::now())) > at(7));
     }
 
     #[test]
@@ -316,7 +443,7 @@ mod tests {
             drop(throttle.take_chat("-100500").unwrap());
             drop(throttle.take_chat("4242").unwrap());
         }
-        let wait = throttle.take_chat("-100500").err().unwrap();
+        let wait = throttle.take_chat("-100500").err().unwrap().wait;
         assert!(wait > Duration::from_secs(59), "{wait:?}");
         assert!(throttle.take_chat("4242").is_ok());
     }

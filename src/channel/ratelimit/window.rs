@@ -40,19 +40,25 @@ impl Window {
         }
     }
 
-    /// How long until a send may leave: zero when a slot is free now. With every slot in
-    /// flight the wait is not known yet; a whole period is the least it can be.
-    pub(crate) fn wait(&mut self, now: Instant) -> Duration {
+    /// When a send may leave: `Some(now)` when a slot is free now, `None` while the slot it
+    /// waits for is still in flight (it frees a period after an answer yet to come).
+    pub(crate) fn ready(&mut self, now: Instant) -> Option<Instant> {
         self.forget_before(now);
         let held = self.in_flight + self.answered.len();
         if held < self.max {
-            return Duration::ZERO;
+            return Some(now);
         }
         // The slot that frees first among those that must free before one is ours.
-        match self.answered.get(held - self.max) {
-            Some(&at) => (at + self.period).saturating_duration_since(now),
-            None => self.period,
-        }
+        self.answered
+            .get(held - self.max)
+            .map(|&at| (at + self.period).max(now))
+    }
+
+    /// How long until a send may leave: zero when a slot is free now. With every slot in
+    /// flight the wait is not known yet; a whole period is the least it can be.
+    pub(crate) fn wait(&mut self, now: Instant) -> Duration {
+        self.ready(now)
+            .map_or(self.period, |at| at.saturating_duration_since(now))
     }
 
     /// Takes a slot; call only when `wait` said zero.
@@ -91,6 +97,18 @@ mod tests {
         w.answered(t + 30 * MS);
         assert_eq!(w.wait(t + 100 * MS), 910 * MS);
         assert_eq!(w.wait(t + 1010 * MS), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_full_window_knows_when_it_frees_only_once_the_answer_it_waits_for_is_back() {
+        let t = Instant::now();
+        let mut w = Window::new(1, 6000 * MS);
+        assert_eq!(w.ready(t), Some(t));
+        w.take();
+        assert_eq!(w.ready(t + 50 * MS), None);
+        w.answered(t + 80 * MS);
+        assert_eq!(w.ready(t + 100 * MS), Some(t + 6080 * MS));
+        assert_eq!(w.ready(t + 6080 * MS), Some(t + 6080 * MS));
     }
 
     #[test]
