@@ -340,3 +340,43 @@ async fn a_detractor_score_puts_a_card_before_the_team_that_the_csm_takes(pool: 
     assert!(take.starts_with("esc:"), "{take}");
     assert_eq!(status, "acknowledged");
 }
+
+#[sqlx::test]
+async fn a_detractor_is_escalated_even_when_a_colleague_praises_us_in_the_same_notification(
+    pool: PgPool,
+) {
+    let app = app(&pool).await;
+    let boris = "77017654321";
+    sqlx::query(
+        "with c as (insert into contacts (account_id, name, role, channel, address)
+                    values ($1, 'Boris Ivanov', 'user', 'whatsapp', $2) returning id)
+         insert into touches (account_id, touch_key, rule, kind, category, template, contact_id,
+                              due_at, status, sent_at, provider_message_id)
+         select $1, 'nps-90-boris', 'nps', 'nps', 'survey', 'nps', c.id,
+                now() - interval '1 hour', 'sent', now() - interval '1 hour', 'wamid.NPS2'
+           from c",
+    )
+    .bind(app.account.0)
+    .bind(format!("+{boris}"))
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // Both replies arrive in one notification, so they are handled in one batch.
+    app.dana_says(vec![
+        text(DANA, "wamid.M1", "2 nobody answers our tickets"),
+        text(boris, "wamid.M2", "10 love it"),
+    ])
+    .await;
+    all_events_done(&pool).await;
+    let reasons: Vec<String> = sqlx::query_scalar("select reason from escalations")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let answered: Vec<String> = app.answers().into_iter().map(|a| a.to).collect();
+    app.stop().await;
+
+    assert_eq!(reasons, ["detractor"]);
+    assert_eq!(answered.len(), 2, "{answered:?}");
+    assert!(answered.contains(&DANA.to_string()) && answered.contains(&boris.to_string()));
+}

@@ -17,7 +17,10 @@ use chrono::Utc;
 use sqlx::PgPool;
 
 use super::contact::ContactRef;
-use super::{Answer, Handled, InboundMessage, InboundOutcome, Judge, answers, receive, strangers};
+use super::{
+    Answer, Handled, InboundMessage, InboundOutcome, Judge, answers, receive, record_reply,
+    strangers,
+};
 use crate::channel::{Button, Channels};
 use crate::config::Settings;
 use crate::domain::{ChannelKind, PostId};
@@ -150,9 +153,26 @@ impl Conversation<'_> {
     }
 }
 
+/// Who does the steps that follow a stored message (`followups`): `converse` itself, or its
+/// caller, which does a whole batch's together (`followups::run_batch`) before answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUps {
+    Now,
+    ByCaller,
+}
+
 /// Decides and does what follows `arrival`, and says what to answer. An error (the database
 /// is away) fails the update, to be handled again on its redelivery.
 pub async fn converse(conv: &Conversation<'_>, arrival: Arrival<'_>) -> anyhow::Result<Reply> {
+    converse_with(conv, arrival, FollowUps::Now).await
+}
+
+/// [`converse`], leaving the steps after a stored message to the caller when asked.
+pub async fn converse_with(
+    conv: &Conversation<'_>,
+    arrival: Arrival<'_>,
+    follow_ups: FollowUps,
+) -> anyhow::Result<Reply> {
     let Some(contact) = arrival.contact else {
         return stranger(conv, &arrival).await;
     };
@@ -176,7 +196,7 @@ pub async fn converse(conv: &Conversation<'_>, arrival: Arrival<'_>) -> anyhow::
     let Some(message) = &arrival.message else {
         return Ok(Reply::quiet(Done::Unreadable));
     };
-    received(conv, contact, message, arrival.tap).await
+    received(conv, contact, message, arrival.tap, follow_ups).await
 }
 
 /// Someone the bot does not know on this channel: kept for staff to review, and answered
@@ -235,9 +255,13 @@ async fn received(
     contact: &ContactRef,
     message: &InboundMessage,
     tap: bool,
+    follow_ups: FollowUps,
 ) -> anyhow::Result<Reply> {
     let now = message.received_at;
-    let outcome = receive(conv.pool, Judge::from(conv.settings), message, now).await?;
+    let outcome = match follow_ups {
+        FollowUps::Now => receive(conv.pool, Judge::from(conv.settings), message, now).await?,
+        FollowUps::ByCaller => record_reply(conv.pool, message).await?,
+    };
     let InboundOutcome::Handled(handled) = outcome else {
         // The contact went away between the adapter's look-up and now.
         let mut reply = Reply::quiet(Done::Stranger);

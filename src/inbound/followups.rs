@@ -17,6 +17,8 @@ use tokio::sync::watch;
 use super::receive::{Judge, Reassessed, reassess};
 use crate::config::Settings;
 use crate::domain::{AccountId, ContactId};
+use crate::escalation::engine;
+use crate::health::store::recompute_among;
 
 /// How often the sweep looks for steps left behind.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
@@ -104,6 +106,94 @@ pub async fn run_for(
         run_one(pool, settings, id, now, &mut done).await?;
     }
     Ok(done)
+}
+
+/// Does the pending steps of many sources together, as a drainer does for a batch of replies:
+/// their reassessments at once (`reassess_together`), then the other steps one by one, in the
+/// order they were written. A failure is recorded on its row (left to the sweep) and logged;
+/// the others go on. The caller makes sure no two sources of one account are in a batch, so
+/// the escalation rules see each reply, as they would one at a time.
+pub async fn run_batch(
+    pool: &PgPool,
+    settings: &Settings,
+    source_keys: &[String],
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if source_keys.is_empty() {
+        return Ok(());
+    }
+    let rows = sqlx::query!(
+        "select id, step, source_key from inbound_followups
+          where source_key = any($1) and done_at is null order by id",
+        source_keys
+    )
+    .fetch_all(pool)
+    .await
+    .context("reading the steps that follow a batch of inbound messages")?;
+    let (together, one_by_one): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|r| r.step == Step::Reassess.as_str() && r.source_key.starts_with("reply:"));
+    let together: Vec<i64> = together.into_iter().map(|r| r.id).collect();
+    let mut alone: Vec<i64> = Vec::new();
+    if let Err(e) = reassess_together(pool, settings, &together, now).await {
+        tracing::warn!(steps = together.len(), error = ?e, "could not reassess a batch's accounts together; one by one");
+        alone.extend(&together);
+    }
+    alone.extend(one_by_one.into_iter().map(|r| r.id));
+    for id in alone {
+        if let Err(e) = run_one(pool, settings, id, now, &mut Done::default()).await {
+            tracing::warn!(followup = id, error = ?e, "a step after an inbound message failed; it is done later");
+        }
+    }
+    Ok(())
+}
+
+/// The `reassess` steps of replies `ids`, done as one: every account they name is scored once
+/// and its escalations evaluated once (a handful of statements for the lot, not for each),
+/// and the steps are marked done in the transaction that holds their row locks, as
+/// [`run_one`] does for one.
+async fn reassess_together(
+    pool: &PgPool,
+    settings: &Settings,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool
+        .begin()
+        .await
+        .context("starting a batch's reassessment")?;
+    let rows = sqlx::query!(
+        "select id, account_id from inbound_followups
+          where id = any($1) and done_at is null for update skip locked",
+        ids
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .context("claiming a batch's reassessments")?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut accounts: Vec<AccountId> = rows.iter().map(|r| AccountId(r.account_id)).collect();
+    accounts.sort_by_key(|a| a.0);
+    accounts.dedup();
+    let judge = Judge::from(settings);
+    recompute_among(pool, judge.health, now, "reply", Some(&accounts)).await?;
+    engine::run(pool, judge.escalation, now, Some(&accounts)).await?;
+    let claimed: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    sqlx::query!(
+        "update inbound_followups set done_at = now(), tries = tries + 1 where id = any($1)",
+        &claimed
+    )
+    .execute(&mut *tx)
+    .await
+    .context("marking a batch's reassessments done")?;
+    tx.commit()
+        .await
+        .context("marking a batch's reassessments done")?;
+    Ok(())
 }
 
 /// Does every step left behind (older than a few seconds), oldest first; returns how many

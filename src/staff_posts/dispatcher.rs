@@ -208,6 +208,19 @@ pub async fn deliver_posts_now(
     worker_id: &str,
     ids: &[PostId],
 ) -> anyhow::Result<PostDeliveryReport> {
+    deliver_posts_together(pool, channels, config, worker_id, ids, 1).await
+}
+
+/// As [`deliver_posts_now`], `in_flight` at a time: for the answers of many conversations
+/// at once (a drainer's batch), where no two of `ids` must keep an order between them.
+pub async fn deliver_posts_together(
+    pool: &PgPool,
+    channels: &Channels,
+    config: &DispatcherConfig,
+    worker_id: &str,
+    ids: &[PostId],
+    in_flight: usize,
+) -> anyhow::Result<PostDeliveryReport> {
     // A conversation's answers go in order and at once: they wait for the chat.
     let posts = Posts {
         channels,
@@ -224,7 +237,7 @@ pub async fn deliver_posts_now(
     let leases = post_queue::claim_these(pool, worker_id, ids, Utc::now(), config.lease())
         .await
         .context("could not claim the posts to deliver at once")?;
-    Ok(worker.deliver(leases, 1).await)
+    Ok(worker.deliver(leases, in_flight.max(1)).await)
 }
 
 /// The staff posts' part of the periodic safety net: take back expired leases, then settle

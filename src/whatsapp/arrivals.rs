@@ -14,16 +14,26 @@ use super::events::{Said, StoredMessage};
 use super::phone::normalise_e164;
 use super::worker::Worker;
 use crate::channel::{Address, OutboundMessage};
-use crate::domain::ChannelKind;
+use crate::domain::{ChannelKind, PostId};
 use crate::inbound::conversation::{LANGUAGE_PREFIX, Text, choose_locale, command_word};
 use crate::inbound::{
-    Arrival, Conversation, InboundContent, InboundMessage, contact_by_address, converse,
-    deliver_answers,
+    Arrival, ContactRef, Conversation, Done, FollowUps, InboundContent, InboundMessage,
+    contact_by_address, converse_with, deliver_answers, reply_key,
 };
 use crate::messages::FALLBACK_LOCALE;
 
 /// Hands one message to the conversation core and says its reply.
 pub async fn handle(worker: &Worker, stored: &StoredMessage) -> anyhow::Result<()> {
+    let (address, contact) = sender(worker, stored).await?;
+    let answered = answer(worker, stored, &address, contact.as_ref(), FollowUps::Now).await?;
+    deliver(worker, &answered.queued, &stored.message.id).await
+}
+
+/// The sender's number and the contact who has it, if any.
+pub async fn sender(
+    worker: &Worker,
+    stored: &StoredMessage,
+) -> anyhow::Result<(String, Option<ContactRef>)> {
     let message = &stored.message;
     // The reason would quote the number: the error (logged, kept) names only the message.
     let address = normalise_e164(&format!("+{}", message.from)).map_err(|_| {
@@ -32,12 +42,33 @@ pub async fn handle(worker: &Worker, stored: &StoredMessage) -> anyhow::Result<(
             message.id
         )
     })?;
-    let conversation = worker.conversation();
     let contact = contact_by_address(&worker.pool, ChannelKind::Whatsapp, &address)
         .await
         .context("looking up the contact who wrote on WhatsApp")?;
+    Ok((address, contact))
+}
+
+/// What came of a message once the conversation core had it: the answers it queued, and the
+/// key naming the steps that follow it when it was stored (for a caller doing them itself).
+#[derive(Debug, Default)]
+pub struct Answered {
+    pub queued: Vec<PostId>,
+    pub follow_ups: Option<String>,
+}
+
+/// Hands the message to the conversation core and says at once what is not queued; the
+/// queued answers are left to [`deliver`].
+pub async fn answer(
+    worker: &Worker,
+    stored: &StoredMessage,
+    address: &str,
+    contact: Option<&ContactRef>,
+    follow_ups: FollowUps,
+) -> anyhow::Result<Answered> {
+    let message = &stored.message;
+    let conversation = worker.conversation();
     let said = message.said();
-    if let (Some(contact), Some(Said::Tap(data))) = (&contact, &said)
+    if let (Some(contact), Some(Said::Tap(data))) = (contact, &said)
         && data.starts_with(LANGUAGE_PREFIX)
     {
         let (_, done) = choose_locale(&conversation, contact, data).await?;
@@ -45,8 +76,8 @@ pub async fn handle(worker: &Worker, stored: &StoredMessage) -> anyhow::Result<(
             body,
             buttons: Vec::new(),
         });
-        say(worker, &address, &message.id, texts.into_iter().collect()).await;
-        return Ok(());
+        say(worker, address, &message.id, texts.into_iter().collect()).await;
+        return Ok(Answered::default());
     }
     let arrival = Arrival {
         channel: ChannelKind::Whatsapp,
@@ -57,7 +88,7 @@ pub async fn handle(worker: &Worker, stored: &StoredMessage) -> anyhow::Result<(
         tap: matches!(said, Some(Said::Tap(_))),
         message: said.map(|said| InboundMessage {
             channel: ChannelKind::Whatsapp,
-            address: address.clone(),
+            address: address.to_string(),
             provider_message_id: message.id.clone(),
             content: match said {
                 Said::Text(text) => InboundContent::text(&text),
@@ -65,21 +96,30 @@ pub async fn handle(worker: &Worker, stored: &StoredMessage) -> anyhow::Result<(
             },
             received_at: message.sent_at(),
         }),
-        contact: contact.as_ref(),
-        stranger_locale: stranger_locale(&address),
-        address: &address,
+        contact,
+        stranger_locale: stranger_locale(address),
+        address,
         display_name: stored.profile_name.as_deref(),
     };
-    let reply = converse(&conversation, arrival).await?;
-    say(worker, &address, &message.id, reply.say).await;
+    let key = arrival.message.as_ref().map(reply_key);
+    let reply = converse_with(&conversation, arrival, follow_ups).await?;
+    say(worker, address, &message.id, reply.say).await;
+    Ok(Answered {
+        queued: reply.queued,
+        follow_ups: key.filter(|_| matches!(reply.done, Done::Received(_))),
+    })
+}
+
+/// Delivers the queued answers to one message.
+pub async fn deliver(worker: &Worker, queued: &[PostId], wamid: &str) -> anyhow::Result<()> {
     // Through the durable pool: its `sending` mark flushes the handling before anything is sent.
     let durable = Conversation {
         pool: &worker.pool,
-        ..conversation
+        ..worker.conversation()
     };
-    deliver_answers(&durable, &worker.answers, &reply.queued)
+    deliver_answers(&durable, &worker.answers, queued)
         .await
-        .with_context(|| format!("answering WhatsApp message {}", message.id))
+        .with_context(|| format!("answering WhatsApp message {wamid}"))
 }
 
 /// WhatsApp gives no language for a sender: a number of the +7 zone (Kazakhstan, Russia), the

@@ -7,6 +7,7 @@
 mod arrivals;
 pub mod channel;
 pub mod events;
+mod intake;
 pub mod phone;
 pub mod queue;
 pub mod settings;

@@ -79,6 +79,59 @@ pub async fn claim_next(pool: &PgPool) -> sqlx::Result<Option<Claimed>> {
     }))
 }
 
+/// Claims up to `limit` events that are to do and free, oldest first, at most one message per
+/// sender (the rule of [`claim_next`], which leaves a sender's later messages for after the
+/// earliest is done); returned in their order. One statement for a drainer's whole batch.
+pub async fn claim_batch(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Claimed>> {
+    let rows = sqlx::query!(
+        r#"update whatsapp_events w
+              set claimed_until = now() + make_interval(secs => $1)
+             from (select e.id from whatsapp_events e
+                    where e.done_at is null
+                      and (e.claimed_until is null or e.claimed_until < now())
+                      and not (e.kind = 'message' and exists (
+                          select 1 from whatsapp_events p
+                           where p.done_at is null and p.kind = 'message' and p.id < e.id
+                             and p.payload->'message'->>'from' = e.payload->'message'->>'from'))
+                    order by e.id
+                    limit $2
+                    for update skip locked) c
+            where w.id = c.id
+        returning w.id, w.event_key, w.kind, w.payload, w.tries"#,
+        LEASE_SECONDS,
+        limit
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut claimed: Vec<Claimed> = rows
+        .into_iter()
+        .map(|r| Claimed {
+            id: r.id,
+            key: r.event_key,
+            kind: r.kind,
+            payload: r.payload,
+            tries: r.tries,
+        })
+        .collect();
+    claimed.sort_by_key(|c| c.id);
+    Ok(claimed)
+}
+
+/// These events are handled, all in one statement.
+pub async fn done_all(pool: &PgPool, ids: &[i64]) -> sqlx::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "update whatsapp_events set done_at = now(), claimed_until = null, last_error = null
+          where id = any($1)",
+        ids
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// The event is handled: nothing left to do.
 pub async fn done(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     sqlx::query!(

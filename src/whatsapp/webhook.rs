@@ -7,8 +7,9 @@
 //!   anything is parsed; missing or wrong gets 401 and nothing is stored.
 //! - A signed body that is no notification is logged (without its content) and acknowledged:
 //!   Meta would otherwise send it again for a week.
-//! - Its messages and statuses are stored, in one transaction, before the answer; a database
-//!   that does not answer gets 503, and Meta delivers again. Then 200, and the events are
+//! - Its messages and statuses are stored, in one transaction, before the answer (with those
+//!   of the requests beside it: `intake`); a database that does not answer gets 503, and Meta
+//!   delivers again. Then 200, and the events are
 //!   handled by the drainers (`worker`), woken; what a crash leaves undone, by their sweep.
 
 use std::collections::HashMap;
@@ -24,8 +25,9 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::events;
+use super::intake::Intake;
 use super::worker::Worker;
-use super::{events, queue};
 
 pub const PATH: &str = "/webhooks/whatsapp";
 pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
@@ -36,6 +38,7 @@ struct WebhookState {
     app_secret: SecretString,
     verify_token: SecretString,
     worker: Arc<Worker>,
+    intake: Intake,
 }
 
 /// The route, when the app secret and the verify token are both set.
@@ -48,6 +51,7 @@ pub fn router(worker: Arc<Worker>) -> Option<Router> {
     let state = Arc::new(WebhookState {
         app_secret: app_secret.0.clone(),
         verify_token: verify_token.0.clone(),
+        intake: Intake::start(worker.pool.clone()),
         worker,
     });
     Some(
@@ -121,7 +125,7 @@ async fn notify(
     if events.is_empty() {
         return StatusCode::OK;
     }
-    if let Err(e) = queue::store(&state.worker.pool, &events).await {
+    if let Err(e) = state.intake.store(events).await {
         tracing::warn!(error = %e, "could not store WhatsApp events; Meta delivers them again");
         return StatusCode::SERVICE_UNAVAILABLE;
     }

@@ -1,8 +1,9 @@
 //! Handles the stored WhatsApp events: a few drainers per `serve`, woken by the webhook once
 //! it stored a request's events, and every [`SWEEP_EVERY`] anyway, for what a crash or an
-//! outage left undone. They drain one queue (`queue::claim_next`), so an event is handled
-//! once, and a sender's messages in the order they came. A drainer takes events until none is
-//! free, so a burst of requests wakes the drainers, not a task per request.
+//! outage left undone. They drain one queue (`queue::claim_batch`), so an event is handled
+//! once, and a sender's messages in the order they came. A drainer takes batches until none is
+//! free, so a burst of requests wakes the drainers, not a task per request; a batch's
+//! follow-ups, answers and done marks go together (`batch`).
 //!
 //! Handling writes through a pool of its own whose commits do not wait for the disk
 //! (`synchronous_commit = off`): the event itself was stored durably before the webhook's
@@ -39,6 +40,10 @@ use crate::messages::Messages;
 const SWEEP_EVERY: Duration = Duration::from_secs(15);
 /// How long a status about a touch still being sent waits before it is looked at again.
 const NOT_YET_PAUSE: f64 = 10.0;
+/// Events a drainer claims at once: their follow-ups, answers and done marks go together.
+const BATCH: i64 = 100;
+
+mod batch;
 
 /// What handling an event needs, shared by the webhook and the drainers.
 pub struct Worker {
@@ -104,7 +109,8 @@ impl Worker {
         }
     }
 
-    /// Handles events until none is left that is free to take; returns how many were done.
+    /// Handles events until none is left that is free to take, a batch at a time (`batch`);
+    /// returns how many were done.
     #[tracing::instrument(skip_all)]
     pub async fn drain(&self) -> usize {
         let Ok(_turn) = self.draining.acquire().await else {
@@ -112,34 +118,18 @@ impl Worker {
         };
         let mut handled = 0;
         loop {
-            let event = match queue::claim_next(&self.handling).await {
-                Ok(Some(event)) => event,
-                Ok(None) => return handled,
+            let events = match queue::claim_batch(&self.handling, BATCH).await {
+                Ok(events) if events.is_empty() => return handled,
+                Ok(events) => events,
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not claim a WhatsApp event; tried again later");
+                    tracing::warn!(error = %e, "could not claim WhatsApp events; tried again later");
                     return handled;
                 }
             };
-            match self.handle(&event).await {
-                Ok(false) => {
-                    if let Err(e) = queue::later(&self.handling, event.id, NOT_YET_PAUSE).await {
-                        tracing::warn!(event = event.id, error = %e, "could not put a WhatsApp event off");
-                        return handled;
-                    }
-                }
-                Ok(true) => match queue::done(&self.handling, event.id).await {
-                    Ok(()) => handled += 1,
-                    Err(e) => {
-                        // Handled; done again (changing nothing) once the claim runs out.
-                        tracing::warn!(event = event.id, error = %e, "could not mark a WhatsApp event done");
-                        return handled;
-                    }
-                },
-                Err(e) => {
-                    if !self.after_failure(&event, e).await {
-                        return handled;
-                    }
-                }
+            let (done, go_on) = batch::handle(self, events).await;
+            handled += done;
+            if !go_on {
+                return handled;
             }
         }
     }
