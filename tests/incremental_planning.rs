@@ -340,3 +340,40 @@ async fn an_opt_out_recorded_without_a_replan_stops_the_surveys_at_the_nightly_r
     assert_eq!(nightly(&pool, now()).await.unchanged, 0);
     assert_eq!(planned_to(&pool, asked.0, "survey").await, 0);
 }
+
+#[sqlx::test]
+async fn deleting_a_contact_or_an_account_by_hand_deletes_their_touches(pool: PgPool) {
+    let a = planned_account(&pool, "Northwind").await;
+    let b = planned_account(&pool, "Contoso").await;
+    nightly(&pool, now()).await;
+    let omar = contacts::list(&pool, a).await.unwrap()[1].id;
+    let omars: i64 = sqlx::query_scalar("select count(*) from touches where contact_id = $1")
+        .bind(omar.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(omars > 0);
+
+    sqlx::query("delete from contacts where id = $1")
+        .bind(omar.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("delete from accounts where id = $1")
+        .bind(b.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let left: Vec<(i64, Option<i64>)> =
+        sqlx::query_as("select account_id, contact_id from touches")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(!left.is_empty());
+    assert!(
+        left.iter()
+            .all(|(acc, c)| *acc == a.0 && *c != Some(omar.0)),
+        "{left:?}"
+    );
+}

@@ -89,7 +89,7 @@ pub async fn store_plans(
     let mut ids: Vec<i64> = plans.iter().map(|p| p.account.0).collect();
     ids.sort_unstable();
     let mut tx = pool.begin().await?;
-    let fresh = lock(&mut tx, &ids).await?;
+    let fresh = lock(&mut tx, &ids, plans).await?;
     let (mut new, mut cols) = (Columns::default(), Columns::default());
     for p in plans {
         let into = if fresh.contains(&p.account.0) {
@@ -125,15 +125,47 @@ pub async fn store_plans(
 /// concurrent re-plans of one account (a CLI change racing the nightly job); only re-plans
 /// write touches, so an account found empty under the lock stays empty until the commit.
 /// `no key update` lets rows referring to the accounts be written meanwhile.
-async fn lock(tx: &mut sqlx::PgConnection, ids: &[i64]) -> anyhow::Result<HashSet<i64>> {
-    sqlx::query!(
+///
+/// The outbox has no foreign keys to accounts and contacts (migration 0021): the accounts
+/// must be there to be locked, and the contacts the plans name are checked here, once.
+async fn lock(
+    tx: &mut sqlx::PgConnection,
+    ids: &[i64],
+    plans: &[Planned],
+) -> anyhow::Result<HashSet<i64>> {
+    let locked = sqlx::query_scalar!(
         "select id from accounts where id = any($1) order by id for no key update",
         ids
     )
     .fetch_all(&mut *tx)
     .await
     .context("locking the accounts to re-plan")?;
-    // A statement of its own, so that it sees what a re-plan it waited for committed.
+    anyhow::ensure!(
+        locked.len() == ids.len(),
+        "an account was deleted meanwhile"
+    );
+    // Statements of their own, so that they see what a transaction they waited for committed.
+    let mut named: Vec<i64> = plans
+        .iter()
+        .flat_map(|p| &p.touches)
+        .filter_map(|t| match t.recipient {
+            Recipient::Contact(c) => Some(c.0),
+            _ => None,
+        })
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    let found = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from contacts where id = any($1)"#,
+        &named
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .context("checking the contacts of the plans exist")?;
+    anyhow::ensure!(
+        usize::try_from(found) == Ok(named.len()),
+        "a contact was deleted meanwhile"
+    );
     let empty = sqlx::query_scalar!(
         r#"select a.id as "id!" from unnest($1::int8[]) as a(id)
            where not exists (select 1 from touches t where t.account_id = a.id)"#,
