@@ -24,11 +24,15 @@ alter table account_plans add column config text not null default '';
 -- counted as an input until it is listed here.
 create function accounts_note_plan_inputs() returns trigger language plpgsql as $$
 begin
+    -- A set difference rather than a join of the transition tables: they have no index
+    -- and no statistics, and a join of large ones could be planned as a nested loop.
     insert into plan_input_changes (account_id)
-    select distinct n.id from new_rows n join old_rows o on o.id = n.id
-     where to_jsonb(o) - array['name', 'arr_cents', 'locale', 'external_id', 'updated_at']
-           is distinct from
-           to_jsonb(n) - array['name', 'arr_cents', 'locale', 'external_id', 'updated_at'];
+    select distinct id from (
+        select o.id, to_jsonb(o) - array['name', 'arr_cents', 'locale', 'external_id',
+                                          'updated_at'] from old_rows o
+        except
+        select n.id, to_jsonb(n) - array['name', 'arr_cents', 'locale', 'external_id',
+                                          'updated_at'] from new_rows n) d;
     return null;
 end $$;
 create trigger accounts_plan_inputs_trg
@@ -44,12 +48,18 @@ begin
         insert into plan_input_changes (account_id) select distinct account_id from old_rows;
     else
         insert into plan_input_changes (account_id)
-        select distinct a.account_id
-          from new_rows n join old_rows o on o.id = n.id,
-               lateral (values (o.account_id), (n.account_id)) as a(account_id)
-         where to_jsonb(o) - array['name', 'locale', 'unreachable_reason', 'last_inbound_at']
-               is distinct from
-               to_jsonb(n) - array['name', 'locale', 'unreachable_reason', 'last_inbound_at'];
+        select distinct (j->>'account_id')::bigint from (
+            (select to_jsonb(o) - array['name', 'locale', 'unreachable_reason',
+                                        'last_inbound_at'] as j from old_rows o
+             except
+             select to_jsonb(n) - array['name', 'locale', 'unreachable_reason',
+                                        'last_inbound_at'] from new_rows n)
+            union all
+            (select to_jsonb(n) - array['name', 'locale', 'unreachable_reason',
+                                        'last_inbound_at'] from new_rows n
+             except
+             select to_jsonb(o) - array['name', 'locale', 'unreachable_reason',
+                                        'last_inbound_at'] from old_rows o)) d;
     end if;
     return null;
 end $$;
@@ -124,15 +134,21 @@ begin
         select distinct account_id from old_rows
          where status in ('claimed', 'sending', 'sent', 'unknown');
     else
+        -- The history rows before and after, compared as sets (see accounts above); the
+        -- planner's own updates have none on either side.
         insert into plan_input_changes (account_id)
-        select distinct n.account_id from new_rows n join old_rows o on o.id = n.id
-         where (o.status in ('claimed', 'sending', 'sent', 'unknown')
-                or n.status in ('claimed', 'sending', 'sent', 'unknown'))
-           and (o.status in ('claimed', 'sending', 'sent', 'unknown'), o.account_id,
-                o.touch_key, o.kind, o.contact_id, coalesce(o.sent_at, o.due_at))
-               is distinct from
-               (n.status in ('claimed', 'sending', 'sent', 'unknown'), n.account_id,
-                n.touch_key, n.kind, n.contact_id, coalesce(n.sent_at, n.due_at));
+        select distinct account_id from (
+            (select id, account_id, touch_key, kind, contact_id, coalesce(sent_at, due_at)
+               from old_rows where status in ('claimed', 'sending', 'sent', 'unknown')
+             except
+             select id, account_id, touch_key, kind, contact_id, coalesce(sent_at, due_at)
+               from new_rows where status in ('claimed', 'sending', 'sent', 'unknown'))
+            union all
+            (select id, account_id, touch_key, kind, contact_id, coalesce(sent_at, due_at)
+               from new_rows where status in ('claimed', 'sending', 'sent', 'unknown')
+             except
+             select id, account_id, touch_key, kind, contact_id, coalesce(sent_at, due_at)
+               from old_rows where status in ('claimed', 'sending', 'sent', 'unknown'))) d;
     end if;
     return null;
 end $$;
