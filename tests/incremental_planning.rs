@@ -7,12 +7,12 @@ mod fixtures;
 use chrono::{DateTime, Duration, Utc};
 use fixtures::{account, contact, date, new_account, now};
 use sqlx::PgPool;
-use touchbot::domain::{AccountId, ContactRole};
+use touchbot::domain::{AccountId, ContactRole, MessageCategory};
 use touchbot::inbound::signal_store;
 use touchbot::inbound::signals::{RawSignal, parse_signal};
 use touchbot::outbound::calendar::{CalendarConfig, ClockTime};
 use touchbot::outbound::planner::{self, ReplanReport};
-use touchbot::storage::{accounts, contacts};
+use touchbot::storage::{accounts, consents, contacts};
 
 type Row = (String, String, DateTime<Utc>, DateTime<Utc>);
 
@@ -301,4 +301,79 @@ async fn an_edit_replanned_at_once_is_left_alone_by_the_nightly_replan(pool: PgP
     );
 
     assert_eq!(nightly(&pool, now()).await.unchanged, 1);
+}
+
+/// The contact's touches of `category` still waiting to be sent.
+async fn planned_to(pool: &PgPool, contact: i64, category: &str) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from touches
+          where contact_id = $1 and category = $2 and status = 'planned'",
+    )
+    .bind(contact)
+    .bind(category)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test]
+async fn an_opt_out_recorded_without_a_replan_stops_the_surveys_at_the_nightly_replan(
+    pool: PgPool,
+) {
+    let a = planned_account(&pool, "Northwind").await;
+    nightly(&pool, now()).await;
+    let people = contacts::list(&pool, a).await.unwrap();
+    let asked = people[0].id;
+    assert!(planned_to(&pool, asked.0, "survey").await > 0);
+    let mut conn = pool.acquire().await.unwrap();
+    consents::set(
+        &mut conn,
+        asked,
+        MessageCategory::Survey,
+        true,
+        now(),
+        "test",
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(nightly(&pool, now()).await.unchanged, 0);
+    assert_eq!(planned_to(&pool, asked.0, "survey").await, 0);
+}
+
+#[sqlx::test]
+async fn deleting_a_contact_or_an_account_by_hand_deletes_their_touches(pool: PgPool) {
+    let a = planned_account(&pool, "Northwind").await;
+    let b = planned_account(&pool, "Contoso").await;
+    nightly(&pool, now()).await;
+    let omar = contacts::list(&pool, a).await.unwrap()[1].id;
+    let omars: i64 = sqlx::query_scalar("select count(*) from touches where contact_id = $1")
+        .bind(omar.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(omars > 0);
+
+    sqlx::query("delete from contacts where id = $1")
+        .bind(omar.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("delete from accounts where id = $1")
+        .bind(b.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let left: Vec<(i64, Option<i64>)> =
+        sqlx::query_as("select account_id, contact_id from touches")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(!left.is_empty());
+    assert!(
+        left.iter()
+            .all(|(acc, c)| *acc == a.0 && *c != Some(omar.0)),
+        "{left:?}"
+    );
 }

@@ -6,9 +6,10 @@
 //!
 //! Each stored plan records what it was computed from (a hash of every input, the calendar
 //! configuration and the binary's version) and until when it holds (`calendar::plan_until`).
-//! The nightly `replan_all` skips an account whose inputs hash the same and whose plan still
-//! holds; anything else (an edited account or contact, a sent touch, a ticket, a new
-//! configuration, the clock passing a touch's day) re-plans it.
+//! Statements that change an input note the account (`plan_input_changes`, kept by triggers,
+//! migration 0021). The nightly `replan_all` picks with one query the accounts with no plan,
+//! a plan made under another configuration, a plan that no longer holds or a noted change,
+//! and loads only those; of them, one whose inputs still hash the same is left alone.
 
 mod load;
 mod store;
@@ -72,11 +73,16 @@ pub async fn replan_account(
     id: AccountId,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ReplanReport> {
-    let Some(loaded) = load::load_one(pool, config, id, now).await? else {
+    let config_fp = load::config_fingerprint(config)?;
+    let Some(loaded) = load::load_many(pool, config, &config_fp, &[id.0], now)
+        .await?
+        .pop()
+    else {
         anyhow::bail!("account {id} does not exist");
     };
     let planned = plan_one(loaded, config, now);
-    store::store_plans(pool, &[planned], now, config.grace_days).await
+    let config_hash = load::config_hash(&config_fp);
+    store::store_plans(pool, &[planned], now, config.grace_days, &config_hash).await
 }
 
 /// The calendar's answer for one loaded account: nothing for an account that is not active.
@@ -91,6 +97,7 @@ fn plan_one(loaded: Loaded, config: &CalendarConfig, now: DateTime<Utc>) -> Plan
         touches,
         inputs: loaded.inputs,
         holds_until: loaded.inputs_until.map_or(until, |t| t.min(until)),
+        changes: loaded.changes,
     }
 }
 
@@ -139,13 +146,14 @@ pub async fn replan_all(
     config: &CalendarConfig,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ReplanReport> {
-    let ids = sqlx::query_scalar!("select id from accounts where lifecycle = 'active' order by id")
-        .fetch_all(pool)
-        .await
-        .context("listing the active accounts to re-plan")?;
     let config_fp = load::config_fingerprint(config)?;
+    let config_hash: Arc<str> = load::config_hash(&config_fp).into();
+    let (ids, active) = stale_accounts(pool, &config_hash, now).await?;
     let shared = Arc::new(config.clone());
-    let mut total = ReplanReport::default();
+    let mut total = ReplanReport {
+        unchanged: active.saturating_sub(ids.len()),
+        ..ReplanReport::default()
+    };
     let mut storing: std::collections::VecDeque<Storing> = Default::default();
     for chunk in ids.chunks(CHUNK) {
         let plans = match plan_chunk(pool, &shared, &config_fp, chunk, now).await {
@@ -166,10 +174,10 @@ pub async fn replan_all(
         {
             total.add(&stored(pool, config, oldest, now).await);
         }
-        let (pool, grace) = (pool.clone(), config.grace_days);
+        let (pool, grace, hash) = (pool.clone(), config.grace_days, Arc::clone(&config_hash));
         storing.push_back((
             chunk.to_vec(),
-            tokio::spawn(async move { store::store_plans(&pool, &plans, now, grace).await }),
+            tokio::spawn(async move { store::store_plans(&pool, &plans, now, grace, &hash).await }),
         ));
     }
     for task in storing {
@@ -178,8 +186,38 @@ pub async fn replan_all(
     Ok(total)
 }
 
+/// The active accounts to plan again at `now`, in id order, and how many accounts are active.
+/// One query over the plan records: no plan, a plan made under another configuration or
+/// binary, a plan that no longer holds (the instant it was made always counts), or a change
+/// noted since.
+async fn stale_accounts(
+    pool: &PgPool,
+    config_hash: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Vec<i64>, usize)> {
+    let row = sqlx::query!(
+        r#"select coalesce(array_agg(a.id order by a.id) filter (
+                      where p.account_id is null or p.config <> $1 or p.planned_at > $2
+                         or (p.holds_until <= $2 and p.planned_at <> $2)
+                         or exists (select 1 from plan_input_changes c
+                                     where c.account_id = a.id)),
+                  '{}') as "stale!",
+                  count(*) as "active!"
+           from accounts a
+           left join account_plans p on p.account_id = a.id
+           where a.lifecycle = 'active'"#,
+        config_hash,
+        now
+    )
+    .fetch_one(pool)
+    .await
+    .context("listing the accounts to re-plan")?;
+    Ok((row.stale, usize::try_from(row.active).unwrap_or(0)))
+}
+
 /// Reads a chunk and plans the accounts whose stored plan no longer holds; returns their
-/// plans and how many were left alone.
+/// plans and how many were left alone. The change notes of those left alone are answered by
+/// their stored plan: they are dropped.
 async fn plan_chunk(
     pool: &PgPool,
     config: &Arc<CalendarConfig>,
@@ -190,6 +228,8 @@ async fn plan_chunk(
     let loaded = load::load_many(pool, config, config_fp, chunk, now).await?;
     let (unchanged, stale): (Vec<Loaded>, Vec<Loaded>) =
         loaded.into_iter().partition(|l| l.plan_still_holds(now));
+    let answered: Vec<i64> = unchanged.iter().flat_map(|l| l.changes.clone()).collect();
+    store::drop_changes(pool, &answered).await?;
     Ok((plan_parallel(stale, config, now).await?, unchanged.len()))
 }
 

@@ -25,6 +25,9 @@ pub struct Loaded {
     /// The plan holds no longer than this whatever the calendar says: a ticket signal dated
     /// after `now` joins the inputs then.
     pub inputs_until: Option<DateTime<Utc>>,
+    /// The notes of changed inputs (`plan_input_changes`) read before the inputs: the plan
+    /// made from these inputs answers them.
+    pub changes: Vec<i64>,
 }
 
 pub struct StoredPlan {
@@ -52,6 +55,11 @@ pub fn config_fingerprint(config: &CalendarConfig) -> anyhow::Result<String> {
     Ok(format!("{}:{text}", env!("CARGO_PKG_VERSION")))
 }
 
+/// What `account_plans.config` records of a fingerprint: its hash.
+pub fn config_hash(config_fp: &str) -> String {
+    hex::encode(Sha256::digest(config_fp.as_bytes()))
+}
+
 fn fingerprint(
     config: &str,
     account: &accounts::Account,
@@ -72,6 +80,8 @@ pub async fn load_many(
     ids: &[i64],
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Loaded>> {
+    // First: a change noted after this read is answered by the next run, not this one.
+    let mut stored = stored_plans(pool, ids, now).await?;
     let found = accounts::get_many(pool, ids)
         .await
         .context("reading the accounts")?;
@@ -95,7 +105,6 @@ pub async fn load_many(
     .collect();
     let mut tickets = super::tickets::closed_tickets(pool, config, ids, now).await?;
     let mut history = history(pool, ids).await?;
-    let mut stored = stored_plans(pool, ids, now).await?;
     let mut out = Vec::with_capacity(found.len());
     for account in found {
         let id = account.id.0;
@@ -125,7 +134,7 @@ pub async fn load_many(
             closed_tickets: tickets.remove(&id).unwrap_or_default(),
         };
         let history = history.remove(&id).unwrap_or_default();
-        let (stored, inputs_until) = stored.remove(&id).unwrap_or((None, None));
+        let (stored, inputs_until, changes) = stored.remove(&id).unwrap_or_default();
         out.push(Loaded {
             inputs: fingerprint(config_fp, &account, &input, &history),
             account,
@@ -133,6 +142,7 @@ pub async fn load_many(
             history,
             stored,
             inputs_until,
+            changes,
         });
     }
     Ok(out)
@@ -167,9 +177,10 @@ async fn history(pool: &PgPool, ids: &[i64]) -> anyhow::Result<HashMap<i64, Vec<
     Ok(out)
 }
 
-type Stored = (Option<StoredPlan>, Option<DateTime<Utc>>);
+type Stored = (Option<StoredPlan>, Option<DateTime<Utc>>, Vec<i64>);
 
-/// Each account's stored plan record, and its earliest ticket signal dated after `now`.
+/// Each account's stored plan record, its earliest ticket signal dated after `now`, and the
+/// notes of its changed inputs.
 async fn stored_plans(
     pool: &PgPool,
     ids: &[i64],
@@ -180,7 +191,9 @@ async fn stored_plans(
                   p.holds_until as "holds_until?",
                   (select min(s.occurred_at) from signals s
                     where s.account_id = a.id and s.kind in ('ticket_opened', 'ticket_closed')
-                      and s.occurred_at > $2) as next_ticket_signal
+                      and s.occurred_at > $2) as next_ticket_signal,
+                  array(select c.id from plan_input_changes c where c.account_id = a.id)
+                      as "changes!"
            from unnest($1::int8[]) as a(id)
            left join account_plans p on p.account_id = a.id"#,
         ids,
@@ -200,7 +213,7 @@ async fn stored_plans(
                 }),
                 _ => None,
             };
-            (r.id, (stored, r.next_ticket_signal))
+            (r.id, (stored, r.next_ticket_signal, r.changes))
         })
         .collect())
 }

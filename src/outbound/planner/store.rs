@@ -1,7 +1,10 @@
-//! Stores the plans of a chunk of accounts in one transaction of three set-based statements:
-//! every touch upserted from arrays, what the calendar no longer wants cancelled, and the
-//! record of what each plan was computed from. Rows already handed to the dispatcher
-//! (claimed, sending, sent, unknown, failed) are never rewritten.
+//! Stores the plans of a chunk of accounts in one transaction of a few set-based statements:
+//! the touches of accounts with none yet inserted, those of the others upserted, what the
+//! calendar no longer wants cancelled, and the record of what each plan was computed from.
+//! Rows already handed to the dispatcher (claimed, sending, sent, unknown, failed) are never
+//! rewritten.
+
+use std::collections::HashSet;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -19,6 +22,8 @@ pub struct Planned {
     pub inputs: String,
     /// Planning again before this instant gives the same plan.
     pub holds_until: DateTime<Utc>,
+    /// The change notes this plan answers (`load::Loaded::changes`), dropped with it.
+    pub changes: Vec<i64>,
 }
 
 /// The touches of many accounts as the columns of the upsert.
@@ -63,6 +68,14 @@ impl Columns {
         self.reasons.push(reason);
         self.notes.push(t.notes.join("\n"));
     }
+
+    /// The statuses as the statements take them, and how many touches are planned and skipped.
+    fn statuses(&self) -> (Vec<String>, usize, usize) {
+        let planned = self.statuses.iter().filter(|s| **s == "planned").count();
+        let skipped = self.statuses.iter().filter(|s| **s == "skipped").count();
+        let text = self.statuses.iter().map(|s| s.to_string()).collect();
+        (text, planned, skipped)
+    }
 }
 
 /// Stores `plans` as of `now`; concurrent re-plans of the same accounts wait for each other.
@@ -71,27 +84,152 @@ pub async fn store_plans(
     plans: &[Planned],
     now: DateTime<Utc>,
     grace_days: u32,
+    config_hash: &str,
 ) -> anyhow::Result<ReplanReport> {
     let mut ids: Vec<i64> = plans.iter().map(|p| p.account.0).collect();
     ids.sort_unstable();
-    let mut cols = Columns::default();
+    let mut tx = pool.begin().await?;
+    let fresh = lock(&mut tx, &ids, plans).await?;
+    let (mut new, mut cols) = (Columns::default(), Columns::default());
     for p in plans {
+        let into = if fresh.contains(&p.account.0) {
+            &mut new
+        } else {
+            &mut cols
+        };
         for t in &p.touches {
-            cols.push(p.account, t);
+            into.push(p.account, t);
         }
     }
-    let statuses: Vec<String> = cols.statuses.iter().map(|s| s.to_string()).collect();
+    let (new_planned, new_skipped) = insert_new(&mut tx, &new, now).await?;
+    let others: Vec<i64> = ids.into_iter().filter(|id| !fresh.contains(id)).collect();
+    let (planned, skipped, cancelled) = if others.is_empty() {
+        (0, 0, 0)
+    } else {
+        replace(&mut tx, &others, &cols, now, grace_days).await?
+    };
+    record(&mut tx, plans, now, config_hash).await?;
+    let answered: Vec<i64> = plans.iter().flat_map(|p| p.changes.clone()).collect();
+    drop_changes(&mut *tx, &answered).await?;
+    tx.commit().await.context("committing the plans")?;
+    Ok(ReplanReport {
+        planned: new_planned + planned,
+        skipped: new_skipped + skipped,
+        cancelled,
+        ..ReplanReport::default()
+    })
+}
 
-    let mut tx = pool.begin().await?;
-    // Serialises concurrent re-plans of one account (a CLI change racing the nightly job);
-    // taken in id order so that two chunks never wait on each other in a circle.
-    sqlx::query!(
-        "select id from accounts where id = any($1) order by id for update",
-        &ids
+/// Locks the accounts (in id order, so that two chunks never wait on each other in a circle)
+/// and returns those with no touch at all, whose plan can be inserted as it is. Serialises
+/// concurrent re-plans of one account (a CLI change racing the nightly job); only re-plans
+/// write touches, so an account found empty under the lock stays empty until the commit.
+/// `no key update` lets rows referring to the accounts be written meanwhile.
+///
+/// The outbox has no foreign keys to accounts and contacts (migration 0021): the accounts
+/// must be there to be locked, and the contacts the plans name are checked here, once.
+async fn lock(
+    tx: &mut sqlx::PgConnection,
+    ids: &[i64],
+    plans: &[Planned],
+) -> anyhow::Result<HashSet<i64>> {
+    let locked = sqlx::query_scalar!(
+        "select id from accounts where id = any($1) order by id for no key update",
+        ids
     )
     .fetch_all(&mut *tx)
     .await
     .context("locking the accounts to re-plan")?;
+    anyhow::ensure!(
+        locked.len() == ids.len(),
+        "an account was deleted meanwhile"
+    );
+    // Statements of their own, so that they see what a transaction they waited for committed.
+    let mut named: Vec<i64> = plans
+        .iter()
+        .flat_map(|p| &p.touches)
+        .filter_map(|t| match t.recipient {
+            Recipient::Contact(c) => Some(c.0),
+            _ => None,
+        })
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    let found = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from contacts where id = any($1)"#,
+        &named
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .context("checking the contacts of the plans exist")?;
+    anyhow::ensure!(
+        usize::try_from(found) == Ok(named.len()),
+        "a contact was deleted meanwhile"
+    );
+    let empty = sqlx::query_scalar!(
+        r#"select a.id as "id!" from unnest($1::int8[]) as a(id)
+           where not exists (select 1 from touches t where t.account_id = a.id)"#,
+        ids
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .context("finding the accounts with no touches yet")?;
+    Ok(empty.into_iter().collect())
+}
+
+/// Inserts the touches of accounts that have none: a plain insert, nothing to compare with.
+async fn insert_new(
+    tx: &mut sqlx::PgConnection,
+    cols: &Columns,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(usize, usize)> {
+    let (statuses, planned, skipped) = cols.statuses();
+    if statuses.is_empty() {
+        return Ok((0, 0));
+    }
+    sqlx::query!(
+        r#"insert into touches (account_id, touch_key, rule, kind, category, template,
+                                contact_id, staff_id, due_at, status, status_reason, notes,
+                                created_at, updated_at)
+           select p.account_id, p.key, p.rule, p.kind, p.category, p.template, p.contact_id,
+                  p.staff_id, p.due_at, p.status, p.reason,
+                  case when p.notes = '' then '{}'::text[] else string_to_array(p.notes, E'\n') end,
+                  $13, $13
+           from unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::int8[], $8::int8[], $9::timestamptz[], $10::text[], $11::text[],
+                       $12::text[])
+                as p(account_id, key, rule, kind, category, template, contact_id, staff_id,
+                     due_at, status, reason, notes)"#,
+        &cols.accounts,
+        &cols.keys,
+        &cols.rules,
+        &cols.kinds,
+        &cols.categories,
+        &cols.templates,
+        &cols.contact_ids as &[Option<i64>],
+        &cols.staff_ids as &[Option<i64>],
+        &cols.due,
+        &statuses,
+        &cols.reasons as &[Option<String>],
+        &cols.notes,
+        now,
+    )
+    .execute(&mut *tx)
+    .await
+    .context("inserting the new plans")?;
+    Ok((planned, skipped))
+}
+
+/// Upserts the touches of accounts `ids` that already have some, and cancels what the
+/// calendar no longer wants. Returns how many touches are planned, skipped and cancelled.
+async fn replace(
+    tx: &mut sqlx::PgConnection,
+    ids: &[i64],
+    cols: &Columns,
+    now: DateTime<Utc>,
+    grace_days: u32,
+) -> anyhow::Result<(usize, usize, usize)> {
+    let (statuses, planned, skipped) = cols.statuses();
     sqlx::query!(
         r#"insert into touches (account_id, touch_key, rule, kind, category, template,
                                 contact_id, staff_id, due_at, status, status_reason, notes,
@@ -154,7 +292,7 @@ pub async fn store_plans(
              and (t.status = 'planned' or (t.status = 'skipped' and t.due_at > $4))
              and not exists (select 1 from unnest($2::int8[], $3::text[]) as k(account_id, key)
                              where k.account_id = t.account_id and k.key = t.touch_key)"#,
-        &ids,
+        ids,
         &cols.accounts,
         &cols.keys,
         now
@@ -163,14 +301,23 @@ pub async fn store_plans(
     .await
     .context("cancelling what the calendar no longer wants")?
     .rows_affected();
-    record(&mut tx, plans, now).await?;
-    tx.commit().await.context("committing the plans")?;
-    Ok(ReplanReport {
-        planned: cols.statuses.iter().filter(|s| **s == "planned").count(),
-        skipped: cols.statuses.iter().filter(|s| **s == "skipped").count(),
-        cancelled: usize::try_from(cancelled).unwrap_or(usize::MAX),
-        ..ReplanReport::default()
-    })
+    Ok((
+        planned,
+        skipped,
+        usize::try_from(cancelled).unwrap_or(usize::MAX),
+    ))
+}
+
+/// Drops change notes a stored plan answers (`plan_input_changes`).
+pub async fn drop_changes(db: impl sqlx::PgExecutor<'_>, ids: &[i64]) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!("delete from plan_input_changes where id = any($1)", ids)
+        .execute(db)
+        .await
+        .context("dropping the change notes the plans answer")?;
+    Ok(())
 }
 
 /// Records what each plan was computed from, for the nightly re-plan to skip it unchanged.
@@ -178,22 +325,24 @@ async fn record(
     tx: &mut sqlx::PgConnection,
     plans: &[Planned],
     now: DateTime<Utc>,
+    config_hash: &str,
 ) -> anyhow::Result<()> {
     let ids: Vec<i64> = plans.iter().map(|p| p.account.0).collect();
     let inputs: Vec<String> = plans.iter().map(|p| p.inputs.clone()).collect();
     let until: Vec<DateTime<Utc>> = plans.iter().map(|p| p.holds_until).collect();
     sqlx::query!(
-        r#"insert into account_plans (account_id, inputs, planned_at, holds_until)
-           select p.account_id, p.inputs, $4, p.holds_until
+        r#"insert into account_plans (account_id, inputs, planned_at, holds_until, config)
+           select p.account_id, p.inputs, $4, p.holds_until, $5
            from unnest($1::int8[], $2::text[], $3::timestamptz[])
                 as p(account_id, inputs, holds_until)
            on conflict (account_id) do update set
                inputs = excluded.inputs, planned_at = excluded.planned_at,
-               holds_until = excluded.holds_until"#,
+               holds_until = excluded.holds_until, config = excluded.config"#,
         &ids,
         &inputs,
         &until,
-        now
+        now,
+        config_hash
     )
     .execute(&mut *tx)
     .await
