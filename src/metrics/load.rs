@@ -129,23 +129,26 @@ pub async fn load(
     // so some reply by then is the same test); waiting while unanswered inside that window.
     let reply_window_secs = params.reply_window.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
     let responses = sqlx::query!(
-        r#"with w as (select make_interval(secs => $4::float8) as reply)
-           select t.account_id,
-                  count(*) filter (where x.answered) as "answered!",
-                  count(*) filter (where not x.answered and $1 - t.sent_at < w.reply) as "waiting!",
-                  count(*) filter (where x.answered or $1 - t.sent_at >= w.reply) as "asked!"
-           from w, touches t
-           join accounts a on a.id = t.account_id
-           cross join lateral (
-               select exists (select 1 from replies r
+        // Materialized so that each touch's reply is looked up once, not once per count.
+        r#"with w as (select make_interval(secs => $4::float8) as reply),
+           asked as materialized (
+               select t.account_id, t.sent_at,
+                      exists (select 1 from replies r
                               where r.touch_id = t.id
                                 and r.received_at <= least($1, t.sent_at + w.reply)) as answered
-           ) x
-           where t.status = 'sent' and t.contact_id is not null
-             and t.kind in ('nps', 'csat', 'checkin', 'qbr')
-             and t.sent_at > $3 and t.sent_at <= $1
-             and ($2::int8 is null or a.csm_id = $2)
-           group by t.account_id"#,
+               from w, touches t
+               join accounts a on a.id = t.account_id
+               where t.status = 'sent' and t.contact_id is not null
+                 and t.kind in ('nps', 'csat', 'checkin', 'qbr')
+                 and t.sent_at > $3 and t.sent_at <= $1
+                 and ($2::int8 is null or a.csm_id = $2)
+           )
+           select account_id as "account_id!",
+                  count(*) filter (where answered) as "answered!",
+                  count(*) filter (where not answered and $1 - sent_at < w.reply) as "waiting!",
+                  count(*) filter (where answered or $1 - sent_at >= w.reply) as "asked!"
+           from asked, w
+           group by account_id"#,
         now,
         csm,
         now - params.response_window,
