@@ -3,6 +3,8 @@
 //! the dispatcher and the inbound path would leave them.
 
 mod fixtures;
+#[path = "status/page.rs"]
+mod page;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use fixtures::{account, date, new_account, now};
@@ -269,6 +271,7 @@ async fn renewals_within_120_days_count_only_active_accounts_with_the_date_ahead
 
     let p = portfolio(&pool, now()).await.unwrap();
     assert_eq!(p.metrics.renewals.len(), 3);
+    // None is scored, so the nearest renewal ahead comes first; none or passed, last.
     let days: Vec<(&str, Option<i64>)> = p
         .accounts
         .iter()
@@ -277,13 +280,13 @@ async fn renewals_within_120_days_count_only_active_accounts_with_the_date_ahead
     assert_eq!(
         days,
         [
+            ("Today", Some(0)),
+            ("Paused", Some(30)),
+            ("Soon", Some(30)),
             ("Edge", Some(120)),
             ("Later", Some(121)),
             ("No date", None),
             ("Passed", Some(-5)),
-            ("Paused", Some(30)),
-            ("Soon", Some(30)),
-            ("Today", Some(0)),
         ]
     );
     let text = render_portfolio(&p);

@@ -1,5 +1,5 @@
 //! What `touchbot status` shows, as JSON: `GET /api/v1/portfolio` (the team metrics, a row per
-//! CSM and one per account), `GET /api/v1/metrics/team` and `GET /api/v1/metrics/csm/{staff}`
+//! CSM and the first page of accounts to look at; `GET /api/v1/accounts` lists them all), `GET /api/v1/metrics/team` and `GET /api/v1/metrics/csm/{staff}`
 //! (the figures alone, over a chosen period). Same loaders, same figures as the CLI, `/status`
 //! in chat and the weekly digest.
 
@@ -69,8 +69,10 @@ fn period(state: &ApiState, q: &PeriodQuery) -> Result<(DateTime<Utc>, Params), 
     Ok((to, params))
 }
 
-/// The portfolio as `touchbot status` shows it: the team metrics, a row per CSM and a row per
-/// account, now.
+/// The portfolio as `touchbot status` shows it: the team metrics, a row per CSM and the 25
+/// accounts that most need attention (red, then yellow, then unscored, then green; the biggest
+/// fall over 30 days, the lowest score, the nearest renewal first), with `total_accounts`.
+/// `GET /api/v1/accounts` pages through every account.
 #[utoipa::path(get, path = "/api/v1/portfolio", tag = "reports", security(("bearer" = [])),
     responses((status = 200, body = Portfolio), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "a parameter was given; there are none")))]

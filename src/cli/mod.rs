@@ -114,11 +114,18 @@ pub enum ConfigCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// An account id or name (a unique part of it is enough); omit for the whole portfolio.
+    /// An account id or name (a unique part of it is enough); omit for the whole portfolio:
+    /// the team figures, a row per CSM and the 25 accounts that most need attention (red, then
+    /// yellow, then unscored, then green; within each the biggest fall over 30 days, the
+    /// lowest score, the nearest renewal first), then how many more there are.
     pub account: Option<String>,
     /// Only this CSM's accounts: an id or name (a unique part of it is enough).
     #[arg(long, conflicts_with = "account")]
     pub csm: Option<String>,
+    /// List every account of the portfolio, by name, instead of the first 25 to look at.
+    #[arg(long, conflicts_with = "account")]
+    pub all: bool,
+    /// As JSON: the same page of accounts with `total_accounts`, or every account with --all.
     #[arg(long)]
     pub json: bool,
 }

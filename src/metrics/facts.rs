@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::response::ResponseRate;
 use crate::domain::{AccountId, AccountLifecycle, ContactId, StaffId, StaffRole};
 use crate::health::Category;
 
@@ -14,12 +15,28 @@ pub struct Facts {
     pub accounts: Vec<AccountFacts>,
     /// NPS answers received in the NPS window, oldest first.
     pub nps: Vec<NpsReply>,
-    /// Touches that asked something, sent in the response window.
-    pub touches: Vec<AskedTouch>,
+    /// Per account, the touches that asked something in the response window, counted (by
+    /// SQL in `load`, as [`super::response_rate`] defines the count).
+    pub responses: Vec<AccountResponse>,
     /// Escalations not yet resolved.
     pub escalations: Vec<OpenEscalation>,
     /// Payments with an amount, over the two years before `now`.
     pub payments: Vec<Payment>,
+}
+
+impl Facts {
+    /// No facts at all: a CSM without accounts.
+    pub fn empty(now: DateTime<Utc>) -> Facts {
+        Facts {
+            now,
+            staff: Vec::new(),
+            accounts: Vec::new(),
+            nps: Vec::new(),
+            responses: Vec::new(),
+            escalations: Vec::new(),
+            payments: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +92,13 @@ pub struct AskedTouch {
     pub sent_at: DateTime<Utc>,
     /// The first reply linked to the touch, if any arrived by `now`.
     pub first_reply_at: Option<DateTime<Utc>>,
+}
+
+/// One account's answered, unanswered and waiting touches in the response window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountResponse {
+    pub account: AccountId,
+    pub rate: ResponseRate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

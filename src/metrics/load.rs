@@ -5,10 +5,10 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::Params;
 use super::facts::{
-    AccountFacts, AskedTouch, Facts, HealthNow, NpsReply, OpenEscalation, Payment, StaffFacts,
+    AccountFacts, AccountResponse, Facts, HealthNow, NpsReply, OpenEscalation, Payment, StaffFacts,
 };
+use super::{Params, ResponseRate};
 use crate::domain::{AccountId, ContactId, StaffId};
 use crate::health::Category;
 
@@ -123,27 +123,48 @@ pub async fn load(
     .collect();
 
     // Only touches that ask something can go unanswered; a welcome or a renewal notice is
-    // read, not answered.
-    let touches = sqlx::query!(
-        r#"select t.account_id, t.sent_at as "sent_at!",
-                  (select min(r.received_at) from replies r
-                   where r.touch_id = t.id and r.received_at <= $1) as first_reply_at
-           from touches t join accounts a on a.id = t.account_id
-           where t.status = 'sent' and t.contact_id is not null
-             and t.kind in ('nps', 'csat', 'checkin', 'qbr')
-             and t.sent_at > $3 and t.sent_at <= $1
-             and ($2::int8 is null or a.csm_id = $2)"#,
+    // read, not answered. Counted per account here rather than read touch by touch: the
+    // window holds a dozen touches per account. As `response_rate`: answered when a reply
+    // came by `now` and within the reply window of the send (the first reply is the earliest,
+    // so some reply by then is the same test); waiting while unanswered inside that window.
+    let reply_window_secs = params.reply_window.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
+    let responses = sqlx::query!(
+        // Materialized so that each touch's reply is looked up once, not once per count.
+        r#"with w as (select make_interval(secs => $4::float8) as reply),
+           asked as materialized (
+               select t.account_id, t.sent_at,
+                      exists (select 1 from replies r
+                              where r.touch_id = t.id
+                                and r.received_at <= least($1, t.sent_at + w.reply)) as answered
+               from w, touches t
+               join accounts a on a.id = t.account_id
+               where t.status = 'sent' and t.contact_id is not null
+                 and t.kind in ('nps', 'csat', 'checkin', 'qbr')
+                 and t.sent_at > $3 and t.sent_at <= $1
+                 and ($2::int8 is null or a.csm_id = $2)
+           )
+           select account_id as "account_id!",
+                  count(*) filter (where answered) as "answered!",
+                  count(*) filter (where not answered and $1 - sent_at < w.reply) as "waiting!",
+                  count(*) filter (where answered or $1 - sent_at >= w.reply) as "asked!"
+           from asked, w
+           group by account_id"#,
         now,
         csm,
-        now - params.response_window
+        now - params.response_window,
+        reply_window_secs
     )
     .fetch_all(pool)
-    .await?
+    .await
+    .context("counting the answered touches")?
     .into_iter()
-    .map(|r| AskedTouch {
+    .map(|r| AccountResponse {
         account: AccountId(r.account_id),
-        sent_at: r.sent_at,
-        first_reply_at: r.first_reply_at,
+        rate: ResponseRate {
+            asked: u32::try_from(r.asked).unwrap_or(u32::MAX),
+            answered: u32::try_from(r.answered).unwrap_or(u32::MAX),
+            waiting: u32::try_from(r.waiting).unwrap_or(u32::MAX),
+        },
     })
     .collect();
 
@@ -191,7 +212,7 @@ pub async fn load(
         staff,
         accounts,
         nps,
-        touches,
+        responses,
         escalations,
         payments,
     })

@@ -27,7 +27,8 @@ mod tests;
 
 pub use escalations::{AgeBucket, EscalationAges, escalation_ages};
 pub use facts::{
-    AccountFacts, AskedTouch, Facts, HealthNow, NpsReply, OpenEscalation, Payment, StaffFacts,
+    AccountFacts, AccountResponse, AskedTouch, Facts, HealthNow, NpsReply, OpenEscalation, Payment,
+    StaffFacts,
 };
 pub use health::{HealthSummary, summarize as summarize_health};
 pub use load::load;
@@ -36,6 +37,8 @@ pub use renewals::{RenewalAhead, renewals_ahead};
 pub use response::{ResponseRate, response_rate};
 pub use revenue::{HISTORY_TOLERANCE_DAYS, NoRetention, Retention, retention};
 pub use weekly::{WeeklyReport, iso_week, queue_weekly_digests, weekly_due, weekly_text};
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
@@ -156,12 +159,14 @@ pub fn compute(facts: &Facts, scope: Scope, params: &Params) -> TeamMetrics {
         nps_from: now - params.nps_window,
         nps_days: params.nps_window.num_days(),
         health: health::summarize(accounts.iter().copied()),
-        response: response_rate(
-            facts.touches.iter().filter(|t| served.contains(&t.account)),
-            now,
-            params.response_window,
-            params.reply_window,
-        ),
+        response: facts
+            .responses
+            .iter()
+            .filter(|r| served.contains(&r.account))
+            .fold(ResponseRate::default(), |mut sum, r| {
+                sum.add(&r.rate);
+                sum
+            }),
         response_from: now - params.response_window,
         response_days: params.response_window.num_days(),
         reply_window_days: params.reply_window.num_days(),
@@ -199,20 +204,72 @@ pub fn by_csm(facts: &Facts, params: &Params) -> Vec<CsmMetrics> {
         .filter(|s| s.role == StaffRole::Csm || owners.contains(&s.id))
         .collect();
     people.sort_by_key(|s| (s.name.to_lowercase(), s.id));
+    // Each owner's facts apart, so each row reads its own share rather than the portfolio's.
+    let mut parts = by_owner(facts);
+    let mut part = |csm: Option<StaffId>| {
+        parts
+            .remove(&csm)
+            .unwrap_or_else(|| Facts::empty(facts.now))
+    };
     let mut out: Vec<CsmMetrics> = people
         .into_iter()
         .map(|s| CsmMetrics {
             staff_id: Some(s.id),
             name: s.name.clone(),
-            metrics: compute(facts, Scope::Csm(s.id), params),
+            metrics: compute(&part(Some(s.id)), Scope::Csm(s.id), params),
         })
         .collect();
     if facts.accounts.iter().any(|a| a.csm.is_none()) {
         out.push(CsmMetrics {
             staff_id: None,
             name: "(no CSM)".into(),
-            metrics: compute(facts, Scope::Unassigned, params),
+            metrics: compute(&part(None), Scope::Unassigned, params),
         });
     }
     out
+}
+
+/// The facts split by the accounts' owner, in one pass over each kind of fact.
+fn by_owner(facts: &Facts) -> HashMap<Option<StaffId>, Facts> {
+    let owner: HashMap<AccountId, Option<StaffId>> =
+        facts.accounts.iter().map(|a| (a.id, a.csm)).collect();
+    let mut parts: HashMap<Option<StaffId>, Facts> = HashMap::new();
+    let now = facts.now;
+    for a in &facts.accounts {
+        if let Some(p) = share(&mut parts, &owner, a.id, now) {
+            p.accounts.push(a.clone());
+        }
+    }
+    for n in &facts.nps {
+        if let Some(p) = share(&mut parts, &owner, n.account, now) {
+            p.nps.push(*n);
+        }
+    }
+    for r in &facts.responses {
+        if let Some(p) = share(&mut parts, &owner, r.account, now) {
+            p.responses.push(*r);
+        }
+    }
+    for e in &facts.escalations {
+        if let Some(p) = share(&mut parts, &owner, e.account, now) {
+            p.escalations.push(*e);
+        }
+    }
+    for x in &facts.payments {
+        if let Some(p) = share(&mut parts, &owner, x.account, now) {
+            p.payments.push(*x);
+        }
+    }
+    parts
+}
+
+/// The facts of `account`'s owner; `None` for an account not among the facts.
+fn share<'a>(
+    parts: &'a mut HashMap<Option<StaffId>, Facts>,
+    owner: &HashMap<AccountId, Option<StaffId>>,
+    account: AccountId,
+    now: DateTime<Utc>,
+) -> Option<&'a mut Facts> {
+    let csm = *owner.get(&account)?;
+    Some(parts.entry(csm).or_insert_with(|| Facts::empty(now)))
 }

@@ -19,13 +19,21 @@ pub struct ResponseRate {
 }
 
 impl ResponseRate {
+    /// Adds another set of touches' counts: an account's to its portfolio's.
+    pub fn add(&mut self, other: &ResponseRate) {
+        self.asked += other.asked;
+        self.answered += other.answered;
+        self.waiting += other.waiting;
+    }
+
     /// The share answered, 0 to 1; `None` when nothing was asked.
     pub fn rate(&self) -> Option<f64> {
         (self.asked > 0).then(|| f64::from(self.answered) / f64::from(self.asked))
     }
 }
 
-/// Over the touches sent in `(now - period, now]`.
+/// Over the touches sent in `(now - period, now]`. This is the definition; `load` counts the
+/// same per account in SQL, so the figures never load the touches themselves.
 pub fn response_rate<'a>(
     touches: impl IntoIterator<Item = &'a AskedTouch>,
     now: DateTime<Utc>,

@@ -115,7 +115,11 @@ pub async fn queue_weekly_digests(
     for person in &facts.staff {
         let body = match person.role {
             StaffRole::Csm => {
-                let mine = compute(&facts, Scope::Csm(person.id), &params);
+                // Every CSM has a row in `team`, computed from their own share of the facts.
+                let mine = match team.iter().find(|c| c.staff_id == Some(person.id)) {
+                    Some(row) => row.metrics.clone(),
+                    None => compute(&facts, Scope::Csm(person.id), &params),
+                };
                 // Nothing to report to a CSM without accounts.
                 if mine.accounts == 0 {
                     continue;

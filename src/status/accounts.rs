@@ -1,12 +1,15 @@
 //! One row per account: the touches, the last NPS, the contacts and the latest health, read
 //! for every account in one query. The figures over many accounts are `metrics`'.
 
+use std::collections::HashMap;
+
+use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::domain::{AccountId, StaffId};
-use crate::health::store::{LatestHealth, latest_scores};
+use crate::health::store::{LatestHealth, latest_scores_among};
 use crate::metrics::Nps;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -51,12 +54,36 @@ pub async fn account_statuses(
     statuses(pool, now, only, None).await
 }
 
-/// The status of every account, or only `only`, or only those `csm` owns.
+/// The status of every account, or only `only`, or only those `csm` owns, by name.
 pub(super) async fn statuses(
     pool: &PgPool,
     now: DateTime<Utc>,
     only: Option<i64>,
     csm: Option<StaffId>,
+) -> anyhow::Result<Vec<AccountStatus>> {
+    read(pool, now, only, csm, None).await
+}
+
+/// The status of the accounts `ids`, in the order of `ids`: a page reads its own accounts only.
+pub(super) async fn statuses_in_order(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    ids: &[i64],
+) -> anyhow::Result<Vec<AccountStatus>> {
+    let mut found: HashMap<i64, AccountStatus> = read(pool, now, None, None, Some(ids))
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect();
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
+async fn read(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    only: Option<i64>,
+    csm: Option<StaffId>,
+    ids: Option<&[i64]>,
 ) -> anyhow::Result<Vec<AccountStatus>> {
     let rows = sqlx::query!(
         r#"select a.id, a.name, a.segment, a.lifecycle, a.renewal_date, s.name as "csm?",
@@ -99,14 +126,23 @@ pub(super) async fn statuses(
                from contacts where account_id = a.id and removed_at is null
            ) c
            where ($2::int8 is null or a.id = $2) and ($3::int8 is null or a.csm_id = $3)
+             and ($4::int8[] is null or a.id = any($4))
            order by lower(a.name)"#,
         now,
         only,
-        csm.map(|s| s.0)
+        csm.map(|s| s.0),
+        ids
     )
     .fetch_all(pool)
-    .await?;
-    let mut health = latest_scores(pool, now, only.map(AccountId)).await?;
+    .await
+    .context("reading the accounts' status")?;
+    // The scores of the accounts read, not of the whole portfolio, unless all were read.
+    let among: Option<Vec<AccountId>> = match (only, ids) {
+        (Some(id), _) => Some(vec![AccountId(id)]),
+        (None, Some(ids)) => Some(ids.iter().copied().map(AccountId).collect()),
+        (None, None) => None,
+    };
+    let mut health = latest_scores_among(pool, now, among.as_deref()).await?;
     Ok(rows
         .into_iter()
         .map(|r| AccountStatus {

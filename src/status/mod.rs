@@ -4,14 +4,17 @@
 //!
 //! - `accounts`: one row per account; `account`: one account in full
 //! - `portfolio`: the metrics, the per-CSM table and the accounts table
+//! - `page`: which accounts the portfolio lists, and in what order
 
 mod account;
 mod accounts;
+mod page;
 mod portfolio;
 
 pub use account::render_account;
 pub use accounts::{AccountStatus, account_statuses, nps_between};
-pub use portfolio::{Portfolio, portfolio, portfolio_of, render_portfolio};
+pub use page::{AccountOrder, FIRST_PAGE, Listing};
+pub use portfolio::{Portfolio, portfolio, portfolio_listing, portfolio_of, render_portfolio};
 
 use crate::app::Ctx;
 use crate::cli::StatusArgs;
@@ -26,7 +29,12 @@ pub async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<()> {
                 Some(key) => Some(staff::find(&ctx.pool, key).await?),
                 None => None,
             };
-            let p = portfolio_of(&ctx.pool, ctx.now, csm.as_ref(), &params).await?;
+            let listing = if args.all {
+                Listing::All
+            } else {
+                Listing::First(FIRST_PAGE)
+            };
+            let p = portfolio_listing(&ctx.pool, ctx.now, csm.as_ref(), &params, listing).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&p)?);
             } else {

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::accounts::{AccountStatus, attention, health_cell, statuses};
+use super::accounts::{AccountStatus, attention, health_cell, statuses, statuses_in_order};
+use super::page::{AccountOrder, FIRST_PAGE, Listing, first_to_look_at};
 use crate::cli::table;
 use crate::metrics::{self, CsmMetrics, Params, Scope, TeamMetrics, text};
 use crate::storage::staff::Staff;
@@ -22,7 +23,12 @@ pub struct Portfolio {
     pub metrics: TeamMetrics,
     /// A row per CSM; empty in one CSM's view.
     pub by_csm: Vec<CsmMetrics>,
+    /// The first page of the accounts that most need attention, in that order, or every
+    /// account by name when all were asked for (`order` says which).
     pub accounts: Vec<AccountStatus>,
+    pub order: AccountOrder,
+    /// Every account in scope, listed or not; the rest are in `GET /api/v1/accounts`.
+    pub total_accounts: usize,
 }
 
 /// The whole portfolio at `now`, with the default periods and ladder.
@@ -30,24 +36,50 @@ pub async fn portfolio(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<Port
     portfolio_of(pool, now, None, &Params::default()).await
 }
 
-/// The whole portfolio, or only `csm`'s accounts.
+/// The whole portfolio, or only `csm`'s accounts, with the first page of accounts.
 pub async fn portfolio_of(
     pool: &PgPool,
     now: DateTime<Utc>,
     csm: Option<&Staff>,
     params: &Params,
 ) -> anyhow::Result<Portfolio> {
+    portfolio_listing(pool, now, csm, params, Listing::First(FIRST_PAGE)).await
+}
+
+/// As `portfolio_of`, listing the accounts `listing` asks for.
+pub async fn portfolio_listing(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    csm: Option<&Staff>,
+    params: &Params,
+    listing: Listing,
+) -> anyhow::Result<Portfolio> {
     let facts = metrics::load(pool, now, csm.map(|s| s.id), params).await?;
     let (scope, by_csm) = match csm {
         Some(s) => (Scope::Csm(s.id), Vec::new()),
         None => (Scope::Portfolio, metrics::by_csm(&facts, params)),
+    };
+    let (order, accounts) = match listing {
+        Listing::All => (
+            AccountOrder::Name,
+            statuses(pool, now, None, csm.map(|s| s.id)).await?,
+        ),
+        Listing::First(n) => {
+            let ids = first_to_look_at(&facts.accounts, n);
+            (
+                AccountOrder::Attention,
+                statuses_in_order(pool, now, &ids).await?,
+            )
+        }
     };
     Ok(Portfolio {
         at: now,
         csm: csm.map(|s| s.name.clone()),
         metrics: metrics::compute(&facts, scope, params),
         by_csm,
-        accounts: statuses(pool, now, None, csm.map(|s| s.id)).await?,
+        accounts,
+        order,
+        total_accounts: facts.accounts.len(),
     })
 }
 
@@ -71,8 +103,22 @@ pub fn render_portfolio(p: &Portfolio) -> String {
     }
     if !p.accounts.is_empty() {
         out.push('\n');
+        if p.order == AccountOrder::Attention {
+            out.push_str("Accounts to look at first:\n");
+        }
         out.push_str(&accounts_table(&p.accounts));
         out.push('\n');
+    }
+    let more = p.total_accounts.saturating_sub(p.accounts.len());
+    if more > 0 {
+        let all = match &p.csm {
+            Some(name) => format!("touchbot status --csm \"{name}\" --all"),
+            None => "touchbot status --all".to_string(),
+        };
+        out.push_str(&format!(
+            "{}: {all}, or GET /api/v1/accounts\n",
+            text::count(more, "more accounts")
+        ));
     }
     out
 }

@@ -1,7 +1,7 @@
 //! `GET /api/v1/portfolio`, `/metrics/team` and `/metrics/csm/{staff}`: the figures of
 //! `touchbot status`, as JSON.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::cli::touchbot_ok;
@@ -33,6 +33,10 @@ async fn the_portfolio_is_what_touchbot_status_shows(pool: PgPool) {
     let p = &api.body;
     assert_eq!(p["csm"], Value::Null);
     assert_eq!(names(&p["accounts"]), ["Acme", "Birch", "Cobalt"]);
+    assert_eq!(
+        (&p["total_accounts"], &p["order"]),
+        (&json!(3), &json!("attention"))
+    );
     assert_eq!(names(&p["by_csm"]), ["Alice", "Bob"]);
     assert_eq!(p["metrics"]["accounts"], 3);
     assert_eq!(p["metrics"]["nps"]["answers"], 3);

@@ -3,7 +3,8 @@ use chrono::TimeDelta;
 use super::{account, churned, days_ago, now, owned, scored};
 use crate::domain::{AccountId, ContactId, StaffId, StaffRole};
 use crate::metrics::{
-    AskedTouch, Facts, NpsReply, OpenEscalation, Params, Scope, StaffFacts, by_csm, compute,
+    AccountResponse, Facts, NpsReply, OpenEscalation, Params, ResponseRate, Scope, StaffFacts,
+    by_csm, compute,
 };
 
 fn person(id: i64, name: &str, role: StaffRole) -> StaffFacts {
@@ -23,11 +24,15 @@ fn nps(account: i64, contact: i64, score: u8) -> NpsReply {
     }
 }
 
-fn unanswered(account: i64) -> AskedTouch {
-    AskedTouch {
+/// One touch asked 20 days ago and never answered.
+fn unanswered(account: i64) -> AccountResponse {
+    AccountResponse {
         account: AccountId(account),
-        sent_at: days_ago(20),
-        first_reply_at: None,
+        rate: ResponseRate {
+            asked: 1,
+            answered: 0,
+            waiting: 0,
+        },
     }
 }
 
@@ -49,7 +54,7 @@ fn facts() -> Facts {
             account(13, "Umbrella"),
         ],
         nps: vec![nps(10, 100, 10), nps(11, 110, 0), nps(12, 120, 9)],
-        touches: vec![unanswered(10), unanswered(11), unanswered(12)],
+        responses: vec![unanswered(10), unanswered(11), unanswered(12)],
         escalations: vec![
             OpenEscalation {
                 account: AccountId(12),

@@ -15,7 +15,7 @@ fn empty() -> TeamMetrics {
         staff: Vec::new(),
         accounts: Vec::new(),
         nps: Vec::new(),
-        touches: Vec::new(),
+        responses: Vec::new(),
         escalations: Vec::new(),
         payments: Vec::new(),
     };
@@ -101,7 +101,7 @@ fn the_health_line_shows_categories_average_and_trend() {
             account(3, "C"),
         ],
         nps: Vec::new(),
-        touches: Vec::new(),
+        responses: Vec::new(),
         escalations: Vec::new(),
         payments: Vec::new(),
     };

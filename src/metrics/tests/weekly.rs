@@ -33,7 +33,7 @@ fn a_managers_digest_of_a_huge_team_stays_within_one_telegram_message() {
         staff,
         accounts,
         nps: Vec::new(),
-        touches: Vec::new(),
+        responses: Vec::new(),
         escalations: Vec::new(),
         payments: Vec::new(),
     };
@@ -67,7 +67,7 @@ fn a_csms_digest_has_no_per_csm_lines() {
         staff: Vec::new(),
         accounts: vec![owned(account(1, "Northwind"), 1)],
         nps: Vec::new(),
-        touches: Vec::new(),
+        responses: Vec::new(),
         escalations: Vec::new(),
         payments: Vec::new(),
     };
