@@ -13,8 +13,10 @@
 //!   (`status_portfolio.sql`, `status_account.sql`).
 //!
 //! `BENCH_TICK=0` leaves the tick out (it posts an SLA breach per escalation, slowly, at
-//! 100,000 accounts). `BENCH_REASSESS=0` leaves the whole reassessment out and writes two
-//! scores per account set-wise instead, so `status` can be measured at 100,000 quickly.
+//! 100,000 accounts), `BENCH_STATUS_RUNS=0` the status. `BENCH_REASSESS=0` leaves the whole
+//! reassessment out and writes two scores per account set-wise instead, so `status` can be
+//! measured at 100,000 quickly. `BENCH_TEMPLATE=NAME` seeds once into a database NAME that
+//! later runs copy; `BENCH_KEEP_DB=1` keeps the run's database, to look at its query plans.
 //!
 //! Run with `cargo bench --bench portfolio`; `BENCH_ACCOUNTS=100000 cargo bench --bench
 //! portfolio` for the size.
@@ -222,11 +224,45 @@ async fn bench_status(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // RUST_LOG=sqlx::query=debug prints every statement with its time.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let m = env_usize("BENCH_ACCOUNTS", 500);
     println!("portfolio bench: {m} accounts (BENCH_ACCOUNTS)");
-    let (scratch, pool) = Scratch::create("portfolio").await?;
+    let now = Utc.with_ymd_and_hms(2026, 4, 1, 8, 0, 0).unwrap();
+    let (scratch, pool) = seeded(m, now).await?;
     let outcome = async {
-        let now = Utc.with_ymd_and_hms(2026, 4, 1, 8, 0, 0).unwrap();
+        let later = if env_usize("BENCH_REASSESS", 1) == 0 {
+            score_setwise(&pool, now).await?
+        } else {
+            bench_nightly(&scratch, &pool, m, now).await?
+        };
+        if env_usize("BENCH_STATUS_RUNS", 7) == 0 {
+            println!("status skipped (BENCH_STATUS_RUNS=0)");
+            return Ok(());
+        }
+        bench_status(&scratch, &pool, m, later).await
+    }
+    .await;
+    if let Some(mib) = peak_rss_mib() {
+        println!("peak RSS (VmHWM): {mib:.1} MiB");
+    }
+    if std::env::var_os("BENCH_KEEP_DB").is_some() {
+        println!("kept database {} (BENCH_KEEP_DB)", scratch.name);
+        pool.close().await;
+    } else {
+        scratch.drop_now(pool).await?;
+    }
+    outcome
+}
+
+/// A database with `m` seeded accounts. With `BENCH_TEMPLATE=NAME`, a copy of the database
+/// NAME, seeded and kept under that name by the first run that asked for it: a large
+/// portfolio is seeded once for many runs.
+async fn seeded(m: usize, now: DateTime<Utc>) -> anyhow::Result<(Scratch, PgPool)> {
+    let template = std::env::var("BENCH_TEMPLATE").ok();
+    let seed = |pool: PgPool| async move {
         let start = Instant::now();
         seed_accounts(&pool, m).await?;
         seed_history(&pool, now).await?;
@@ -237,17 +273,26 @@ async fn main() -> anyhow::Result<()> {
             "account",
             start.elapsed(),
         );
-        let later = if env_usize("BENCH_REASSESS", 1) == 0 {
-            score_setwise(&pool, now).await?
-        } else {
-            bench_nightly(&scratch, &pool, m, now).await?
-        };
-        bench_status(&scratch, &pool, m, later).await
+        anyhow::Ok(pool)
+    };
+    let Some(template) = template else {
+        let (scratch, pool) = Scratch::create("portfolio").await?;
+        return Ok((scratch, seed(pool).await?));
+    };
+    let (scratch, pool) = Scratch::create("portfolio_seed").await?;
+    if scratch.exists(&template).await? {
+        scratch.drop_now(pool).await?;
+    } else {
+        let pool = seed(pool).await?;
+        scratch.keep_as(pool, &template).await?;
     }
-    .await;
-    if let Some(mib) = peak_rss_mib() {
-        println!("peak RSS (VmHWM): {mib:.1} MiB");
-    }
-    scratch.drop_now(pool).await?;
-    outcome
+    let (scratch, pool) = Scratch::create_from("portfolio", Some(&template)).await?;
+    let seeded: i64 = sqlx::query_scalar("select count(*) from accounts")
+        .fetch_one(&pool)
+        .await?;
+    anyhow::ensure!(
+        seeded == m as i64,
+        "the template {template} holds {seeded} accounts, not {m}"
+    );
+    Ok((scratch, pool))
 }

@@ -72,6 +72,15 @@ impl Scratch {
     /// Creates `touchbot_bench_<pid>_<tag>` and migrates it; `tag` tells the benches apart when
     /// several run at once.
     pub async fn create(tag: &str) -> anyhow::Result<(Scratch, PgPool)> {
+        Scratch::create_from(tag, None).await
+    }
+
+    /// As [`Scratch::create`], as a copy of the database `template` when given (which nobody
+    /// may be connected to), so a bench can skip seeding a large portfolio again.
+    pub async fn create_from(
+        tag: &str,
+        template: Option<&str>,
+    ) -> anyhow::Result<(Scratch, PgPool)> {
         let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string());
         let server: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid URL")?;
         let name = format!("touchbot_bench_{}_{tag}", std::process::id());
@@ -79,7 +88,9 @@ impl Scratch {
             .await
             .context("could not connect to PostgreSQL (check DATABASE_URL)")?;
         // The name is built from the process id and a constant tag, never from input.
-        sqlx::raw_sql(AssertSqlSafe(format!("create database {name}")))
+        // The template's name comes from the bench's own environment, never from input.
+        let copy = template.map_or(String::new(), |t| format!(" template {t}"));
+        sqlx::raw_sql(AssertSqlSafe(format!("create database {name}{copy}")))
             .execute(&mut admin)
             .await
             .with_context(|| format!("could not create the database {name}"))?;
@@ -103,6 +114,33 @@ impl Scratch {
             o.get_port(),
             self.name
         )
+    }
+
+    /// Whether a database called `name` exists on the server.
+    pub async fn exists(&self, name: &str) -> anyhow::Result<bool> {
+        let mut admin = PgConnection::connect_with(&self.server).await?;
+        let found: bool =
+            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+                .bind(name)
+                .fetch_one(&mut admin)
+                .await?;
+        admin.close().await?;
+        Ok(found)
+    }
+
+    /// Closes `pool` and keeps the database under the name `name`, for later copies.
+    pub async fn keep_as(self, pool: PgPool, name: &str) -> anyhow::Result<()> {
+        pool.close().await;
+        let mut admin = PgConnection::connect_with(&self.server).await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "alter database {} rename to {name}",
+            self.name
+        )))
+        .execute(&mut admin)
+        .await?;
+        admin.close().await?;
+        println!("kept database {} as {name}", self.name);
+        Ok(())
     }
 
     pub async fn drop_now(self, pool: PgPool) -> anyhow::Result<()> {

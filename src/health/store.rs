@@ -356,30 +356,20 @@ pub async fn recompute_among(
     let inputs = build_inputs(pool, config, now, among)
         .await
         .context("reading the health facts")?;
-    let scored: Vec<(AccountId, HealthScore)> = inputs
-        .iter()
-        .map(|(account, input)| (*account, score_input(input, config)))
-        .collect();
-    if scored.is_empty() {
-        return Ok(scored);
+    if inputs.is_empty() {
+        return Ok(Vec::new());
     }
-    let mut ids = Vec::with_capacity(scored.len());
-    let mut scores = Vec::with_capacity(scored.len());
-    let mut categories = Vec::with_capacity(scored.len());
-    let mut models = Vec::with_capacity(scored.len());
-    let mut components = Vec::with_capacity(scored.len());
-    let mut missing = Vec::with_capacity(scored.len());
-    let mut summaries = Vec::with_capacity(scored.len());
-    for (account, s) in &scored {
-        ids.push(account.0);
-        scores.push(s.score.map(i16::from));
-        categories.push(s.category.map(|c| c.as_str().to_string()));
-        models.push(s.model.clone());
-        components.push(serde_json::to_value(&s.components)?);
-        // text[] per row cannot travel in a ragged 2-D array, so each list goes as JSON.
-        missing.push(serde_json::to_value(&s.missing)?);
-        summaries.push(s.summary());
-    }
+    // Scoring a chunk of the portfolio is pure work for a core: kept off the async workers,
+    // so the other chunk's queries and the server's other tasks go on meanwhile. One
+    // account (a reply, a signal) is scored in place, cheaper than the hand-over.
+    let (scored, rows) = if inputs.len() > 1 {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || score_rows(&inputs, &config))
+            .await
+            .context("scoring the accounts")??
+    } else {
+        score_rows(&inputs, config)?
+    };
     sqlx::query(
         "insert into health_scores
              (account_id, computed_at, score, category, model, components, missing, summary, cause)
@@ -389,19 +379,62 @@ pub async fn recompute_among(
                      $8::jsonb[], $9::text[])
               as u(account_id, score, category, model, components, missing, summary)",
     )
-    .bind(&ids)
+    .bind(&rows.ids)
     .bind(now)
     .bind(cause)
-    .bind(&scores)
-    .bind(&categories)
-    .bind(&models)
-    .bind(&components)
-    .bind(&missing)
-    .bind(&summaries)
+    .bind(&rows.scores)
+    .bind(&rows.categories)
+    .bind(&rows.models)
+    .bind(&rows.components)
+    .bind(&rows.missing)
+    .bind(&rows.summaries)
     .execute(pool)
     .await
     .context("storing the health scores")?;
     Ok(scored)
+}
+
+/// The columns of the scores' insert, one entry per account.
+struct ScoreRows {
+    ids: Vec<i64>,
+    scores: Vec<Option<i16>>,
+    categories: Vec<Option<String>>,
+    models: Vec<String>,
+    components: Vec<serde_json::Value>,
+    missing: Vec<serde_json::Value>,
+    summaries: Vec<String>,
+}
+
+fn score_rows(
+    inputs: &BTreeMap<AccountId, HealthInput>,
+    config: &HealthConfig,
+) -> anyhow::Result<(Vec<(AccountId, HealthScore)>, ScoreRows)> {
+    let scored: Vec<(AccountId, HealthScore)> = inputs
+        .iter()
+        .map(|(account, input)| (*account, score_input(input, config)))
+        .collect();
+    let n = scored.len();
+    let mut rows = ScoreRows {
+        ids: Vec::with_capacity(n),
+        scores: Vec::with_capacity(n),
+        categories: Vec::with_capacity(n),
+        models: Vec::with_capacity(n),
+        components: Vec::with_capacity(n),
+        missing: Vec::with_capacity(n),
+        summaries: Vec::with_capacity(n),
+    };
+    for (account, s) in &scored {
+        rows.ids.push(account.0);
+        rows.scores.push(s.score.map(i16::from));
+        rows.categories
+            .push(s.category.map(|c| c.as_str().to_string()));
+        rows.models.push(s.model.clone());
+        rows.components.push(serde_json::to_value(&s.components)?);
+        // text[] per row cannot travel in a ragged 2-D array, so each list goes as JSON.
+        rows.missing.push(serde_json::to_value(&s.missing)?);
+        rows.summaries.push(s.summary());
+    }
+    Ok((scored, rows))
 }
 
 /// The latest score of every account at `now` (or only `only`'s), with its change over 30 days.
