@@ -48,40 +48,15 @@ pub async fn store(pool: &PgPool, events: &[NewEvent]) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Claims the oldest event that is to do and free: not done, not held by a live claim (nor
-/// waiting out a pause after a failure), and no earlier message of its sender still to do.
+/// Claims the oldest event that is free by the rule of [`claim_batch`].
 pub async fn claim_next(pool: &PgPool) -> sqlx::Result<Option<Claimed>> {
-    let row = sqlx::query!(
-        r#"update whatsapp_events
-              set claimed_until = now() + make_interval(secs => $1)
-            where id = (
-                  select e.id from whatsapp_events e
-                   where e.done_at is null
-                     and (e.claimed_until is null or e.claimed_until < now())
-                     and not (e.kind = 'message' and exists (
-                         select 1 from whatsapp_events p
-                          where p.done_at is null and p.kind = 'message' and p.id < e.id
-                            and p.payload->'message'->>'from' = e.payload->'message'->>'from'))
-                   order by e.id
-                   limit 1
-                   for update skip locked)
-        returning id, event_key, kind, payload, tries"#,
-        LEASE_SECONDS
-    )
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|r| Claimed {
-        id: r.id,
-        key: r.event_key,
-        kind: r.kind,
-        payload: r.payload,
-        tries: r.tries,
-    }))
+    Ok(claim_batch(pool, 1).await?.pop())
 }
 
-/// Claims up to `limit` events that are to do and free, oldest first, at most one message per
-/// sender (the rule of [`claim_next`], which leaves a sender's later messages for after the
-/// earliest is done); returned in their order. One statement for a drainer's whole batch.
+/// Claims up to `limit` events that are to do and free, oldest first: not done, not held by a
+/// live claim (nor waiting out a pause after a failure), and no earlier message of their
+/// sender still to do, so a sender's later messages wait until the earliest is done. Returned
+/// in their order. One statement for a drainer's whole batch.
 pub async fn claim_batch(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Claimed>> {
     let rows = sqlx::query!(
         r#"update whatsapp_events w
