@@ -1,8 +1,10 @@
 //! Stores the plans of a chunk of accounts in one transaction of a few set-based statements:
-//! the touches of accounts with none yet inserted, those of the others upserted, what the
-//! calendar no longer wants cancelled, and the record of what each plan was computed from.
+//! the touches of accounts with none yet copied in (`copy`), those of the others upserted,
+//! what the calendar no longer wants cancelled, and the record of what each plan was computed from.
 //! Rows already handed to the dispatcher (claimed, sending, sent, unknown, failed) are never
 //! rewritten.
+
+mod copy;
 
 use std::collections::HashSet;
 
@@ -69,12 +71,11 @@ impl Columns {
         self.notes.push(t.notes.join("\n"));
     }
 
-    /// The statuses as the statements take them, and how many touches are planned and skipped.
-    fn statuses(&self) -> (Vec<String>, usize, usize) {
+    /// How many touches are planned and skipped.
+    fn counts(&self) -> (usize, usize) {
         let planned = self.statuses.iter().filter(|s| **s == "planned").count();
         let skipped = self.statuses.iter().filter(|s| **s == "skipped").count();
-        let text = self.statuses.iter().map(|s| s.to_string()).collect();
-        (text, planned, skipped)
+        (planned, skipped)
     }
 }
 
@@ -177,47 +178,16 @@ async fn lock(
     Ok(empty.into_iter().collect())
 }
 
-/// Inserts the touches of accounts that have none: a plain insert, nothing to compare with.
+/// Inserts the touches of accounts that have none: a plain copy, nothing to compare with.
 async fn insert_new(
     tx: &mut sqlx::PgConnection,
     cols: &Columns,
     now: DateTime<Utc>,
 ) -> anyhow::Result<(usize, usize)> {
-    let (statuses, planned, skipped) = cols.statuses();
-    if statuses.is_empty() {
-        return Ok((0, 0));
+    if !cols.accounts.is_empty() {
+        copy::insert(tx, cols, now).await?;
     }
-    sqlx::query!(
-        r#"insert into touches (account_id, touch_key, rule, kind, category, template,
-                                contact_id, staff_id, due_at, status, status_reason, notes,
-                                created_at, updated_at)
-           select p.account_id, p.key, p.rule, p.kind, p.category, p.template, p.contact_id,
-                  p.staff_id, p.due_at, p.status, p.reason,
-                  case when p.notes = '' then '{}'::text[] else string_to_array(p.notes, E'\n') end,
-                  $13, $13
-           from unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::int8[], $8::int8[], $9::timestamptz[], $10::text[], $11::text[],
-                       $12::text[])
-                as p(account_id, key, rule, kind, category, template, contact_id, staff_id,
-                     due_at, status, reason, notes)"#,
-        &cols.accounts,
-        &cols.keys,
-        &cols.rules,
-        &cols.kinds,
-        &cols.categories,
-        &cols.templates,
-        &cols.contact_ids as &[Option<i64>],
-        &cols.staff_ids as &[Option<i64>],
-        &cols.due,
-        &statuses,
-        &cols.reasons as &[Option<String>],
-        &cols.notes,
-        now,
-    )
-    .execute(&mut *tx)
-    .await
-    .context("inserting the new plans")?;
-    Ok((planned, skipped))
+    Ok(cols.counts())
 }
 
 /// Upserts the touches of accounts `ids` that already have some, and cancels what the
@@ -229,7 +199,8 @@ async fn replace(
     now: DateTime<Utc>,
     grace_days: u32,
 ) -> anyhow::Result<(usize, usize, usize)> {
-    let (statuses, planned, skipped) = cols.statuses();
+    let (planned, skipped) = cols.counts();
+    let statuses: Vec<String> = cols.statuses.iter().map(|s| s.to_string()).collect();
     sqlx::query!(
         r#"insert into touches (account_id, touch_key, rule, kind, category, template,
                                 contact_id, staff_id, due_at, status, status_reason, notes,
