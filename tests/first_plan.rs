@@ -47,8 +47,8 @@ async fn replan(pool: &PgPool, account: AccountId) {
 }
 
 /// An enterprise account that started 200 days ago, enrolled today with a CSM and two
-/// contacts: its plan has touches planned to contacts and to the CSM, touches skipped for
-/// several reasons, and touches carrying notes.
+/// contacts: its plan has touches for contacts and for the CSM, touches skipped for several
+/// reasons, and touches carrying notes.
 async fn enrolled_late(pool: &PgPool) -> AccountId {
     let mut new = new_account("Northwind", now().date_naive() - Duration::days(200));
     new.segment = Segment::Enterprise;
@@ -68,11 +68,7 @@ async fn a_first_plan_stores_the_same_touches_as_a_replan_over_existing_ones(poo
     let a = enrolled_late(&pool).await;
     replan(&pool, a).await;
     let copied = written(&pool, a).await;
-    assert!(
-        copied
-            .iter()
-            .any(|t| t.status == "planned" && t.staff_id.is_some())
-    );
+    assert!(copied.iter().any(|t| t.staff_id.is_some()), "{copied:#?}");
     assert!(
         copied
             .iter()
