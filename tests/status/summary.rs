@@ -39,26 +39,16 @@ async fn summary_row(
     pool: &PgPool,
     a: AccountId,
 ) -> (Option<i16>, Option<i16>, Option<(i32, i32, i32)>) {
-    let (score, before, counted, asked, answered, waiting): (
-        Option<i16>,
-        Option<i16>,
-        bool,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-    ) = sqlx::query_as(
-        "select score, score_30d_ago, counted_at is not distinct from computed_at,
-                asked, answered, waiting
+    let (score, before, counts): (Option<i16>, Option<i16>, Option<Vec<i32>>) = sqlx::query_as(
+        "select score, score_30d_ago,
+                case when counted_at = computed_at then array[asked, answered, waiting] end
            from account_health where account_id = $1",
     )
     .bind(a.0)
     .fetch_one(pool)
     .await
     .unwrap();
-    let counts = match (counted, asked, answered, waiting) {
-        (true, Some(x), Some(y), Some(z)) => Some((x, y, z)),
-        _ => None,
-    };
+    let counts = counts.map(|c| (c[0], c[1], c[2]));
     (score, before, counts)
 }
 
