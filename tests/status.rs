@@ -5,6 +5,8 @@
 mod fixtures;
 #[path = "status/page.rs"]
 mod page;
+#[path = "status/summary.rs"]
+mod summary;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use fixtures::{account, date, new_account, now};

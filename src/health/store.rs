@@ -370,6 +370,9 @@ pub async fn recompute_among(
     } else {
         score_rows(&inputs, config)?
     };
+    // The scores and the touch counts the portfolio's figures read beside them
+    // (`account_health`, kept by a trigger) are written together or not at all.
+    let mut tx = pool.begin().await.context("storing the health scores")?;
     sqlx::query(
         "insert into health_scores
              (account_id, computed_at, score, category, model, components, missing, summary, cause)
@@ -388,9 +391,11 @@ pub async fn recompute_among(
     .bind(&rows.components)
     .bind(&rows.missing)
     .bind(&rows.summaries)
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .context("storing the health scores")?;
+    crate::metrics::keep_response_counts(&mut tx, now, &rows.ids).await?;
+    tx.commit().await.context("storing the health scores")?;
     Ok(scored)
 }
 
@@ -454,20 +459,29 @@ pub async fn latest_scores_among(
     among: Option<&[AccountId]>,
 ) -> anyhow::Result<HashMap<AccountId, LatestHealth>> {
     let among: Option<Vec<i64>> = among.map(|ids| ids.iter().map(|a| a.0).collect());
-    // A probe of the index per account, newest first: the cost follows the accounts, not the
-    // history, which grows by a row per account every night.
+    // The summary row where it holds what `now` would read (one probe by primary key for the
+    // components); otherwise a probe of the index per account, newest first. Either way the
+    // cost follows the accounts, not the history, which grows by a row per account a night.
     let latest = sqlx::query!(
         r#"select a.id as account_id, h.computed_at as "computed_at!", h.score as "score?",
                   h.category as "category?", h.missing as "missing!", h.summary as "summary!",
-                  h.components as "components!", b.score as "score_30d_ago?"
+                  h.components as "components!",
+                  case when s.account_id is not null then s.score_30d_ago else b.score end
+                      as "score_30d_ago?"
            from accounts a
+           left join account_health_at($1) s on s.account_id = a.id
            cross join lateral (select computed_at, score, category, missing, summary, components
                                  from health_scores
-                                where account_id = a.id and computed_at <= $1
-                                order by computed_at desc, id desc limit 1) h
+                                where id = s.score_id
+                               union all
+                               (select computed_at, score, category, missing, summary, components
+                                  from health_scores
+                                 where account_id = a.id and computed_at <= $1
+                                   and s.account_id is null
+                                 order by computed_at desc, id desc limit 1)) h
            left join lateral (select score from health_scores
                                where account_id = a.id and computed_at <= $3
-                                 and score is not null
+                                 and score is not null and s.account_id is null
                                order by computed_at desc, id desc limit 1) b on true
            where $2::int8[] is null or a.id = any($2)"#,
         now,

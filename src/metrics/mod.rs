@@ -31,7 +31,7 @@ pub use facts::{
     StaffFacts,
 };
 pub use health::{HealthSummary, summarize as summarize_health};
-pub use load::load;
+pub use load::{keep_response_counts, load};
 pub use nps::{Nps, nps_of};
 pub use renewals::{RenewalAhead, renewals_ahead};
 pub use response::{ResponseRate, response_rate};
@@ -63,6 +63,13 @@ pub struct Params {
 }
 
 impl Params {
+    /// Whether the touch counts kept beside the scores (`keep_response_counts`, counted with
+    /// the default windows) answer for these periods.
+    fn counts_kept(&self) -> bool {
+        let default = Params::default();
+        self.response_window == default.response_window && self.reply_window == default.reply_window
+    }
+
     pub fn from_settings(settings: &Settings) -> Params {
         Params {
             ladder: settings.escalation.ladder.clone(),

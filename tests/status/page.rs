@@ -11,7 +11,7 @@ use touchbot::storage::accounts;
 use super::fixtures::{account, date, new_account, now};
 
 /// A stored health score of `score` at `days_ago` days before now.
-async fn scored(pool: &PgPool, a: AccountId, score: i16, days_ago: i64) {
+pub(super) async fn scored(pool: &PgPool, a: AccountId, score: i16, days_ago: i64) {
     let category = match score {
         80.. => "green",
         50..=79 => "yellow",

@@ -1,0 +1,209 @@
+//! The per-account summary behind the portfolio's figures (`account_health`): it follows each
+//! new score, carries the score in force 30 days before, keeps the touch counts of the latest
+//! reassessment, and gives way to the history for an instant it does not describe.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgPool;
+use touchbot::domain::AccountId;
+use touchbot::health::HealthConfig;
+use touchbot::health::store::recompute;
+use touchbot::status::{account_statuses, portfolio};
+
+use super::fixtures::{account, date, new_account, now};
+use super::page::scored;
+use super::{contact, reply, touch};
+
+/// What the portfolio shows of its one account at `at`: the average score, its 30-day move,
+/// and the touches asked, answered and still waiting.
+async fn figures(pool: &PgPool, at: DateTime<Utc>) -> (Option<f64>, Option<f64>, (u32, u32, u32)) {
+    let m = portfolio(pool, at).await.unwrap().metrics;
+    (
+        m.health.average,
+        m.health.change_30d,
+        (m.response.asked, m.response.answered, m.response.waiting),
+    )
+}
+
+/// The one account's score and 30-day move as `status ACCOUNT` shows them at `at`.
+async fn card(pool: &PgPool, a: AccountId, at: DateTime<Utc>) -> (Option<u8>, Option<i32>) {
+    let s = account_statuses(pool, at, Some(a.0))
+        .await
+        .unwrap()
+        .remove(0);
+    let h = s.health.expect("scored");
+    (h.score, h.change_30d)
+}
+
+/// The summary row as stored: score, score 30 days back, and the counts if they belong to it.
+async fn summary_row(
+    pool: &PgPool,
+    a: AccountId,
+) -> (Option<i16>, Option<i16>, Option<(i32, i32, i32)>) {
+    let (score, before, counts): (Option<i16>, Option<i16>, Option<Vec<i32>>) = sqlx::query_as(
+        "select score, score_30d_ago,
+                case when counted_at = computed_at then array[asked, answered, waiting] end
+           from account_health where account_id = $1",
+    )
+    .bind(a.0)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let counts = counts.map(|c| (c[0], c[1], c[2]));
+    (score, before, counts)
+}
+
+#[sqlx::test]
+async fn the_figures_follow_each_new_score_and_count_touches_as_of_the_latest_reassessment(
+    pool: PgPool,
+) {
+    let a = account(&pool, new_account("Northwind", date(2025, 3, 1))).await;
+    let dana = contact(&pool, a, "Dana").await;
+    let day = |n: i64| now() - Duration::days(n);
+    let answered = touch(&pool, a, "t1", Some(dana), "sent", day(20)).await;
+    reply(&pool, a, dana, "checkin", Some(4), day(19), Some(answered)).await;
+    touch(&pool, a, "t2", Some(dana), "sent", day(10)).await;
+
+    let nightly = now() - Duration::hours(1);
+    let score = recompute(&pool, &HealthConfig::default(), nightly, "nightly", None)
+        .await
+        .unwrap()
+        .remove(0)
+        .1
+        .score
+        .expect("enough data to score");
+    let (average, _, counts) = figures(&pool, now()).await;
+    assert_eq!(average, Some(f64::from(score)));
+    assert_eq!(counts, (2, 1, 0));
+    assert_eq!(summary_row(&pool, a).await.2, Some((2, 1, 0)));
+
+    // A check-in sent after the reassessment shows from the next one on (the nightly run, or
+    // the reassessment after the client's next reply).
+    touch(
+        &pool,
+        a,
+        "t3",
+        Some(dana),
+        "sent",
+        now() - Duration::minutes(30),
+    )
+    .await;
+    assert_eq!(figures(&pool, now()).await.2, (2, 1, 0));
+    recompute(&pool, &HealthConfig::default(), now(), "reply", Some(a))
+        .await
+        .unwrap();
+    assert_eq!(figures(&pool, now()).await.2, (2, 1, 1));
+
+    // A score written by any other path shows at once; the counts kept for the score it
+    // replaced no longer describe it, so the touches are counted live.
+    scored(&pool, a, 30, -8).await;
+    let later = now() + Duration::days(8);
+    let (average, _, counts) = figures(&pool, later).await;
+    assert_eq!(average, Some(30.0));
+    assert_eq!(counts, (3, 1, 0));
+    assert_eq!(summary_row(&pool, a).await, (Some(30), None, None));
+    assert_eq!(card(&pool, a, later).await, (Some(30), None));
+}
+
+#[sqlx::test]
+async fn the_30_day_move_compares_with_the_score_in_force_30_days_before_the_instant_asked(
+    pool: PgPool,
+) {
+    let a = account(&pool, new_account("Northwind", date(2025, 3, 1))).await;
+    scored(&pool, a, 70, 40).await;
+    scored(&pool, a, 50, 20).await;
+    scored(&pool, a, 80, 0).await;
+    assert_eq!(summary_row(&pool, a).await.1, Some(70));
+
+    assert_eq!(figures(&pool, now()).await.1, Some(10.0));
+    assert_eq!(card(&pool, a, now()).await, (Some(80), Some(10)));
+    // Fifteen days on, without a new score, 30 days back falls after the score of 50.
+    let later = now() + Duration::days(15);
+    assert_eq!(figures(&pool, later).await.1, Some(30.0));
+    assert_eq!(card(&pool, a, later).await, (Some(80), Some(30)));
+}
+
+#[sqlx::test]
+async fn an_instant_before_the_latest_score_reads_the_history(pool: PgPool) {
+    let a = account(&pool, new_account("Northwind", date(2025, 3, 1))).await;
+    let dana = contact(&pool, a, "Dana").await;
+    scored(&pool, a, 60, 10).await;
+    touch(
+        &pool,
+        a,
+        "t1",
+        Some(dana),
+        "sent",
+        now() - Duration::days(3),
+    )
+    .await;
+    recompute(&pool, &HealthConfig::default(), now(), "nightly", None)
+        .await
+        .unwrap();
+
+    let before = now() - Duration::days(5);
+    let (average, _, counts) = figures(&pool, before).await;
+    assert_eq!(average, Some(60.0));
+    // The check-in of three days ago was not yet sent then.
+    assert_eq!(counts, (0, 0, 0));
+    assert_eq!(card(&pool, a, before).await, (Some(60), None));
+    assert_eq!(figures(&pool, now()).await.2, (0, 0, 1));
+}
+
+#[sqlx::test]
+async fn the_migration_fills_the_summary_from_the_history_already_stored(pool: PgPool) {
+    let a = account(&pool, new_account("Northwind", date(2025, 3, 1))).await;
+    let dana = contact(&pool, a, "Dana").await;
+    let answered = touch(
+        &pool,
+        a,
+        "t1",
+        Some(dana),
+        "sent",
+        now() - Duration::days(20),
+    )
+    .await;
+    reply(
+        &pool,
+        a,
+        dana,
+        "checkin",
+        Some(4),
+        now() - Duration::days(19),
+        Some(answered),
+    )
+    .await;
+    touch(
+        &pool,
+        a,
+        "t2",
+        Some(dana),
+        "sent",
+        now() - Duration::days(2),
+    )
+    .await;
+    scored(&pool, a, 70, 40).await;
+    scored(&pool, a, 55, 0).await;
+    let unscored = account(&pool, new_account("Contoso", date(2025, 3, 1))).await;
+    let live = figures(&pool, now()).await;
+
+    // As a database scored before the migration: no summary at all.
+    sqlx::query("delete from account_health")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let migration = include_str!("../../migrations/0027_account_health.sql");
+    let backfill = &migration[migration.find("-- Backfill").expect("the backfill marker")..];
+    sqlx::raw_sql(backfill).execute(&pool).await.unwrap();
+
+    assert_eq!(
+        summary_row(&pool, a).await,
+        (Some(55), Some(70), Some((1, 1, 1)))
+    );
+    let rows: i64 = sqlx::query_scalar("select count(*) from account_health where account_id = $1")
+        .bind(unscored.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    assert_eq!(figures(&pool, now()).await, live);
+}
