@@ -1,7 +1,10 @@
 //! The vocabulary shared by every path: parsed once at the edge, then trusted.
 
+mod accounts;
 mod enums;
 mod ids;
+
+pub use accounts::{Accounts, AccountsParams};
 
 pub use enums::{
     AccountLifecycle, ChannelKind, ContactRole, DeliveryStatus, MessageCategory, Segment,

@@ -14,7 +14,7 @@ use super::lifecycle::nps_recovered;
 use super::rules::evaluate;
 use super::state;
 use super::{card, store};
-use crate::domain::{AccountId, EscalationId};
+use crate::domain::{AccountId, Accounts, AccountsParams, EscalationId};
 use crate::staff_posts::{PostDelivery, PostKind, Recipient};
 
 /// What one run did, for logs and tests.
@@ -55,8 +55,20 @@ pub async fn run(
     now: DateTime<Utc>,
     only: Option<&[AccountId]>,
 ) -> anyhow::Result<RunReport> {
-    let loaded = state::load(pool, config, now, only).await?;
-    let with_open = accounts_with_open(pool, only).await?;
+    run_accounts(pool, config, now, only.into()).await
+}
+
+/// As [`run`], for `accounts`: the nightly run goes through the portfolio a range of ids at
+/// a time.
+pub async fn run_accounts(
+    pool: &PgPool,
+    config: &EscalationConfig,
+    now: DateTime<Utc>,
+    accounts: Accounts<'_>,
+) -> anyhow::Result<RunReport> {
+    let params = accounts.params();
+    let loaded = state::load(pool, config, now, accounts).await?;
+    let with_open = accounts_with_open(pool, &params).await?;
     let due: Vec<Due<'_>> = loaded
         .states
         .iter()
@@ -86,7 +98,7 @@ pub async fn run(
             }
         }
     }
-    report.recovered = mark_recovered(pool, config, now, only).await?;
+    report.recovered = mark_recovered(pool, config, now, &params).await?;
     Ok(report)
 }
 
@@ -97,13 +109,15 @@ fn failed(due: &Due<'_>, e: &anyhow::Error, report: &mut RunReport) {
 
 async fn accounts_with_open(
     pool: &PgPool,
-    only: Option<&[AccountId]>,
+    params: &AccountsParams,
 ) -> anyhow::Result<BTreeSet<AccountId>> {
-    let only: Option<Vec<i64>> = only.map(|ids| ids.iter().map(|a| a.0).collect());
     let rows = sqlx::query_scalar!(
         r#"select distinct account_id from escalations
-            where status <> 'resolved' and ($1::bigint[] is null or account_id = any($1))"#,
-        only.as_deref()
+            where status <> 'resolved' and ($2::int8 is null or account_id between $2 and $3::int8)
+              and ($1::bigint[] is null or account_id = any($1))"#,
+        params.ids.as_deref(),
+        params.lo,
+        params.hi
     )
     .fetch_all(pool)
     .await?;
@@ -117,9 +131,8 @@ async fn mark_recovered(
     pool: &PgPool,
     config: &EscalationConfig,
     now: DateTime<Utc>,
-    only: Option<&[AccountId]>,
+    params: &AccountsParams,
 ) -> anyhow::Result<usize> {
-    let only: Option<Vec<i64>> = only.map(|ids| ids.iter().map(|a| a.0).collect());
     let candidates = sqlx::query!(
         r#"select e.id, e.account_id, a.name as account_name, e.nps_score as "nps_score!",
                   later.score as "later!"
@@ -132,9 +145,14 @@ async fn mark_recovered(
                                   order by r.score desc limit 1) later
             where e.reason = 'detractor' and e.recovered_at is null and e.nps_score is not null
               and e.events_until is not null
-              and ($1::bigint[] is null or e.account_id = any($1))"#,
-        only.as_deref(),
-        now
+              and ($1::bigint[] is null or e.account_id = any($1))
+              -- A range of the nightly run judges the accounts it reassessed: not churned ones.
+              and ($3::int8 is null
+                   or (e.account_id between $3 and $4::int8 and a.lifecycle <> 'churned'))"#,
+        params.ids.as_deref(),
+        now,
+        params.lo,
+        params.hi
     )
     .fetch_all(pool)
     .await?;

@@ -13,7 +13,7 @@ use super::input::{
     AccountState, ContactRef, HealthCategory, HelpKind, HelpRequest, NpsAnswer, OpenTicket,
     RelationshipEvent, RelationshipKind, RenewalState, SentTouch, UsageChange,
 };
-use crate::domain::{AccountId, ContactId, StaffId};
+use crate::domain::{AccountId, Accounts, AccountsParams, ContactId, StaffId};
 
 /// How far back the silence rule looks for touches. Longer than any sensible silence setting.
 const TOUCH_LOOKBACK_DAYS: i64 = 180;
@@ -67,22 +67,25 @@ pub fn latest_event(state: &AccountState, reason: Reason) -> Option<DateTime<Utc
     }
 }
 
-/// The state of every account that is not churned (or only those in `only`) at `now`.
+/// The state of the accounts that are not churned among `accounts`, at `now`.
 pub async fn load(
     pool: &PgPool,
     config: &EscalationConfig,
     now: DateTime<Utc>,
-    only: Option<&[AccountId]>,
+    accounts: Accounts<'_>,
 ) -> anyhow::Result<Loaded> {
-    let only: Option<Vec<i64>> = only.map(|ids| ids.iter().map(|a| a.0).collect());
-    let only = only.as_deref();
+    let params = accounts.params();
+    let (only, lo, hi) = (params.ids.as_deref(), params.lo, params.hi);
     let mut loaded = Loaded::default();
 
     let accounts = sqlx::query!(
         r#"select id, name, csm_id, time_zone, renewal_date from accounts
-           where lifecycle <> 'churned' and ($1::bigint[] is null or id = any($1))
+           where lifecycle <> 'churned' and ($2::int8 is null or id between $2 and $3::int8)
+             and ($1::bigint[] is null or id = any($1))
            order by id"#,
-        only
+        only,
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;
@@ -103,24 +106,27 @@ pub async fn load(
     if loaded.accounts.is_empty() {
         return Ok(loaded);
     }
-    let escalated = escalated_until(pool, only).await?;
+    let escalated = escalated_until(pool, &params).await?;
     let covered = |account: i64, reason: Reason, at: DateTime<Utc>| {
         escalated
             .get(&(account, reason.as_str().to_string()))
             .is_some_and(|until| *until >= at)
     };
 
-    load_health(pool, config, now, only, &mut loaded).await?;
+    load_health(pool, config, now, &params, &mut loaded).await?;
 
     let nps = sqlx::query!(
         r#"select distinct on (r.account_id) r.account_id, r.score as "score!", r.comment,
                   r.received_at, c.id as contact_id, c.name as contact_name
              from replies r join contacts c on c.id = r.contact_id
             where r.kind = 'nps' and r.score is not null and r.received_at <= $2
-              and ($1::bigint[] is null or r.account_id = any($1))
+              and ($3::int8 is null or r.account_id between $3 and $4::int8)
+             and ($1::bigint[] is null or r.account_id = any($1))
             order by r.account_id, r.received_at desc, r.id desc"#,
         only,
-        now
+        now,
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;
@@ -149,10 +155,13 @@ pub async fn load(
                       and s.kind = 'active_users' and s.occurred_at <= $3
                     order by s.occurred_at desc, s.id desc limit 1) as then_value
              from accounts a
-            where a.lifecycle <> 'churned' and ($1::bigint[] is null or a.id = any($1))"#,
+            where a.lifecycle <> 'churned' and ($4::int8 is null or a.id between $4 and $5::int8)
+             and ($1::bigint[] is null or a.id = any($1))"#,
         only,
         now,
-        now - Duration::days(USAGE_COMPARE_DAYS)
+        now - Duration::days(USAGE_COMPARE_DAYS),
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;
@@ -173,13 +182,16 @@ pub async fn load(
         r#"select o.account_id, o.details->>'ticket' as "ticket!", o.occurred_at
              from signals o
             where o.kind = 'ticket_opened' and o.details->>'severity' = 'critical'
-              and o.occurred_at <= $2 and ($1::bigint[] is null or o.account_id = any($1))
+              and o.occurred_at <= $2 and ($3::int8 is null or o.account_id between $3 and $4::int8)
+             and ($1::bigint[] is null or o.account_id = any($1))
               and not exists (select 1 from signals c
                                where c.account_id = o.account_id and c.kind = 'ticket_closed'
                                  and c.details->>'ticket' = o.details->>'ticket'
                                  and c.occurred_at >= o.occurred_at and c.occurred_at <= $2)"#,
         only,
-        now
+        now,
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;
@@ -207,12 +219,15 @@ pub async fn load(
             where t.status = 'sent' and t.contact_id is not null
               and t.kind in ('nps', 'csat', 'checkin', 'qbr')
               and t.sent_at > $3 and t.sent_at <= $2
-              and ($1::bigint[] is null or t.account_id = any($1))"#,
+              and ($5::int8 is null or t.account_id between $5 and $6::int8)
+             and ($1::bigint[] is null or t.account_id = any($1))"#,
         only,
         now,
         now - Duration::days(TOUCH_LOOKBACK_DAYS),
         sqlx::postgres::types::PgInterval::try_from(crate::inbound::REPLY_WINDOW)
-            .map_err(|e| anyhow::anyhow!("reply window as an interval: {e}"))?
+            .map_err(|e| anyhow::anyhow!("reply window as an interval: {e}"))?,
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;
@@ -227,14 +242,17 @@ pub async fn load(
 
     let progress = sqlx::query!(
         r#"select a.id as account_id from accounts a
-            where a.renewal_date is not null and ($1::bigint[] is null or a.id = any($1))
+            where a.renewal_date is not null and ($4::int8 is null or a.id between $4 and $5::int8)
+             and ($1::bigint[] is null or a.id = any($1))
               and exists (select 1 from signals s
                            where s.account_id = a.id and s.kind = 'renewal_progress'
                              and s.occurred_at <= $2
                              and s.occurred_at::date >= a.renewal_date - $3::int)"#,
         only,
         now,
-        RENEWAL_PROGRESS_SINCE_DAYS as i32
+        RENEWAL_PROGRESS_SINCE_DAYS as i32,
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;
@@ -257,10 +275,13 @@ pub async fn load(
              from signals s left join contacts c on c.id = s.contact_id
             where s.kind in ('sponsor_left', 'champion_changed', 'competitor_mentioned')
               and s.occurred_at <= $2 and s.occurred_at > $3
-              and ($1::bigint[] is null or s.account_id = any($1))"#,
+              and ($4::int8 is null or s.account_id between $4 and $5::int8)
+             and ($1::bigint[] is null or s.account_id = any($1))"#,
         only,
         now,
-        now - Duration::days(i64::from(config.relationship.max_age_days))
+        now - Duration::days(i64::from(config.relationship.max_age_days)),
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;
@@ -285,10 +306,13 @@ pub async fn load(
                   c.id as contact_id, c.name as contact_name
              from replies r join contacts c on c.id = r.contact_id
             where r.choice in ('help', 'manager') and r.received_at <= $2 and r.received_at > $3
-              and ($1::bigint[] is null or r.account_id = any($1))"#,
+              and ($4::int8 is null or r.account_id between $4 and $5::int8)
+             and ($1::bigint[] is null or r.account_id = any($1))"#,
         only,
         now,
-        now - Duration::days(i64::from(config.help_request.max_age_days))
+        now - Duration::days(i64::from(config.help_request.max_age_days)),
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;
@@ -322,13 +346,17 @@ pub async fn load(
 /// Per (account, reason), the newest event any escalation of that reason has covered.
 async fn escalated_until(
     pool: &PgPool,
-    only: Option<&[i64]>,
+    params: &AccountsParams,
 ) -> anyhow::Result<HashMap<(i64, String), DateTime<Utc>>> {
+    let (only, lo, hi) = (params.ids.as_deref(), params.lo, params.hi);
     let rows = sqlx::query!(
         r#"select account_id, reason, max(events_until) as "until!" from escalations
-            where events_until is not null and ($1::bigint[] is null or account_id = any($1))
+            where events_until is not null and ($2::int8 is null or account_id between $2 and $3::int8)
+             and ($1::bigint[] is null or account_id = any($1))
             group by account_id, reason"#,
-        only
+        only,
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;
@@ -343,18 +371,22 @@ async fn load_health(
     pool: &PgPool,
     config: &EscalationConfig,
     now: DateTime<Utc>,
-    only: Option<&[i64]>,
+    params: &AccountsParams,
     loaded: &mut Loaded,
 ) -> anyhow::Result<()> {
+    let (only, lo, hi) = (params.ids.as_deref(), params.lo, params.hi);
     let latest = sqlx::query!(
         r#"select a.id as account_id, h.score, h.category
              from accounts a
              cross join lateral (select score, category from health_scores h
                                   where h.account_id = a.id and h.computed_at <= $2
                                   order by h.computed_at desc, h.id desc limit 2) h
-            where a.lifecycle <> 'churned' and ($1::bigint[] is null or a.id = any($1))"#,
+            where a.lifecycle <> 'churned' and ($3::int8 is null or a.id between $3 and $4::int8)
+             and ($1::bigint[] is null or a.id = any($1))"#,
         only,
-        now
+        now,
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;
@@ -380,10 +412,13 @@ async fn load_health(
     let history = sqlx::query!(
         r#"select account_id, computed_at, score as "score!" from health_scores
             where score is not null and computed_at <= $2 and computed_at >= $3
-              and ($1::bigint[] is null or account_id = any($1))"#,
+              and ($4::int8 is null or account_id between $4 and $5::int8)
+             and ($1::bigint[] is null or account_id = any($1))"#,
         only,
         now,
-        now - Duration::days(i64::from(config.health_drop.window_days))
+        now - Duration::days(i64::from(config.health_drop.window_days)),
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;
