@@ -346,21 +346,7 @@ async fn a_detractor_is_escalated_even_when_a_colleague_praises_us_in_the_same_n
     pool: PgPool,
 ) {
     let app = app(&pool).await;
-    let boris = "77017654321";
-    sqlx::query(
-        "with c as (insert into contacts (account_id, name, role, channel, address)
-                    values ($1, 'Boris Ivanov', 'user', 'whatsapp', $2) returning id)
-         insert into touches (account_id, touch_key, rule, kind, category, template, contact_id,
-                              due_at, status, sent_at, provider_message_id)
-         select $1, 'nps-90-boris', 'nps', 'nps', 'survey', 'nps', c.id,
-                now() - interval '1 hour', 'sent', now() - interval '1 hour', 'wamid.NPS2'
-           from c",
-    )
-    .bind(app.account.0)
-    .bind(format!("+{boris}"))
-    .execute(&pool)
-    .await
-    .unwrap();
+    let boris = boris(&app, &pool).await;
 
     // Both replies arrive in one notification, so they are handled in one batch.
     app.dana_says(vec![
@@ -379,4 +365,65 @@ async fn a_detractor_is_escalated_even_when_a_colleague_praises_us_in_the_same_n
     assert_eq!(reasons, ["detractor"]);
     assert_eq!(answered.len(), 2, "{answered:?}");
     assert!(answered.contains(&DANA.to_string()) && answered.contains(&boris.to_string()));
+}
+
+/// Boris, a second contact of Dana's account on WhatsApp, sent an NPS survey an hour ago;
+/// his number as WhatsApp writes it.
+async fn boris(app: &support::whatsapp_app::App, pool: &PgPool) -> &'static str {
+    let boris = "77017654321";
+    sqlx::query(
+        "with c as (insert into contacts (account_id, name, role, channel, address)
+                    values ($1, 'Boris Ivanov', 'user', 'whatsapp', $2) returning id)
+         insert into touches (account_id, touch_key, rule, kind, category, template, contact_id,
+                              due_at, status, sent_at, provider_message_id)
+         select $1, 'nps-90-boris', 'nps', 'nps', 'survey', 'nps', c.id,
+                now() - interval '1 hour', 'sent', now() - interval '1 hour', 'wamid.NPS2'
+           from c",
+    )
+    .bind(app.account.0)
+    .bind(format!("+{boris}"))
+    .execute(pool)
+    .await
+    .unwrap();
+    boris
+}
+
+#[sqlx::test]
+async fn a_reply_the_database_refuses_fails_alone_and_the_other_of_its_batch_is_answered(
+    pool: PgPool,
+) {
+    let app = app(&pool).await;
+    let boris = boris(&app, &pool).await;
+    // Stands in for whatever makes one reply unstorable (a row the schema refuses).
+    sqlx::query("alter table replies add constraint no_poison check (body <> '7 poison')")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    app.dana_says(vec![
+        text(DANA, "wamid.M1", "7 poison"),
+        text(boris, "wamid.M2", "10 love it"),
+    ])
+    .await;
+    let answer = app.answer(1).await;
+    until("the refused reply's failure to be recorded", || async {
+        let tries: i32 = sqlx::query_scalar(
+            "select tries from whatsapp_events where event_key = 'msg:wamid.M1'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        tries > 0
+    })
+    .await;
+    let stored: Vec<String> = sqlx::query_scalar("select provider_message_id from replies")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let answers = app.answers();
+    app.stop().await;
+
+    assert_eq!(answer.to, boris);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(stored, ["wamid.M2"]);
 }

@@ -6,8 +6,10 @@
 //! after [`HANDOVER_SECONDS`]. Like any post, an answer is sent once at most: a crash while it
 //! is on its way leaves it `unknown`, never sent twice.
 
+use std::collections::HashMap;
+
 use anyhow::Context as _;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use sqlx::PgPool;
 
 use super::outcome::Handled;
@@ -20,41 +22,55 @@ use crate::staff_posts::{self, NewPost, PostDelivery, PostKind, Recipient};
 /// two do not race for it (and the answers of one message keep their order).
 pub const HANDOVER_SECONDS: i64 = 10;
 
-/// Queues `texts`, the answers to `message`, for its contact, unless queued before (a
-/// redelivery); returns the ones still waiting to go, in order.
-pub async fn queue(
+/// The answers to one stored message, to queue for its contact.
+pub struct ToAnswer<'a> {
+    pub handled: &'a Handled,
+    pub message: &'a InboundMessage,
+    pub texts: Vec<String>,
+}
+
+/// Queues the answers to many messages at once (each unless queued before: a redelivery),
+/// due [`HANDOVER_SECONDS`] after its message; returns, for each message, the ones still
+/// waiting to go, in order. Two statements for the lot.
+pub async fn queue_all(
     pool: &PgPool,
-    handled: &Handled,
-    message: &InboundMessage,
-    texts: &[String],
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<PostId>> {
-    if texts.is_empty() {
-        return Ok(Vec::new());
+    answers: &[ToAnswer<'_>],
+) -> anyhow::Result<Vec<Vec<PostId>>> {
+    let mut posts = Vec::new();
+    let mut owner: HashMap<String, usize> = HashMap::new();
+    for (n, answer) in answers.iter().enumerate() {
+        let source = reply_key(answer.message);
+        let at = answer.message.received_at;
+        for (i, text) in answer.texts.iter().enumerate() {
+            let key = format!("answer:{source}:{i}");
+            owner.insert(key.clone(), n);
+            posts.push(NewPost {
+                idempotency_key: key,
+                kind: PostKind::Answer,
+                escalation_id: None,
+                account_id: Some(answer.handled.account_id),
+                recipient: Recipient::Contact(answer.handled.contact_id),
+                delivery: PostDelivery::Now,
+                body: text.clone(),
+                buttons: Vec::new(),
+                due_at: at + TimeDelta::seconds(HANDOVER_SECONDS),
+            });
+        }
     }
-    let source = reply_key(message);
-    let keys: Vec<String> = (0..texts.len())
-        .map(|i| format!("answer:{source}:{i}"))
-        .collect();
-    let mut tx = pool.begin().await.context("queueing an answer")?;
-    for (key, text) in keys.iter().zip(texts) {
-        let post = NewPost {
-            idempotency_key: key.clone(),
-            kind: PostKind::Answer,
-            escalation_id: None,
-            account_id: Some(handled.account_id),
-            recipient: Recipient::Contact(handled.contact_id),
-            delivery: PostDelivery::Now,
-            body: text.clone(),
-            buttons: Vec::new(),
-            due_at: now + TimeDelta::seconds(HANDOVER_SECONDS),
-        };
-        staff_posts::enqueue(&mut *tx, &post, now)
-            .await
-            .context("queueing an answer")?;
+    let mut waiting = vec![Vec::new(); answers.len()];
+    let Some(now) = answers.iter().map(|a| a.message.received_at).max() else {
+        return Ok(waiting);
+    };
+    if posts.is_empty() {
+        return Ok(waiting);
     }
-    let waiting = sqlx::query_scalar!(
-        "select id from staff_posts
+    let keys: Vec<String> = posts.iter().map(|p| p.idempotency_key.clone()).collect();
+    let mut tx = pool.begin().await.context("queueing answers")?;
+    staff_posts::enqueue_many(&mut *tx, &posts, now)
+        .await
+        .context("queueing answers")?;
+    let planned = sqlx::query!(
+        "select id, idempotency_key from staff_posts
           where idempotency_key = any($1) and status = 'planned'
           order by id",
         &keys
@@ -62,6 +78,11 @@ pub async fn queue(
     .fetch_all(&mut *tx)
     .await
     .context("reading the answers still to send")?;
-    tx.commit().await.context("queueing an answer")?;
-    Ok(waiting.into_iter().map(PostId).collect())
+    tx.commit().await.context("queueing answers")?;
+    for post in planned {
+        if let Some(&n) = owner.get(&post.idempotency_key) {
+            waiting[n].push(PostId(post.id));
+        }
+    }
+    Ok(waiting)
 }

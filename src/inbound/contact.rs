@@ -2,6 +2,8 @@
 //! channel, with what the answers to them are rendered with. Any channel looks contacts up
 //! here, so a Telegram chat and a WhatsApp number lead to the same kind of contact.
 
+use std::collections::HashMap;
+
 use sqlx::PgPool;
 
 use crate::domain::{AccountId, ChannelKind, ContactId};
@@ -42,31 +44,49 @@ pub async fn contact_by_address(
     channel: ChannelKind,
     address: &str,
 ) -> sqlx::Result<Option<ContactRef>> {
-    let row = sqlx::query!(
-        r#"select c.id, c.account_id, c.name, coalesce(c.locale, a.locale) as "locale!",
+    let mut found = contacts_by_address(pool, channel, &[address]).await?;
+    Ok(found.remove(address))
+}
+
+/// The contacts (not removed) who have these addresses on `channel`, by address, in one
+/// statement; an address nobody has is left out.
+pub async fn contacts_by_address(
+    pool: &PgPool,
+    channel: ChannelKind,
+    addresses: &[&str],
+) -> sqlx::Result<HashMap<String, ContactRef>> {
+    let rows = sqlx::query!(
+        r#"select c.id, c.account_id, c.name, c.address as "address!",
+                  coalesce(c.locale, a.locale) as "locale!",
                   a.name as account_name, s.name as "csm_name?",
                   c.unreachable_at is not null as "unreachable!"
              from contacts c
              join accounts a on a.id = c.account_id
              left join staff s on s.id = a.csm_id
-            where c.channel = $1 and c.address = $2 and c.removed_at is null"#,
+            where c.channel = $1 and c.address = any($2) and c.removed_at is null"#,
         channel.as_str(),
-        address
+        addresses as &[&str]
     )
-    .fetch_optional(pool)
+    .fetch_all(pool)
     .await?;
-    Ok(row.map(|r| ContactRef {
-        id: ContactId(r.id),
-        account_id: AccountId(r.account_id),
-        first_name: r
-            .name
-            .split_whitespace()
-            .next()
-            .unwrap_or(&r.name)
-            .to_string(),
-        account_name: r.account_name,
-        csm_name: r.csm_name,
-        locale: r.locale,
-        unreachable: r.unreachable,
-    }))
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let contact = ContactRef {
+                id: ContactId(r.id),
+                account_id: AccountId(r.account_id),
+                first_name: r
+                    .name
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or(&r.name)
+                    .to_string(),
+                account_name: r.account_name,
+                csm_name: r.csm_name,
+                locale: r.locale,
+                unreachable: r.unreachable,
+            };
+            (r.address, contact)
+        })
+        .collect())
 }

@@ -17,10 +17,7 @@ use chrono::Utc;
 use sqlx::PgPool;
 
 use super::contact::ContactRef;
-use super::{
-    Answer, Handled, InboundMessage, InboundOutcome, Judge, answers, receive, record_reply,
-    strangers,
-};
+use super::{Handled, InboundMessage, strangers};
 use crate::channel::{Button, Channels};
 use crate::config::Settings;
 use crate::domain::{ChannelKind, PostId};
@@ -30,7 +27,9 @@ use crate::outbound::render::fallback_csm;
 use crate::staff_posts::dispatcher::deliver_posts_now;
 use crate::storage::contacts;
 
+mod received;
 mod wording;
+use received::ToStore;
 pub use wording::{channel_key, chat_key, command_word};
 
 /// Callback data of the language buttons: `lang:<locale>`.
@@ -173,13 +172,65 @@ pub async fn converse_with(
     arrival: Arrival<'_>,
     follow_ups: FollowUps,
 ) -> anyhow::Result<Reply> {
+    let mut replies = converse_all(conv, vec![arrival], follow_ups).await;
+    replies.pop().expect("one reply for one arrival")
+}
+
+/// [`converse_with`] for many arrivals at once, from different senders (a drainer's batch):
+/// each is looked at on its own first (a stranger, a command, a contact come back), then the
+/// messages to store are stored together and their answers queued together
+/// (`received::received_all`). One reply or error for each arrival, in order.
+pub async fn converse_all(
+    conv: &Conversation<'_>,
+    arrivals: Vec<Arrival<'_>>,
+    follow_ups: FollowUps,
+) -> Vec<anyhow::Result<Reply>> {
+    let mut replies: Vec<Option<anyhow::Result<Reply>>> = Vec::with_capacity(arrivals.len());
+    let mut to_store = Vec::new();
+    for arrival in arrivals {
+        match before_storing(conv, arrival).await {
+            Ok(Before::Reply(reply)) => replies.push(Some(Ok(reply))),
+            Ok(Before::Store(stored)) => {
+                to_store.push((replies.len(), stored));
+                replies.push(None);
+            }
+            Err(e) => replies.push(Some(Err(e))),
+        }
+    }
+    let (at, to_store): (Vec<usize>, Vec<ToStore>) = to_store.into_iter().unzip();
+    let stored = received::received_all(conv, &to_store, follow_ups).await;
+    for (n, reply) in at.into_iter().zip(stored) {
+        replies[n] = Some(reply);
+    }
+    replies
+        .into_iter()
+        .map(|r| r.expect("every arrival has its reply"))
+        .collect()
+}
+
+/// What an arrival comes to before anything is stored: a reply already, or a message to store.
+enum Before<'a> {
+    Reply(Reply),
+    Store(ToStore<'a>),
+}
+
+async fn before_storing<'a>(
+    conv: &Conversation<'_>,
+    arrival: Arrival<'a>,
+) -> anyhow::Result<Before<'a>> {
     let Some(contact) = arrival.contact else {
-        return stranger(conv, &arrival).await;
+        return stranger(conv, &arrival).await.map(Before::Reply);
     };
     welcome_back(conv, contact).await?;
     if !arrival.tap {
         match arrival.command.as_deref() {
-            Some("language") => return Ok(choose_language(conv, arrival.channel, contact)),
+            Some("language") => {
+                return Ok(Before::Reply(choose_language(
+                    conv,
+                    arrival.channel,
+                    contact,
+                )));
+            }
             Some("help") => {
                 let mut reply = Reply::quiet(Done::Command);
                 reply.say.extend(plain(conv.chat_text(
@@ -188,15 +239,19 @@ pub async fn converse_with(
                     "help",
                     &contact.vars(),
                 )));
-                return Ok(reply);
+                return Ok(Before::Reply(reply));
             }
             _ => {}
         }
     }
-    let Some(message) = &arrival.message else {
-        return Ok(Reply::quiet(Done::Unreadable));
+    let Some(message) = arrival.message else {
+        return Ok(Before::Reply(Reply::quiet(Done::Unreadable)));
     };
-    received(conv, contact, message, arrival.tap, follow_ups).await
+    Ok(Before::Store(ToStore {
+        contact,
+        message,
+        tap: arrival.tap,
+    }))
 }
 
 /// Someone the bot does not know on this channel: kept for staff to review, and answered
@@ -247,60 +302,6 @@ async fn welcome_back(conv: &Conversation<'_>, contact: &ContactRef) -> anyhow::
         .context("re-planning the account of a contact who came back")?;
     }
     Ok(())
-}
-
-/// Stores the message through `receive` and queues its answers.
-async fn received(
-    conv: &Conversation<'_>,
-    contact: &ContactRef,
-    message: &InboundMessage,
-    tap: bool,
-    follow_ups: FollowUps,
-) -> anyhow::Result<Reply> {
-    let now = message.received_at;
-    let outcome = match follow_ups {
-        FollowUps::Now => receive(conv.pool, Judge::from(conv.settings), message, now).await?,
-        FollowUps::ByCaller => record_reply(conv.pool, message).await?,
-    };
-    let InboundOutcome::Handled(handled) = outcome else {
-        // The contact went away between the adapter's look-up and now.
-        let mut reply = Reply::quiet(Done::Stranger);
-        reply.toast =
-            tap.then(|| conv.toast(message.channel, &contact.locale, Some("button-stale")));
-        return Ok(reply);
-    };
-    let (mut toast, mut clear_buttons) = (None, false);
-    if tap {
-        let note = match (&handled.answer, handled.duplicate) {
-            (_, true) => None,
-            (Answer::AlreadyAnswered, _) => Some("already-answered"),
-            (Answer::StaleButton, _) => Some("button-stale"),
-            _ => None,
-        };
-        toast = Some(conv.toast(message.channel, &handled.locale, note));
-        clear_buttons = !handled.duplicate && !matches!(handled.answer, Answer::StaleButton);
-    }
-    // A redelivered message was answered the first time, unless a crash came in between:
-    // the answers are queued under the message's key, so nothing is sent twice. During a
-    // takeover the bot says nothing: `receive` passed the words to the CSM.
-    let mut texts = answer_texts(conv, message.channel, &handled);
-    if texts.is_empty() && handled.answer == (Answer::OptIn { changed: false }) {
-        // "/start" from someone who never left: say they are set rather than nothing.
-        texts.extend(conv.chat_text(
-            message.channel,
-            &handled.locale,
-            "start-again",
-            &contact.vars(),
-        ));
-    }
-    let queued = answers::queue(conv.pool, &handled, message, &texts, now).await?;
-    Ok(Reply {
-        toast,
-        clear_buttons,
-        say: Vec::new(),
-        queued,
-        done: Done::Received(handled),
-    })
 }
 
 /// The texts that answer what a contact sent, in order, in `channel`'s wording.

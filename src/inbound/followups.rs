@@ -56,24 +56,39 @@ pub struct Planned {
     pub steps: Vec<Step>,
 }
 
-/// Writes the steps inside the caller's transaction.
-pub async fn plan(conn: &mut PgConnection, planned: &Planned) -> Result<(), sqlx::Error> {
-    for step in &planned.steps {
-        sqlx::query!(
-            "insert into inbound_followups
-                 (source_key, step, account_id, contact_id, reply_id, occurred_at)
-             values ($1, $2, $3, $4, $5, $6)
-             on conflict (source_key, step) do nothing",
-            planned.source_key,
-            step.as_str(),
-            planned.account.0,
-            planned.contact.map(|c| c.0),
-            planned.reply_id,
-            planned.occurred_at,
-        )
-        .execute(&mut *conn)
-        .await?;
+/// Writes the steps of `planned` sources inside the caller's transaction, in one statement.
+pub async fn plan_all(conn: &mut PgConnection, planned: &[Planned]) -> Result<(), sqlx::Error> {
+    let steps: Vec<(&Planned, Step)> = planned
+        .iter()
+        .flat_map(|p| p.steps.iter().map(move |s| (p, *s)))
+        .collect();
+    if steps.is_empty() {
+        return Ok(());
     }
+    let keys: Vec<&str> = steps.iter().map(|(p, _)| p.source_key.as_str()).collect();
+    let names: Vec<&str> = steps.iter().map(|(_, s)| s.as_str()).collect();
+    let accounts: Vec<i64> = steps.iter().map(|(p, _)| p.account.0).collect();
+    let contacts: Vec<Option<i64>> = steps.iter().map(|(p, _)| p.contact.map(|c| c.0)).collect();
+    let replies: Vec<Option<i64>> = steps.iter().map(|(p, _)| p.reply_id).collect();
+    let ats: Vec<DateTime<Utc>> = steps.iter().map(|(p, _)| p.occurred_at).collect();
+    sqlx::query!(
+        "insert into inbound_followups
+             (source_key, step, account_id, contact_id, reply_id, occurred_at)
+         select u.key, u.step, u.account_id, u.contact_id, u.reply_id, u.at
+           from unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[],
+                       $6::timestamptz[])
+                with ordinality as u(key, step, account_id, contact_id, reply_id, at, n)
+          order by u.n
+         on conflict (source_key, step) do nothing",
+        &keys as &[&str],
+        &names as &[&str],
+        &accounts,
+        &contacts as &[Option<i64>],
+        &replies as &[Option<i64>],
+        &ats,
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -21,13 +21,15 @@ pub mod signals;
 pub mod strangers;
 
 pub use callback::{Callback, CallbackAnswer, CallbackError, parse_callback};
-pub use contact::{ContactRef, contact_by_address};
+pub use contact::{ContactRef, contact_by_address, contacts_by_address};
 pub use conversation::{
-    Arrival, Conversation, Done, FollowUps, Reply, converse, converse_with, deliver_answers,
+    Arrival, Conversation, Done, FollowUps, Reply, converse, converse_all, converse_with,
+    deliver_answers,
 };
 pub use outcome::{Answer, Handled, InboundOutcome, NpsCategory};
 pub use parser::{CheckinAnswer, Expecting, ParsedReply, Scale, parse_reply};
 pub use receive::{Judge, Reassessed, reassess, receive, reply_key};
 pub use record::{
-    COMMENT_WINDOW, InboundContent, InboundError, InboundMessage, REPLY_WINDOW, record_reply,
+    COMMENT_WINDOW, InboundContent, InboundError, InboundMessage, REPLY_WINDOW, record_batch,
+    record_reply,
 };

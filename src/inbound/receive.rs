@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::task::JoinSet;
 
-use super::{InboundMessage, InboundOutcome, followups, record_reply};
+use super::{Handled, InboundMessage, InboundOutcome, followups, record_reply};
 use crate::config::Settings;
 use crate::domain::{AccountId, Accounts};
 use crate::escalation::EscalationConfig;
@@ -151,12 +151,24 @@ pub async fn receive(
 ) -> anyhow::Result<InboundOutcome> {
     let outcome = record_reply(pool, message).await?;
     if let InboundOutcome::Handled(handled) = &outcome {
-        let key = reply_key(message);
-        if let Err(e) = followups::run_for(pool, judge.settings, &key, now).await {
-            tracing::warn!(account_id = %handled.account_id, error = ?e, "a step after an inbound message failed; it is done later");
-        }
+        follow_up(pool, judge.settings, message, handled, now).await;
     }
     Ok(outcome)
+}
+
+/// Does the pending steps after a stored message as of `now`; a failed one is logged and left
+/// to the sweep.
+pub(super) async fn follow_up(
+    pool: &PgPool,
+    settings: &Settings,
+    message: &InboundMessage,
+    handled: &Handled,
+    now: DateTime<Utc>,
+) {
+    let key = reply_key(message);
+    if let Err(e) = followups::run_for(pool, settings, &key, now).await {
+        tracing::warn!(account_id = %handled.account_id, error = ?e, "a step after an inbound message failed; it is done later");
+    }
 }
 
 /// The idempotency key of an inbound message's `reply` signal, which names its follow-ups.

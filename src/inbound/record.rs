@@ -1,12 +1,17 @@
-//! Storing what a contact sent, in one transaction per inbound message.
+//! Storing what a contact sent: a batch of inbound messages in one transaction, each kind of
+//! row written for the whole batch in one statement (`store`), after the rules decided what
+//! each message is from facts read for the whole batch at once (`decide`). A single message
+//! is a batch of one: there is one way to store a message. When a batch fails, its messages
+//! are stored one by one, so one that cannot be stored holds up none of the others.
 //!
 //! The rules:
 //! - Unknown sender (no live contact with this channel and address): nothing is stored.
 //! - Every message from a known contact writes one `signals` row, kind `reply`, keyed
-//!   `reply:<channel>:<provider_message_id>`. That row is the idempotency record (it is
-//!   written first, so a concurrent redelivery waits for it) and keeps the outcome as JSON
-//!   (never the contact's text), so a redelivery returns the same outcome marked `duplicate`
-//!   and changes nothing. It also feeds engagement scoring later.
+//!   `reply:<channel>:<provider_message_id>`. That row is the idempotency record and keeps
+//!   the outcome as JSON (never the contact's text), so a redelivery returns the same outcome
+//!   marked `duplicate` and changes nothing. It also feeds engagement scoring later. It is
+//!   written last, with the outcome; a concurrent delivery of the same message that wrote it
+//!   first makes the batch roll back, and the message is then read as a duplicate.
 //! - What a text answers: the latest NPS, CSAT or check-in touch *sent* to the contact within
 //!   [`REPLY_WINDOW`] (7 days) that has no answer yet. A button names its touch itself and is
 //!   accepted however late, as long as that touch went to this contact and is still unanswered;
@@ -18,6 +23,8 @@
 //! - Re-ask once: text that is not a score while a survey waits is stored as kind `unclear`
 //!   (linked to the survey, no score) and answered with `nps-reask`; after one re-ask, further
 //!   text is free text for the CSM, and the survey stays open for a number or a tap.
+//! - A batch holds no two messages from one address (nor two of one message): the facts read
+//!   for a batch must not depend on another message of it. Longer runs are cut into batches.
 //! - `replies.kind` is one of nps, csat, checkin, free_text, unclear, optout, optin. A touch
 //!   counts as answered by any linked reply except `unclear`. Free text is linked to a touch
 //!   only when it answers a check-in.
@@ -32,18 +39,24 @@
 //! - The steps that follow (reassess, re-plan, forward to the CSM) are written as
 //!   `inbound_followups` in the same transaction, and done by `receive`.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
-use crate::domain::{AccountId, ChannelKind, ContactId, TouchId, TouchKind};
+use crate::domain::{AccountId, ChannelKind, ContactId, TouchId};
 
-use super::callback::{CallbackAnswer, parse_callback};
 use super::followups::{self, Planned, Step};
 use super::outcome::{Answer, Handled, InboundOutcome};
-use super::parser::{Expecting, ParsedReply, parse_reply};
 use super::receive::reply_key;
-use super::rows::{NewReply, already_reasked, in_takeover, insert_reply, set_stopped, unlinked};
+use super::rows::set_stopped;
+
+mod decide;
+mod store;
+
+use decide::{Decision, decide};
+use store::Found;
 
 /// How long after a survey or check-in was sent a plain text is still read as its answer.
 pub const REPLY_WINDOW: TimeDelta = TimeDelta::days(7);
@@ -83,6 +96,8 @@ impl InboundContent {
 pub enum InboundError {
     #[error("could not store an inbound message")]
     Database(#[from] sqlx::Error),
+    #[error("another delivery of an inbound message stored it at the same moment")]
+    Raced,
     #[error("the stored outcome of inbound message {key} is unreadable")]
     StoredOutcome {
         key: String,
@@ -92,7 +107,7 @@ pub enum InboundError {
 }
 
 /// What the `reply` signal keeps about an inbound message.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct StoredOutcome {
     result: Answer,
     touch_id: Option<TouchId>,
@@ -105,53 +120,229 @@ pub async fn record_reply(
     pool: &PgPool,
     message: &InboundMessage,
 ) -> Result<InboundOutcome, InboundError> {
+    let mut outcome = record_alone(pool, message).await;
+    // A concurrent delivery of the same message stored it first: now it is a duplicate.
+    if matches!(outcome, Err(InboundError::Raced)) {
+        outcome = record_alone(pool, message).await;
+    }
+    outcome
+}
+
+/// Stores `messages` (in their order) and says what to answer to each; see the module docs.
+/// One transaction for each run of messages from different senders; when it fails, its
+/// messages are stored one by one, so an error belongs to the message that caused it.
+pub async fn record_batch(
+    pool: &PgPool,
+    messages: &[InboundMessage],
+) -> Vec<Result<InboundOutcome, InboundError>> {
+    let mut outcomes = Vec::with_capacity(messages.len());
+    for run in runs(messages) {
+        match record_together(pool, run).await {
+            Ok(stored) => outcomes.extend(stored),
+            Err(e) if run.len() == 1 && !matches!(e, InboundError::Raced) => outcomes.push(Err(e)),
+            Err(e) => {
+                if run.len() > 1 {
+                    tracing::warn!(messages = run.len(), error = ?e, "could not store a batch of inbound messages together; one by one");
+                }
+                for message in run {
+                    outcomes.push(record_reply(pool, message).await);
+                }
+            }
+        }
+    }
+    outcomes
+}
+
+/// Cuts `messages` where an address or a message comes again, so no run holds two.
+fn runs(messages: &[InboundMessage]) -> Vec<&[InboundMessage]> {
+    let mut runs = Vec::new();
+    let (mut start, mut senders, mut ids) = (0, HashSet::new(), HashSet::new());
+    for (i, m) in messages.iter().enumerate() {
+        let (sender, id) = ((m.channel, &m.address), (m.channel, &m.provider_message_id));
+        if senders.contains(&sender) || ids.contains(&id) {
+            runs.push(&messages[start..i]);
+            (start, senders, ids) = (i, HashSet::new(), HashSet::new());
+        }
+        senders.insert(sender);
+        ids.insert(id);
+    }
+    if start < messages.len() {
+        runs.push(&messages[start..]);
+    }
+    runs
+}
+
+async fn record_alone(
+    pool: &PgPool,
+    message: &InboundMessage,
+) -> Result<InboundOutcome, InboundError> {
+    let mut stored = record_together(pool, std::slice::from_ref(message)).await?;
+    stored.pop().expect("one outcome for one message")
+}
+
+/// One transaction for `messages`. The outer error fails them all (rolled back); an inner
+/// one is a message's own (its stored outcome unreadable) and leaves the others standing.
+async fn record_together(
+    pool: &PgPool,
+    messages: &[InboundMessage],
+) -> Result<Vec<Result<InboundOutcome, InboundError>>, InboundError> {
     let mut tx = pool.begin().await?;
-    let Some(contact) = find_contact(&mut tx, message).await? else {
+    let found = store::read_facts(&mut tx, messages).await?;
+    let mut settled: Vec<Option<(StoredOutcome, bool)>> = Vec::with_capacity(messages.len());
+    let mut fresh = Vec::new();
+    for (n, (message, found)) in messages.iter().zip(&found).enumerate() {
+        settled.push(None);
+        let Some(contact) = &found.contact else {
+            continue;
+        };
+        match &found.stored {
+            // Unreadable, it is told below as this message's own error.
+            Some(details) => {
+                settled[n] = serde_json::from_value(details.clone())
+                    .ok()
+                    .map(|stored| (stored, true));
+            }
+            None => fresh.push((n, contact, message, decide(message, &found.facts))),
+        }
+    }
+    let written = write(&mut tx, &fresh).await?;
+    for ((n, _, _, _), stored) in fresh.iter().zip(written) {
+        settled[*n] = Some((stored, false));
+    }
+    tx.commit().await?;
+    Ok(messages
+        .iter()
+        .zip(found)
+        .zip(settled)
+        .map(|((message, found), settled)| outcome(message, found, settled))
+        .collect())
+}
+
+/// Writes what was decided for the new messages of a batch; their outcomes, in order.
+async fn write(
+    tx: &mut PgConnection,
+    fresh: &[(usize, &Contact, &InboundMessage, Decision)],
+) -> Result<Vec<StoredOutcome>, InboundError> {
+    let mut decisions: Vec<Decision> = fresh.iter().map(|(_, _, _, d)| d.clone()).collect();
+    // Consents change rarely (a "stop" or "start"): one by one, each saying what it changed.
+    for ((_, contact, message, _), decision) in fresh.iter().zip(&mut decisions) {
+        if let Decision::Reply {
+            stop: Some(stop),
+            result,
+            ..
+        } = decision
+        {
+            let changed = set_stopped(tx, contact.id, *stop, message).await?;
+            if let Answer::OptIn { changed: c } = result {
+                *c = changed;
+            }
+        }
+    }
+    let rows: Vec<_> = fresh
+        .iter()
+        .zip(&decisions)
+        .filter_map(|((_, c, m, _), d)| match d {
+            Decision::Reply { reply, .. } => Some((*c, *m, reply)),
+            _ => None,
+        })
+        .collect();
+    let mut ids = store::insert_replies(tx, &rows).await?.into_iter();
+    let comments: Vec<(i64, &str)> = decisions
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Comment {
+                reply_id, reason, ..
+            } => Some((*reply_id, reason.as_str())),
+            _ => None,
+        })
+        .collect();
+    store::add_comments(tx, &comments).await?;
+    let stored: Vec<StoredOutcome> = decisions
+        .into_iter()
+        .map(|d| stored_outcome(d, &mut ids))
+        .collect();
+    let wrote: Vec<_> = fresh
+        .iter()
+        .map(|(_, c, m, _)| (c.id, m.received_at))
+        .collect();
+    store::note_inbound(tx, &wrote).await?;
+    let mut signals = Vec::with_capacity(fresh.len());
+    let mut planned = Vec::with_capacity(fresh.len());
+    for ((_, contact, message, _), stored) in fresh.iter().zip(&stored) {
+        let key = reply_key(message);
+        let details =
+            serde_json::to_value(stored).map_err(|source| InboundError::StoredOutcome {
+                key: key.clone(),
+                source,
+            })?;
+        signals.push((*contact, *message, details));
+        planned.push(Planned {
+            source_key: key,
+            account: contact.account_id,
+            contact: Some(contact.id),
+            reply_id: stored.reply_id,
+            occurred_at: message.received_at,
+            steps: steps_after(&stored.result, message.channel),
+        });
+    }
+    if !store::insert_signals(tx, &signals).await? {
+        return Err(InboundError::Raced);
+    }
+    followups::plan_all(tx, &planned).await?;
+    Ok(stored)
+}
+
+/// The outcome of a decision once its reply row (the next of `ids`, if it wrote one) is in.
+fn stored_outcome(
+    decision: Decision,
+    ids: &mut impl Iterator<Item = Option<i64>>,
+) -> StoredOutcome {
+    match decision {
+        Decision::Settled(stored) => stored,
+        Decision::Comment {
+            reply_id, score, ..
+        } => StoredOutcome {
+            result: Answer::NpsComment { reply_id, score },
+            touch_id: None,
+            reply_id: Some(reply_id),
+        },
+        Decision::Reply { reply, result, .. } => match ids.next().flatten() {
+            Some(reply_id) => StoredOutcome {
+                result,
+                touch_id: reply.touch_id,
+                reply_id: Some(reply_id),
+            },
+            // Another message (a second tap handled at the same moment) answered the touch first.
+            None => StoredOutcome {
+                result: Answer::AlreadyAnswered,
+                touch_id: reply.touch_id,
+                reply_id: None,
+            },
+        },
+    }
+}
+
+/// What to tell the caller about one message of a batch.
+fn outcome(
+    message: &InboundMessage,
+    found: Found,
+    settled: Option<(StoredOutcome, bool)>,
+) -> Result<InboundOutcome, InboundError> {
+    let Some(contact) = found.contact else {
         return Ok(InboundOutcome::UnknownSender);
     };
-    let key = reply_key(message);
-
-    let stored = match claim(&mut tx, &contact, message, &key).await? {
-        Some(signal_id) => {
-            super::rows::note_inbound(&mut tx, contact.id, message.received_at).await?;
-            let stored = handle(&mut tx, &contact, message).await?;
-            let details =
-                serde_json::to_value(&stored).map_err(|source| InboundError::StoredOutcome {
-                    key: key.clone(),
-                    source,
-                })?;
-            sqlx::query!(
-                "update signals set details = $2 where id = $1",
-                signal_id,
-                details
-            )
-            .execute(&mut *tx)
-            .await?;
-            let planned = Planned {
-                source_key: key.clone(),
-                account: contact.account_id,
-                contact: Some(contact.id),
-                reply_id: stored.reply_id,
-                occurred_at: message.received_at,
-                steps: steps_after(&stored.result, message.channel),
-            };
-            followups::plan(&mut tx, &planned).await?;
-            tx.commit().await?;
-            (stored, false)
-        }
+    let (stored, duplicate) = match settled {
+        Some(settled) => settled,
         None => {
-            let details = sqlx::query_scalar!(
-                "select details from signals where idempotency_key = $1",
-                key
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            let stored = serde_json::from_value::<StoredOutcome>(details)
-                .map_err(|source| InboundError::StoredOutcome { key, source })?;
-            (stored, true)
+            let details = found.stored.unwrap_or_default();
+            let source = serde_json::from_value::<StoredOutcome>(details)
+                .expect_err("only an unreadable stored outcome is left unsettled");
+            return Err(InboundError::StoredOutcome {
+                key: reply_key(message),
+                source,
+            });
         }
     };
-    let (stored, duplicate) = stored;
     Ok(InboundOutcome::Handled(Handled {
         account_id: contact.account_id,
         contact_id: contact.id,
@@ -191,314 +382,4 @@ struct Contact {
     locale: String,
     account_name: String,
     csm_name: Option<String>,
-}
-
-async fn find_contact(
-    conn: &mut PgConnection,
-    message: &InboundMessage,
-) -> Result<Option<Contact>, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"select c.id, c.account_id, c.name, coalesce(c.locale, a.locale) as "locale!",
-                  a.name as account_name, s.name as "csm_name?"
-           from contacts c
-           join accounts a on a.id = c.account_id
-           left join staff s on s.id = a.csm_id
-           where c.channel = $1 and c.address = $2 and c.removed_at is null"#,
-        message.channel.as_str(),
-        message.address,
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| Contact {
-        id: ContactId(r.id),
-        account_id: AccountId(r.account_id),
-        name: r.name,
-        locale: r.locale,
-        account_name: r.account_name,
-        csm_name: r.csm_name,
-    }))
-}
-
-/// Writes the message's signal row; None when it already exists (a redelivery).
-async fn claim(
-    conn: &mut PgConnection,
-    contact: &Contact,
-    message: &InboundMessage,
-    key: &str,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "insert into signals (account_id, contact_id, kind, occurred_at, source, idempotency_key)
-         values ($1, $2, 'reply', $3, $4, $5)
-         on conflict (idempotency_key) do nothing
-         returning id",
-        contact.account_id.0,
-        contact.id.0,
-        message.received_at,
-        message.channel.as_str(),
-        key,
-    )
-    .fetch_optional(conn)
-    .await
-}
-
-async fn handle(
-    conn: &mut PgConnection,
-    contact: &Contact,
-    message: &InboundMessage,
-) -> Result<StoredOutcome, sqlx::Error> {
-    match &message.content {
-        InboundContent::Button(data) => handle_button(conn, contact, message, data).await,
-        InboundContent::Text(text) => handle_text(conn, contact, message, text).await,
-    }
-}
-
-async fn handle_button(
-    conn: &mut PgConnection,
-    contact: &Contact,
-    message: &InboundMessage,
-    data: &str,
-) -> Result<StoredOutcome, sqlx::Error> {
-    let stale = StoredOutcome {
-        result: Answer::StaleButton,
-        touch_id: None,
-        reply_id: None,
-    };
-    let Ok(callback) = parse_callback(data) else {
-        return Ok(stale);
-    };
-    let touch = sqlx::query!(
-        r#"select t.kind,
-                  exists(select 1 from replies r where r.touch_id = t.id and r.kind <> 'unclear')
-                      as "answered!"
-           from touches t where t.id = $1 and t.contact_id = $2"#,
-        callback.touch_id.0,
-        contact.id.0,
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(touch) = touch else {
-        return Ok(stale);
-    };
-    let kind = touch.kind.parse::<TouchKind>().ok();
-    let parsed = match (kind, callback.answer) {
-        (Some(TouchKind::Nps), CallbackAnswer::Nps(score)) => ParsedReply::Nps {
-            score,
-            comment: None,
-        },
-        (Some(TouchKind::Csat), CallbackAnswer::Csat(score)) => ParsedReply::Csat {
-            score,
-            comment: None,
-        },
-        (Some(TouchKind::Checkin), CallbackAnswer::Checkin(answer)) => ParsedReply::Checkin(answer),
-        _ => return Ok(stale),
-    };
-    if touch.answered {
-        return Ok(StoredOutcome {
-            result: Answer::AlreadyAnswered,
-            touch_id: Some(callback.touch_id),
-            reply_id: None,
-        });
-    }
-    store_parsed(
-        conn,
-        contact,
-        message,
-        data,
-        Some(callback.touch_id),
-        parsed,
-    )
-    .await
-}
-
-async fn handle_text(
-    conn: &mut PgConnection,
-    contact: &Contact,
-    message: &InboundMessage,
-    text: &str,
-) -> Result<StoredOutcome, sqlx::Error> {
-    let now = message.received_at;
-    if in_takeover(conn, contact.id, now).await? {
-        return match parse_reply(text, Expecting::Nothing) {
-            parsed @ (ParsedReply::OptOut | ParsedReply::OptIn) => {
-                store_parsed(conn, contact, message, text, None, parsed).await
-            }
-            _ => {
-                let reply_id = insert_reply(
-                    conn,
-                    (contact.account_id, contact.id),
-                    message,
-                    text,
-                    unlinked("free_text"),
-                )
-                .await?;
-                Ok(StoredOutcome {
-                    result: Answer::Relayed,
-                    touch_id: None,
-                    reply_id,
-                })
-            }
-        };
-    }
-    let open = sqlx::query!(
-        r#"select t.id, t.kind, t.sent_at as "sent_at!"
-           from touches t
-           where t.contact_id = $1 and t.status = 'sent'
-             and t.kind in ('nps', 'csat', 'checkin')
-             and t.sent_at > $2 and t.sent_at <= $3
-             and not exists (select 1 from replies r where r.touch_id = t.id and r.kind <> 'unclear')
-           order by t.sent_at desc, t.id desc
-           limit 1"#,
-        contact.id.0,
-        now - REPLY_WINDOW,
-        now,
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-
-    // The contact's latest reply: a bare NPS score there is waiting for its reason.
-    let last = sqlx::query!(
-        "select id, kind, score, comment, received_at from replies
-         where contact_id = $1 and received_at <= $2
-         order by received_at desc, id desc
-         limit 1",
-        contact.id.0,
-        now,
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    let awaiting_reason = last.filter(|r| {
-        r.kind == "nps"
-            && r.comment.is_none()
-            && r.received_at > now - COMMENT_WINDOW
-            // A survey sent after the score asks its own question.
-            && open.as_ref().is_none_or(|t| t.sent_at < r.received_at)
-    });
-    if let Some(scored) = awaiting_reason {
-        let score = scored.score.and_then(|s| u8::try_from(s).ok());
-        if let (Some(score), ParsedReply::FreeText(reason)) =
-            (score, parse_reply(text, Expecting::Nothing))
-        {
-            sqlx::query!(
-                "update replies set comment = $2 where id = $1",
-                scored.id,
-                reason
-            )
-            .execute(&mut *conn)
-            .await?;
-            return Ok(StoredOutcome {
-                result: Answer::NpsComment {
-                    reply_id: scored.id,
-                    score,
-                },
-                touch_id: None,
-                reply_id: Some(scored.id),
-            });
-        }
-    }
-
-    let (touch_id, expecting) = match &open {
-        Some(t) => {
-            let expecting = match t.kind.as_str() {
-                "nps" => Expecting::Nps,
-                "csat" => Expecting::Csat,
-                _ => Expecting::Checkin,
-            };
-            (Some(TouchId(t.id)), expecting)
-        }
-        None => (None, Expecting::Nothing),
-    };
-    let parsed = parse_reply(text, expecting);
-    store_parsed(conn, contact, message, text, touch_id, parsed).await
-}
-
-/// Writes the reply row (and consents) for a parsed message that answers `touch_id`, if any.
-async fn store_parsed(
-    conn: &mut PgConnection,
-    contact: &Contact,
-    message: &InboundMessage,
-    body: &str,
-    touch_id: Option<TouchId>,
-    parsed: ParsedReply,
-) -> Result<StoredOutcome, sqlx::Error> {
-    let (reply, result) = match &parsed {
-        ParsedReply::Nps { score, comment } => (
-            NewReply {
-                touch_id,
-                kind: "nps",
-                score: Some(*score),
-                comment: comment.as_deref(),
-                choice: None,
-            },
-            Answer::Nps {
-                score: *score,
-                has_comment: comment.is_some(),
-            },
-        ),
-        ParsedReply::Csat { score, comment } => (
-            NewReply {
-                touch_id,
-                kind: "csat",
-                score: Some(*score),
-                comment: comment.as_deref(),
-                choice: None,
-            },
-            Answer::Csat { score: *score },
-        ),
-        ParsedReply::Checkin(choice) => (
-            NewReply {
-                touch_id,
-                kind: "checkin",
-                score: None,
-                comment: None,
-                choice: Some(choice.as_str()),
-            },
-            Answer::Checkin { choice: *choice },
-        ),
-        ParsedReply::OptOut => {
-            set_stopped(conn, contact.id, true, message).await?;
-            (unlinked("optout"), Answer::OptOut)
-        }
-        ParsedReply::OptIn => {
-            let changed = set_stopped(conn, contact.id, false, message).await?;
-            (unlinked("optin"), Answer::OptIn { changed })
-        }
-        ParsedReply::Unclear => match touch_id {
-            Some(survey) if !already_reasked(conn, survey).await? => (
-                NewReply {
-                    touch_id,
-                    kind: "unclear",
-                    score: None,
-                    comment: None,
-                    choice: None,
-                },
-                Answer::Unclear,
-            ),
-            _ => (unlinked("free_text"), Answer::FreeText),
-        },
-        // Free text answers a check-in it was sent to; otherwise it stands alone.
-        ParsedReply::FreeText(_) => (
-            NewReply {
-                touch_id,
-                kind: "free_text",
-                score: None,
-                comment: None,
-                choice: None,
-            },
-            Answer::FreeText,
-        ),
-    };
-    let touch_id = reply.touch_id;
-    match insert_reply(conn, (contact.account_id, contact.id), message, body, reply).await? {
-        Some(reply_id) => Ok(StoredOutcome {
-            result,
-            touch_id,
-            reply_id: Some(reply_id),
-        }),
-        // Another message (a second tap handled at the same moment) answered the touch first.
-        None => Ok(StoredOutcome {
-            result: Answer::AlreadyAnswered,
-            touch_id,
-            reply_id: None,
-        }),
-    }
 }

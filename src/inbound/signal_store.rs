@@ -89,7 +89,7 @@ pub async fn store_with_followups(
             occurred_at: signal.occurred_at,
             steps,
         };
-        followups::plan(&mut tx, &planned)
+        followups::plan_all(&mut tx, std::slice::from_ref(&planned))
             .await
             .context("writing the steps after a signal")?;
     }

@@ -18,14 +18,20 @@ use crate::domain::{ChannelKind, PostId};
 use crate::inbound::conversation::{LANGUAGE_PREFIX, Text, choose_locale, command_word};
 use crate::inbound::{
     Arrival, ContactRef, Conversation, Done, FollowUps, InboundContent, InboundMessage,
-    contact_by_address, converse_with, deliver_answers, reply_key,
+    contacts_by_address, converse_all, deliver_answers, reply_key,
 };
 use crate::messages::FALLBACK_LOCALE;
 
 /// Hands one message to the conversation core and says its reply.
 pub async fn handle(worker: &Worker, stored: &StoredMessage) -> anyhow::Result<()> {
     let (address, contact) = sender(worker, stored).await?;
-    let answered = answer(worker, stored, &address, contact.as_ref(), FollowUps::Now).await?;
+    let from = Incoming {
+        stored,
+        address: &address,
+        contact: contact.as_ref(),
+    };
+    let mut answered = answer_all(worker, &[from], FollowUps::Now).await;
+    let answered = answered.pop().expect("one answer for one message")?;
     deliver(worker, &answered.queued, &stored.message.id).await
 }
 
@@ -34,18 +40,41 @@ pub async fn sender(
     worker: &Worker,
     stored: &StoredMessage,
 ) -> anyhow::Result<(String, Option<ContactRef>)> {
-    let message = &stored.message;
+    let mut found = senders(worker, &[stored]).await?;
+    found.pop().expect("one sender for one message")
+}
+
+/// [`sender`] of many messages, the contacts looked up in one statement: the outer error is
+/// the look-up's, an inner one a message's own (a sender that is no phone number).
+pub async fn senders(
+    worker: &Worker,
+    stored: &[&StoredMessage],
+) -> anyhow::Result<Vec<anyhow::Result<(String, Option<ContactRef>)>>> {
     // The reason would quote the number: the error (logged, kept) names only the message.
-    let address = normalise_e164(&format!("+{}", message.from)).map_err(|_| {
-        anyhow::anyhow!(
-            "message {} has a sender that is no phone number",
-            message.id
-        )
-    })?;
-    let contact = contact_by_address(&worker.pool, ChannelKind::Whatsapp, &address)
+    let addresses: Vec<anyhow::Result<String>> = stored
+        .iter()
+        .map(|s| {
+            normalise_e164(&format!("+{}", s.message.from)).map_err(|_| {
+                anyhow::anyhow!(
+                    "message {} has a sender that is no phone number",
+                    s.message.id
+                )
+            })
+        })
+        .collect();
+    let known: Vec<&str> = addresses.iter().filter_map(|a| a.as_deref().ok()).collect();
+    let contacts = contacts_by_address(&worker.pool, ChannelKind::Whatsapp, &known)
         .await
-        .context("looking up the contact who wrote on WhatsApp")?;
-    Ok((address, contact))
+        .context("looking up the contacts who wrote on WhatsApp")?;
+    Ok(addresses
+        .into_iter()
+        .map(|a| {
+            a.map(|a| {
+                let contact = contacts.get(&a).cloned();
+                (a, contact)
+            })
+        })
+        .collect())
 }
 
 /// What came of a message once the conversation core had it: the answers it queued, and the
@@ -56,30 +85,86 @@ pub struct Answered {
     pub follow_ups: Option<String>,
 }
 
-/// Hands the message to the conversation core and says at once what is not queued; the
-/// queued answers are left to [`deliver`].
-pub async fn answer(
+/// A message with its sender's number and contact, as [`senders`] found them.
+#[derive(Clone, Copy)]
+pub struct Incoming<'a> {
+    pub stored: &'a StoredMessage,
+    pub address: &'a str,
+    pub contact: Option<&'a ContactRef>,
+}
+
+/// Hands the messages (from different senders) to the conversation core together and says
+/// at once what is not queued; the queued answers are left to [`deliver`]. One result for
+/// each message, in order.
+pub async fn answer_all(
     worker: &Worker,
-    stored: &StoredMessage,
-    address: &str,
-    contact: Option<&ContactRef>,
+    from: &[Incoming<'_>],
     follow_ups: FollowUps,
-) -> anyhow::Result<Answered> {
-    let message = &stored.message;
+) -> Vec<anyhow::Result<Answered>> {
     let conversation = worker.conversation();
-    let said = message.said();
-    if let (Some(contact), Some(Said::Tap(data))) = (contact, &said)
-        && data.starts_with(LANGUAGE_PREFIX)
-    {
-        let (_, done) = choose_locale(&conversation, contact, data).await?;
-        let texts = done.map(|body| Text {
-            body,
-            buttons: Vec::new(),
-        });
-        say(worker, address, &message.id, texts.into_iter().collect()).await;
-        return Ok(Answered::default());
+    let mut answered: Vec<Option<anyhow::Result<Answered>>> = Vec::with_capacity(from.len());
+    let (mut arrivals, mut at) = (Vec::new(), Vec::new());
+    for f in from {
+        let said = f.stored.message.said();
+        if let (Some(contact), Some(Said::Tap(data))) = (f.contact, &said)
+            && data.starts_with(LANGUAGE_PREFIX)
+        {
+            answered.push(Some(language(worker, f, contact, data).await));
+            continue;
+        }
+        at.push(answered.len());
+        answered.push(None);
+        arrivals.push(arrival(f, said));
     }
-    let arrival = Arrival {
+    let keys: Vec<Option<String>> = arrivals
+        .iter()
+        .map(|a| a.message.as_ref().map(reply_key))
+        .collect();
+    let replies = converse_all(&conversation, arrivals, follow_ups).await;
+    for ((n, key), reply) in at.into_iter().zip(keys).zip(replies) {
+        let f = &from[n];
+        answered[n] = Some(match reply {
+            Ok(reply) => {
+                say(worker, f.address, &f.stored.message.id, reply.say).await;
+                Ok(Answered {
+                    queued: reply.queued,
+                    follow_ups: key.filter(|_| matches!(reply.done, Done::Received(_))),
+                })
+            }
+            Err(e) => Err(e),
+        });
+    }
+    answered
+        .into_iter()
+        .map(|a| a.expect("every message answered"))
+        .collect()
+}
+
+/// A tap on a language button: the contact's language changes, and is confirmed at once.
+async fn language(
+    worker: &Worker,
+    f: &Incoming<'_>,
+    contact: &ContactRef,
+    data: &str,
+) -> anyhow::Result<Answered> {
+    let (_, done) = choose_locale(&worker.conversation(), contact, data).await?;
+    let texts = done.map(|body| Text {
+        body,
+        buttons: Vec::new(),
+    });
+    say(
+        worker,
+        f.address,
+        &f.stored.message.id,
+        texts.into_iter().collect(),
+    )
+    .await;
+    Ok(Answered::default())
+}
+
+fn arrival<'a>(f: &Incoming<'a>, said: Option<Said>) -> Arrival<'a> {
+    let message = &f.stored.message;
+    Arrival {
         channel: ChannelKind::Whatsapp,
         command: match &said {
             Some(Said::Text(text)) => command_word(text).map(String::from),
@@ -88,7 +173,7 @@ pub async fn answer(
         tap: matches!(said, Some(Said::Tap(_))),
         message: said.map(|said| InboundMessage {
             channel: ChannelKind::Whatsapp,
-            address: address.to_string(),
+            address: f.address.to_string(),
             provider_message_id: message.id.clone(),
             content: match said {
                 Said::Text(text) => InboundContent::text(&text),
@@ -96,18 +181,11 @@ pub async fn answer(
             },
             received_at: message.sent_at(),
         }),
-        contact,
-        stranger_locale: stranger_locale(address),
-        address,
-        display_name: stored.profile_name.as_deref(),
-    };
-    let key = arrival.message.as_ref().map(reply_key);
-    let reply = converse_with(&conversation, arrival, follow_ups).await?;
-    say(worker, address, &message.id, reply.say).await;
-    Ok(Answered {
-        queued: reply.queued,
-        follow_ups: key.filter(|_| matches!(reply.done, Done::Received(_))),
-    })
+        contact: f.contact,
+        stranger_locale: stranger_locale(f.address),
+        address: f.address,
+        display_name: f.stored.profile_name.as_deref(),
+    }
 }
 
 /// Delivers the queued answers to one message.

@@ -1,6 +1,7 @@
 //! A drainer's batch of events, handled together where that changes nothing a contact or a
-//! CSM sees: each message is stored on its own (its own transaction, as before), but the
-//! steps after them (the reassessment of their accounts, with the escalation rules) run once
+//! CSM sees: the senders are looked up in one statement, the messages stored together (one
+//! transaction, a statement per kind of row; one by one if that fails, so one bad message
+//! holds up none of the others) and their answers queued together; the steps after them (the reassessment of their accounts, with the escalation rules) run once
 //! for the lot, their answers go out together (each still marked `sending`, durably, before
 //! it is handed over) and the events are marked done in one statement, after all that.
 //!
@@ -13,19 +14,26 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use super::super::arrivals::{self, Answered};
+use super::super::arrivals::{self, Answered, Incoming};
 use super::super::events::StoredMessage;
 use super::super::queue::{self, Claimed};
 use super::{NOT_YET_PAUSE, Worker};
-use crate::domain::{AccountId, PostId};
-use crate::inbound::FollowUps;
+use crate::domain::PostId;
 use crate::inbound::followups;
+use crate::inbound::{ContactRef, FollowUps};
 use crate::staff_posts::dispatcher::deliver_posts_together;
+
+/// A message of the batch, read and its sender found, waiting for its round to be stored.
+struct Pending {
+    event: Claimed,
+    stored: StoredMessage,
+    address: String,
+    contact: Option<ContactRef>,
+}
 
 /// What a round has handled so far, still to be followed up, answered and marked done.
 #[derive(Default)]
 struct Round {
-    accounts: BTreeSet<AccountId>,
     follow_ups: Vec<String>,
     /// Each message's queued answers, in order.
     answers: Vec<Vec<PostId>>,
@@ -38,30 +46,88 @@ struct Round {
 /// the database went away (the drainer stops for now; the rest stay claimed until their lease
 /// runs out).
 pub(super) async fn handle(worker: &Worker, events: Vec<Claimed>) -> (usize, bool) {
-    let mut round = Round::default();
+    let (mut pending, mut accounts) = (Vec::new(), BTreeSet::new());
     let mut handled = 0;
-    for event in events {
-        if event.kind != "message" {
-            match one_alone(worker, &event).await {
-                Some(done) => handled += done,
+    for (event, read) in read_messages(worker, events).await {
+        let message = match read {
+            None => match one_alone(worker, &event).await {
+                Some(done) => {
+                    handled += done;
+                    continue;
+                }
                 None => return (handled, false),
-            }
-            continue;
-        }
-        match store_message(worker, &event, &mut round, &mut handled).await {
-            Ok(true) => {}
-            Ok(false) => return (handled, false),
-            Err(e) => {
+            },
+            Some(Err(e)) => {
                 if !worker.after_failure(&event, e).await {
                     return (handled, false);
                 }
+                continue;
             }
+            Some(Ok(message)) => message,
+        };
+        let account = message.contact.as_ref().map(|c| c.account_id);
+        if let Some(account) = account
+            && !accounts.insert(account)
+        {
+            match store_round(worker, std::mem::take(&mut pending)).await {
+                Some(done) => handled += done,
+                None => return (handled, false),
+            }
+            accounts = BTreeSet::from([account]);
         }
+        pending.push(message);
     }
-    match finish(worker, round).await {
+    match store_round(worker, pending).await {
         Some(done) => (handled + done, true),
         None => (handled, false),
     }
+}
+
+/// The batch's messages read and their senders looked up (in one statement); None for an
+/// event that is no message, an error for a message that cannot be read.
+async fn read_messages(
+    worker: &Worker,
+    events: Vec<Claimed>,
+) -> Vec<(Claimed, Option<anyhow::Result<Pending>>)> {
+    let read: Vec<Option<anyhow::Result<StoredMessage>>> = events
+        .iter()
+        .map(|event| {
+            (event.kind == "message").then(|| {
+                serde_json::from_value(event.payload.clone())
+                    .map_err(|e| anyhow::anyhow!(e).context("reading a stored WhatsApp message"))
+            })
+        })
+        .collect();
+    let messages: Vec<&StoredMessage> = read.iter().flatten().flatten().collect();
+    let mut senders = match arrivals::senders(worker, &messages).await {
+        Ok(senders) => senders.into_iter(),
+        Err(e) => {
+            let e = format!("{e:#}");
+            let failed = || Err(anyhow::anyhow!(e.clone()));
+            return events
+                .into_iter()
+                .zip(read)
+                .map(|(event, read)| (event, read.map(|_| failed())))
+                .collect();
+        }
+    };
+    events
+        .into_iter()
+        .zip(read)
+        .map(|(event, read)| {
+            let pending = read.map(|read| {
+                let stored = read?;
+                let (address, contact) = senders.next().expect("a sender for each message")?;
+                Ok(Pending {
+                    event: event.clone(),
+                    stored,
+                    address,
+                    contact,
+                })
+            });
+            (event, pending)
+        })
+        .collect()
 }
 
 /// A status (or anything else but a message), handled on its own as before: Some(1) when
@@ -86,42 +152,39 @@ async fn one_alone(worker: &Worker, event: &Claimed) -> Option<usize> {
     }
 }
 
-/// Stores one message into the round, closing the round first when its account is in it
-/// already. Ok(false) when closing the round found the database away.
-async fn store_message(
-    worker: &Worker,
-    event: &Claimed,
-    round: &mut Round,
-    handled: &mut usize,
-) -> anyhow::Result<bool> {
-    let stored: StoredMessage = serde_json::from_value(event.payload.clone())
-        .map_err(|e| anyhow::anyhow!(e).context("reading a stored WhatsApp message"))?;
-    let (address, contact) = arrivals::sender(worker, &stored).await?;
-    if let Some(contact) = &contact
-        && round.accounts.contains(&contact.account_id)
-    {
-        match finish(worker, std::mem::take(round)).await {
-            Some(done) => *handled += done,
-            None => return Ok(false),
+/// Stores a round's messages together (no two of one account), then finishes the round;
+/// how many were done, None when the database went away.
+async fn store_round(worker: &Worker, pending: Vec<Pending>) -> Option<usize> {
+    if pending.is_empty() {
+        return Some(0);
+    }
+    let incoming: Vec<Incoming<'_>> = pending
+        .iter()
+        .map(|p| Incoming {
+            stored: &p.stored,
+            address: &p.address,
+            contact: p.contact.as_ref(),
+        })
+        .collect();
+    let answered = arrivals::answer_all(worker, &incoming, FollowUps::ByCaller).await;
+    let mut round = Round::default();
+    for (p, answered) in pending.iter().zip(answered) {
+        match answered {
+            Ok(Answered { queued, follow_ups }) => {
+                round.follow_ups.extend(follow_ups);
+                round.answers.push(queued);
+                round.events.push(p.event.clone());
+                let at = p.stored.message.sent_at();
+                round.latest = Some(round.latest.map_or(at, |l| l.max(at)));
+            }
+            Err(e) => {
+                if !worker.after_failure(&p.event, e).await {
+                    return None;
+                }
+            }
         }
     }
-    let Answered { queued, follow_ups } = arrivals::answer(
-        worker,
-        &stored,
-        &address,
-        contact.as_ref(),
-        FollowUps::ByCaller,
-    )
-    .await?;
-    if let Some(contact) = &contact {
-        round.accounts.insert(contact.account_id);
-    }
-    round.follow_ups.extend(follow_ups);
-    round.answers.push(queued);
-    round.events.push(event.clone());
-    let at = stored.message.sent_at();
-    round.latest = Some(round.latest.map_or(at, |l| l.max(at)));
-    Ok(true)
+    finish(worker, round).await
 }
 
 /// Does the round's follow-ups together, delivers its answers and marks its events done;
