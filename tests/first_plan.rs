@@ -3,41 +3,22 @@
 
 mod fixtures;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
+use fixtures::touches::{Stored, stored};
 use fixtures::{account, contact, csm, new_account, now};
 use sqlx::PgPool;
 use touchbot::domain::{AccountId, ContactRole, Segment};
 use touchbot::outbound::calendar::CalendarConfig;
 use touchbot::outbound::planner;
 
-/// Every column the planner writes.
-#[derive(Debug, PartialEq, sqlx::FromRow)]
-struct Written {
-    touch_key: String,
-    rule: String,
-    kind: String,
-    category: String,
-    template: String,
-    contact_id: Option<i64>,
-    staff_id: Option<i64>,
-    due_at: DateTime<Utc>,
-    status: String,
-    status_reason: Option<String>,
-    notes: Vec<String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-async fn written(pool: &PgPool, account: AccountId) -> Vec<Written> {
-    sqlx::query_as(
-        "select touch_key, rule, kind, category, template, contact_id, staff_id, due_at, status,
-                status_reason, notes, created_at, updated_at
-         from touches where account_id = $1 and touch_key <> 'placeholder' order by touch_key",
-    )
-    .bind(account.0)
-    .fetch_all(pool)
-    .await
-    .unwrap()
+/// Every column the planner wrote (the ids differ between the two ways of writing).
+async fn written(pool: &PgPool, account: AccountId) -> Vec<Stored> {
+    stored(pool, account)
+        .await
+        .into_iter()
+        .filter(|t| t.touch_key != "placeholder")
+        .map(Stored::without_id)
+        .collect()
 }
 
 async fn replan(pool: &PgPool, account: AccountId) {

@@ -4,6 +4,7 @@
 mod fixtures;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use fixtures::touches::{Stored, stored};
 use fixtures::{account, contact, count, csm, date, new_account, new_contact, now};
 use sqlx::PgPool;
 use touchbot::domain::{AccountId, AccountLifecycle, ChannelKind, ContactRole, Segment};
@@ -11,32 +12,6 @@ use touchbot::outbound::calendar::{CalendarConfig, ClockTime};
 use touchbot::outbound::planner::{self, ReplanReport};
 use touchbot::outbound::preview::{PreviewRow, preview};
 use touchbot::storage::{accounts, contacts};
-
-/// One stored touch, as the tests compare them.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-struct Stored {
-    id: i64,
-    touch_key: String,
-    template: String,
-    contact_id: Option<i64>,
-    staff_id: Option<i64>,
-    due_at: DateTime<Utc>,
-    status: String,
-    status_reason: Option<String>,
-    updated_at: DateTime<Utc>,
-}
-
-async fn stored(pool: &PgPool, account: AccountId) -> Vec<Stored> {
-    sqlx::query_as(
-        "select id, touch_key, template, contact_id, staff_id, due_at, status, status_reason,
-                updated_at
-         from touches where account_id = $1 order by touch_key",
-    )
-    .bind(account.0)
-    .fetch_all(pool)
-    .await
-    .unwrap()
-}
 
 async fn replan(pool: &PgPool, account: AccountId, at: DateTime<Utc>) -> ReplanReport {
     planner::replan_account(pool, &CalendarConfig::default(), account, at)
