@@ -7,7 +7,7 @@ mod fixtures;
 use chrono::{DateTime, Duration, Utc};
 use fixtures::{account, contact, date, new_account, now};
 use sqlx::PgPool;
-use touchbot::domain::{AccountId, ContactRole, MessageCategory};
+use touchbot::domain::{AccountId, ContactRole, MessageCategory, Segment};
 use touchbot::inbound::signal_store;
 use touchbot::inbound::signals::{RawSignal, parse_signal};
 use touchbot::outbound::calendar::{CalendarConfig, ClockTime};
@@ -376,4 +376,50 @@ async fn deleting_a_contact_or_an_account_by_hand_deletes_their_touches(pool: Pg
             .all(|(acc, c)| *acc == a.0 && *c != Some(omar.0)),
         "{left:?}"
     );
+}
+
+#[sqlx::test]
+async fn a_staff_member_deleted_by_hand_is_refused_while_touches_wait_for_them(pool: PgPool) {
+    let aigerim = fixtures::csm(&pool, "Aigerim").await;
+    let mut new = new_account("Northwind", date(2026, 3, 2));
+    new.segment = Segment::Enterprise;
+    new.renewal_date = Some(date(2027, 3, 1));
+    new.csm_id = Some(aigerim);
+    account(&pool, new).await;
+    nightly(&pool, now()).await;
+    // Their touches: how many, and how many planned.
+    let theirs = || {
+        sqlx::query_as::<_, (i64, i64)>(
+            "select count(*), count(*) filter (where status = 'planned')
+               from touches where staff_id = $1",
+        )
+        .bind(aigerim.0)
+        .fetch_one(&pool)
+    };
+    let (named, planned) = theirs().await.unwrap();
+    assert!(planned > 0);
+    let delete = || {
+        sqlx::query("delete from staff where id = $1")
+            .bind(aigerim.0)
+            .execute(&pool)
+    };
+
+    // A touch to send needs its recipient, as it did under the foreign key.
+    assert!(delete().await.is_err());
+    assert_eq!(theirs().await.unwrap(), (named, planned));
+
+    // Cancelled touches let go of them, as `on delete set null` did.
+    sqlx::query("update touches set status = 'cancelled' where staff_id = $1")
+        .bind(aigerim.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+    delete().await.unwrap();
+    let orphans: i64 = sqlx::query_scalar(
+        "select count(*) from touches where status = 'cancelled' and staff_id is null",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(orphans, named);
 }

@@ -46,3 +46,27 @@ impl<'a> From<Option<&'a [AccountId]>> for Accounts<'a> {
         only.map_or(Accounts::All, Accounts::Listed)
     }
 }
+
+/// The lowest and highest of `ids` (an empty range for none), bound beside `= any($ids)` as a
+/// redundant `between $lo and $hi`: PostgreSQL then reads a chunk of the portfolio as one
+/// range of an `(account_id, ...)` index even when a table's statistics are stale, where an
+/// id list alone was read as a whole-table scan while the outbox grew during a first plan
+/// (0.4-0.5 s a read at 100,000 accounts, growing with the table).
+pub fn id_bounds(ids: &[i64]) -> (i64, i64) {
+    let lo = ids.iter().copied().min();
+    let hi = ids.iter().copied().max();
+    lo.zip(hi).unwrap_or((1, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_bounds;
+
+    #[test]
+    fn bounds_of_an_id_list_cover_every_id_and_none_is_an_empty_range() {
+        assert_eq!(id_bounds(&[7, 3, 9]), (3, 9));
+        assert_eq!(id_bounds(&[5]), (5, 5));
+        let (lo, hi) = id_bounds(&[]);
+        assert!(lo > hi);
+    }
+}

@@ -4,7 +4,7 @@ mod accounts;
 mod enums;
 mod ids;
 
-pub use accounts::{Accounts, AccountsParams};
+pub use accounts::{Accounts, AccountsParams, id_bounds};
 
 pub use enums::{
     AccountLifecycle, ChannelKind, ContactRole, DeliveryStatus, MessageCategory, Segment,

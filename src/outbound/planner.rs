@@ -20,6 +20,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 
 use crate::domain::{AccountId, AccountLifecycle};
 use crate::outbound::calendar::{self, AccountInput, CalendarConfig, SentTouch};
@@ -154,6 +155,10 @@ pub async fn replan_all(
         unchanged: active.saturating_sub(ids.len()),
         ..ReplanReport::default()
     };
+    if ids.is_empty() {
+        return Ok(total);
+    }
+    let pool = &chunk_pool(pool).await?;
     let mut storing: std::collections::VecDeque<Storing> = Default::default();
     for chunk in ids.chunks(CHUNK) {
         let plans = match plan_chunk(pool, &shared, &config_fp, chunk, now).await {
@@ -183,7 +188,24 @@ pub async fn replan_all(
     for task in storing {
         total.add(&stored(pool, config, task, now).await);
     }
+    pool.close().await;
     Ok(total)
+}
+
+/// The connections `replan_all` reads and stores its chunks on: one for the reads, one per
+/// store in flight. Each query is planned for its chunk's ids, not by a generic plan that
+/// cannot tell a thousand ids from the whole portfolio. No JIT: the plan record's read looked
+/// costly to PostgreSQL (a correlated probe per account) and compiling it took 0.4-0.5 s a
+/// chunk at 100,000 accounts, against 25 ms to run it.
+async fn chunk_pool(pool: &PgPool) -> anyhow::Result<PgPool> {
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")]);
+    PgPoolOptions::new()
+        .max_connections(1 + STORES_IN_FLIGHT as u32)
+        .connect_with(options)
+        .await
+        .context("connecting for the re-plan")
 }
 
 /// The active accounts to plan again at `now`, in id order, and how many accounts are active.

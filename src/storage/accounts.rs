@@ -193,12 +193,15 @@ pub async fn get(pool: &PgPool, id: AccountId) -> Result<Option<Account>, StoreE
 /// The accounts among `ids` that exist, in id order (the nightly re-plan reads them a chunk
 /// at a time).
 pub async fn get_many(pool: &PgPool, ids: &[i64]) -> Result<Vec<Account>, StoreError> {
+    let (lo, hi) = crate::domain::id_bounds(ids);
     let rows = sqlx::query_as!(
         Row,
         r#"select id, name, segment, arr_cents, contract_start, go_live, renewal_date, csm_id,
                   time_zone, locale, lifecycle
-           from accounts where id = any($1) order by id"#,
-        ids
+           from accounts where id = any($1) and id between $2 and $3 order by id"#,
+        ids,
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;

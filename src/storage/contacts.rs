@@ -202,6 +202,7 @@ pub async fn list(pool: &PgPool, account: AccountId) -> Result<Vec<Contact>, Sto
 
 /// The current contacts of all the accounts among `accounts`, by account, then id.
 pub async fn list_many(pool: &PgPool, accounts: &[i64]) -> Result<Vec<Contact>, StoreError> {
+    let (lo, hi) = crate::domain::id_bounds(accounts);
     let rows = sqlx::query_as!(
         Row,
         r#"select c.id, c.account_id, c.name, c.role, c.channel, c.address, c.time_zone, c.locale,
@@ -209,9 +210,12 @@ pub async fn list_many(pool: &PgPool, accounts: &[i64]) -> Result<Vec<Contact>, 
                   array(select category from contact_consents cc
                         where cc.contact_id = c.id and cc.opted_out order by category) as opted_out
            from contacts c
-           where c.account_id = any($1) and c.removed_at is null
+           where c.account_id = any($1) and c.account_id between $2 and $3
+             and c.removed_at is null
            order by c.account_id, c.id"#,
-        accounts
+        accounts,
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await?;

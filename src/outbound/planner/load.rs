@@ -1,6 +1,7 @@
 //! What the calendar needs to know about a chunk of accounts at `now`: one query per kind of
 //! input for the whole chunk (accounts, contacts, reachability, closed tickets, sent history,
-//! the stored plan's record), never one per account.
+//! the stored plan's record), never one per account. Each also bounds the chunk's ids by their
+//! lowest and highest (`id_bounds`), so that it reads one index range whatever the statistics.
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use crate::domain::{AccountId, ContactId, TouchKind};
+use crate::domain::{AccountId, ContactId, TouchKind, id_bounds};
 use crate::outbound::calendar::{AccountInput, CalendarConfig, ContactInput, SentTouch};
 use crate::storage::{accounts, contacts};
 
@@ -82,6 +83,7 @@ pub async fn load_many(
 ) -> anyhow::Result<Vec<Loaded>> {
     // First: a change noted after this read is answered by the next run, not this one.
     let mut stored = stored_plans(pool, ids, now).await?;
+    let (lo, hi) = id_bounds(ids);
     let found = accounts::get_many(pool, ids)
         .await
         .context("reading the accounts")?;
@@ -95,8 +97,11 @@ pub async fn load_many(
     let reachable: HashSet<i64> = sqlx::query_scalar!(
         // A Telegram contact who has not joined yet has no chat to send to either.
         "select id from contacts
-          where account_id = any($1) and unreachable_at is null and address is not null",
-        ids
+          where account_id = any($1) and account_id between $2 and $3
+            and unreachable_at is null and address is not null",
+        ids,
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await
@@ -150,13 +155,17 @@ pub async fn load_many(
 
 /// The touches already handed to the dispatcher, by account.
 async fn history(pool: &PgPool, ids: &[i64]) -> anyhow::Result<HashMap<i64, Vec<SentTouch>>> {
+    let (lo, hi) = id_bounds(ids);
     let rows = sqlx::query!(
         r#"select account_id, touch_key, kind, contact_id,
                   coalesce(sent_at, due_at) as "sent_at!"
            from touches
-           where account_id = any($1) and status in ('claimed', 'sending', 'sent', 'unknown')
+           where account_id = any($1) and account_id between $2 and $3
+             and status in ('claimed', 'sending', 'sent', 'unknown')
            order by account_id, id"#,
-        ids
+        ids,
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await
@@ -186,6 +195,7 @@ async fn stored_plans(
     ids: &[i64],
     now: DateTime<Utc>,
 ) -> anyhow::Result<HashMap<i64, Stored>> {
+    let (lo, hi) = id_bounds(ids);
     let rows = sqlx::query!(
         r#"select a.id as "id!", p.inputs as "inputs?", p.planned_at as "planned_at?",
                   p.holds_until as "holds_until?",
@@ -195,9 +205,11 @@ async fn stored_plans(
                   array(select c.id from plan_input_changes c where c.account_id = a.id)
                       as "changes!"
            from unnest($1::int8[]) as a(id)
-           left join account_plans p on p.account_id = a.id"#,
+           left join account_plans p on p.account_id = a.id and p.account_id between $3 and $4"#,
         ids,
-        now
+        now,
+        lo,
+        hi
     )
     .fetch_all(pool)
     .await

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::ReplanReport;
-use crate::domain::AccountId;
+use crate::domain::{AccountId, id_bounds};
 use crate::outbound::calendar::{Decision, PlannedTouch, Recipient};
 
 /// One account's new plan.
@@ -127,16 +127,22 @@ pub async fn store_plans(
 /// write touches, so an account found empty under the lock stays empty until the commit.
 /// `no key update` lets rows referring to the accounts be written meanwhile.
 ///
-/// The outbox has no foreign keys to accounts and contacts (migration 0021): the accounts
-/// must be there to be locked, and the contacts the plans name are checked here, once.
+/// The outbox has no foreign keys to accounts, contacts and staff (migrations 0021, 0033): the
+/// accounts must be there to be locked, and the recipients the plans name are checked here,
+/// once. Every list is also bounded by its lowest and highest id (`id_bounds`), so that it is
+/// read as an index range whatever the statistics.
 async fn lock(
     tx: &mut sqlx::PgConnection,
     ids: &[i64],
     plans: &[Planned],
 ) -> anyhow::Result<HashSet<i64>> {
+    let (lo, hi) = id_bounds(ids);
     let locked = sqlx::query_scalar!(
-        "select id from accounts where id = any($1) order by id for no key update",
-        ids
+        "select id from accounts where id = any($1) and id between $2 and $3
+          order by id for no key update",
+        ids,
+        lo,
+        hi
     )
     .fetch_all(&mut *tx)
     .await
@@ -145,28 +151,7 @@ async fn lock(
         locked.len() == ids.len(),
         "an account was deleted meanwhile"
     );
-    // Statements of their own, so that they see what a transaction they waited for committed.
-    let mut named: Vec<i64> = plans
-        .iter()
-        .flat_map(|p| &p.touches)
-        .filter_map(|t| match t.recipient {
-            Recipient::Contact(c) => Some(c.0),
-            _ => None,
-        })
-        .collect();
-    named.sort_unstable();
-    named.dedup();
-    let found = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from contacts where id = any($1)"#,
-        &named
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .context("checking the contacts of the plans exist")?;
-    anyhow::ensure!(
-        usize::try_from(found) == Ok(named.len()),
-        "a contact was deleted meanwhile"
-    );
+    check_recipients(tx, plans).await?;
     let empty = sqlx::query_scalar!(
         r#"select a.id as "id!" from unnest($1::int8[]) as a(id)
            where not exists (select 1 from touches t where t.account_id = a.id)"#,
@@ -176,6 +161,51 @@ async fn lock(
     .await
     .context("finding the accounts with no touches yet")?;
     Ok(empty.into_iter().collect())
+}
+
+/// Checks that the contacts and staff the plans name exist. Statements of their own, so that
+/// they see what a transaction they waited for committed. The staff rows are locked as the
+/// foreign key did (`for key share`): one deleted meanwhile waits for the plans to commit,
+/// then its delete trigger sees the touches naming it.
+async fn check_recipients(tx: &mut sqlx::PgConnection, plans: &[Planned]) -> anyhow::Result<()> {
+    let (mut contacts, mut staff) = (Vec::new(), Vec::new());
+    for t in plans.iter().flat_map(|p| &p.touches) {
+        match t.recipient {
+            Recipient::Contact(c) => contacts.push(c.0),
+            Recipient::Staff(s) => staff.push(s.0),
+            Recipient::Nobody => {}
+        }
+    }
+    for named in [&mut contacts, &mut staff] {
+        named.sort_unstable();
+        named.dedup();
+    }
+    let (lo, hi) = id_bounds(&contacts);
+    let found = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from contacts where id = any($1) and id between $2 and $3"#,
+        &contacts,
+        lo,
+        hi
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .context("checking the contacts of the plans exist")?;
+    anyhow::ensure!(
+        usize::try_from(found) == Ok(contacts.len()),
+        "a contact was deleted meanwhile"
+    );
+    let found = sqlx::query_scalar!(
+        "select id from staff where id = any($1) order by id for key share",
+        &staff
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .context("checking the staff of the plans exist")?;
+    anyhow::ensure!(
+        found.len() == staff.len(),
+        "a staff member was deleted meanwhile"
+    );
+    Ok(())
 }
 
 /// Inserts the touches of accounts that have none: a plain copy, nothing to compare with.

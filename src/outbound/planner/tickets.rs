@@ -19,6 +19,7 @@ pub async fn closed_tickets(
     ids: &[i64],
     now: DateTime<Utc>,
 ) -> anyhow::Result<HashMap<i64, Vec<ClosedTicket>>> {
+    let (lo, hi) = crate::domain::id_bounds(ids);
     let within = i32::try_from(config.csat.within_days).unwrap_or(i32::MAX);
     let rows = sqlx::query!(
         r#"with closed as (
@@ -28,7 +29,8 @@ pub async fn closed_tickets(
                       (array_agg(contact_id order by occurred_at desc)
                            filter (where contact_id is not null))[1] as closer
                from signals
-               where account_id = any($1) and kind = 'ticket_closed' and details ? 'ticket'
+               where account_id = any($1) and account_id between $4 and $5
+                 and kind = 'ticket_closed' and details ? 'ticket'
                  and occurred_at <= $2
                group by account_id, details->>'ticket'
            )
@@ -50,6 +52,8 @@ pub async fn closed_tickets(
         ids,
         now,
         within,
+        lo,
+        hi,
     )
     .fetch_all(pool)
     .await
