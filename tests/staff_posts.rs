@@ -5,6 +5,7 @@ mod common;
 
 use std::process::Output;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use common::{account, config, expire_leases, staff, t0};
@@ -23,7 +24,7 @@ use touchbot::staff_posts::dispatcher::{
     rescue_and_reconcile_posts,
 };
 use touchbot::staff_posts::queue::{self as post_queue, PostQueueError, PostTable};
-use touchbot::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue};
+use touchbot::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue, enqueue_many};
 use touchbot::storage::team_chat;
 
 const TEAM_CHAT: &str = "-100500";
@@ -823,4 +824,60 @@ async fn team_set_chat_refuses_a_bad_chat_and_says_what_to_give(pool: PgPool) {
         stderr(&unknown)
     );
     assert_eq!(team_chat::get(&pool).await.unwrap(), None);
+}
+
+/// Whatever the dispatcher's LISTEN connection has been told, waiting at most `patience`.
+async fn notified(listener: &mut sqlx::postgres::PgListener, patience: Duration) -> usize {
+    let mut count = 0;
+    while let Ok(Ok(Some(_))) = tokio::time::timeout(patience, listener.try_recv()).await {
+        count += 1;
+    }
+    count
+}
+
+#[sqlx::test]
+async fn an_answer_its_channel_queued_does_not_wake_the_post_dispatcher_but_a_card_wakes_it_once(
+    pool: PgPool,
+) {
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .unwrap();
+    listener.listen(post_queue::NOTIFY_CHANNEL).await.unwrap();
+    let account = common::account(&pool, "Acme").await;
+    let contact = common::contact(&pool, account, "+77011234567").await;
+    let answer = |n: usize| NewPost {
+        idempotency_key: format!("answer:wamid.{n}:0"),
+        kind: PostKind::Answer,
+        account_id: Some(account),
+        recipient: Recipient::Contact(contact),
+        buttons: vec![],
+        ..card("", Recipient::TeamChat, "Thank you!")
+    };
+    let answers: Vec<NewPost> = (0..3).map(answer).collect();
+    enqueue_many(&pool, &answers, t0()).await.unwrap();
+    let patience = Duration::from_millis(300);
+    assert_eq!(notified(&mut listener, patience).await, 0);
+
+    let cards: Vec<NewPost> = (0..3)
+        .map(|n| {
+            card(
+                &format!("esc:{n}:opened:team"),
+                Recipient::TeamChat,
+                "Acme: NPS 3",
+            )
+        })
+        .collect();
+    enqueue_many(&pool, &cards, t0()).await.unwrap();
+    assert_eq!(notified(&mut listener, patience).await, 1);
+
+    // An answer handed back to the queue (its chat not ready, a retry) is the dispatcher's.
+    sqlx::query("update staff_posts set status = 'claimed' where kind = 'answer'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("update staff_posts set status = 'planned' where kind = 'answer'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(notified(&mut listener, patience).await, 1);
 }

@@ -3,8 +3,10 @@
 //! the message and answering it. The channel queues the answer, then delivers it at once
 //! itself (`post_dispatcher::deliver_posts_now`); a redelivered message queues nothing new but
 //! delivers what a crash left waiting, and the post dispatcher sends whatever is still left
-//! after [`HANDOVER_SECONDS`]. Like any post, an answer is sent once at most: a crash while it
-//! is on its way leaves it `unknown`, never sent twice.
+//! after [`HANDOVER_SECONDS`]. Queueing an answer does not wake the dispatcher (migration 0034:
+//! a burst of replies woke it for every batch, to find nothing due); it finds one left behind
+//! by its next-due read or its poll. Like any post, an answer is sent once at most: a crash
+//! while it is on its way leaves it `unknown`, never sent twice.
 
 use std::collections::HashMap;
 
