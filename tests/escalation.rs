@@ -3,6 +3,8 @@
 //! ladder by age, the SLA, the renewal rules, recovery and a person's actions.
 
 mod fixtures;
+#[path = "escalation/handed_over.rs"]
+mod handed_over;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use fixtures::{account, date, new_account, now};

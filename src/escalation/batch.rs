@@ -222,7 +222,9 @@ async fn store_steps(
                     "opened",
                     now,
                 ));
-                tracing::info!(escalation = id.0, account = d.account.id.0, reason = %trigger.reason, "escalation opened");
+                // One line per escalation only when asked for: the first night of a large
+                // portfolio opens tens of thousands; `engine::run_accounts` sums them up.
+                tracing::debug!(escalation = id.0, account = d.account.id.0, reason = %trigger.reason, "escalation opened");
                 report.opened += 1;
             }
             Step::Refresh { row, trigger, .. } => {

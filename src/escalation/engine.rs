@@ -66,8 +66,20 @@ pub async fn run_accounts(
     now: DateTime<Utc>,
     accounts: Accounts<'_>,
 ) -> anyhow::Result<RunReport> {
+    run_knowing(pool, config, now, accounts, None).await
+}
+
+/// As [`run_accounts`], right after a reassessment of `accounts` that hands over what it
+/// computed and read (`known`: the new scores, the touches), so the rules read neither again.
+pub async fn run_knowing(
+    pool: &PgPool,
+    config: &EscalationConfig,
+    now: DateTime<Utc>,
+    accounts: Accounts<'_>,
+    known: Option<state::Known>,
+) -> anyhow::Result<RunReport> {
     let params = accounts.params();
-    let loaded = state::load(pool, config, now, accounts).await?;
+    let loaded = state::load_knowing(pool, config, now, accounts, known).await?;
     let with_open = accounts_with_open(pool, &params).await?;
     let due: Vec<Due<'_>> = loaded
         .states
@@ -99,6 +111,19 @@ pub async fn run_accounts(
         }
     }
     report.recovered = mark_recovered(pool, config, now, &params).await?;
+    if report != RunReport::default() {
+        tracing::info!(
+            accounts = loaded.states.len(),
+            opened = report.opened,
+            updated = report.updated,
+            realerted = report.realerted,
+            held = report.held,
+            cleared = report.cleared,
+            recovered = report.recovered,
+            failed = report.failed,
+            "escalation rules applied"
+        );
+    }
     Ok(report)
 }
 

@@ -10,13 +10,17 @@ use sqlx::PgPool;
 use super::Reason;
 use super::config::EscalationConfig;
 use super::input::{
-    AccountState, ContactRef, HealthCategory, HelpKind, HelpRequest, NpsAnswer, OpenTicket,
-    RelationshipEvent, RelationshipKind, RenewalState, SentTouch, UsageChange,
+    AccountState, ContactRef, HelpKind, HelpRequest, NpsAnswer, OpenTicket, RelationshipEvent,
+    RelationshipKind, RenewalState, UsageChange,
 };
 use crate::domain::{AccountId, Accounts, AccountsParams, ContactId, StaffId};
 
+mod read;
+
+pub use read::Known;
+
 /// How far back the silence rule looks for touches. Longer than any sensible silence setting.
-const TOUCH_LOOKBACK_DAYS: i64 = 180;
+pub const TOUCH_LOOKBACK_DAYS: i64 = 180;
 /// Progress on a renewal counts from the renewal kick-off, 90 days before the date.
 pub const RENEWAL_PROGRESS_SINCE_DAYS: i64 = 90;
 /// Usage is compared with the figure in force this many days earlier.
@@ -74,6 +78,19 @@ pub async fn load(
     now: DateTime<Utc>,
     accounts: Accounts<'_>,
 ) -> anyhow::Result<Loaded> {
+    load_knowing(pool, config, now, accounts, None).await
+}
+
+/// As [`load`], taking the health and the touches from `known` (what the reassessment that
+/// runs the rules has just computed and read) instead of reading them.
+pub async fn load_knowing(
+    pool: &PgPool,
+    config: &EscalationConfig,
+    now: DateTime<Utc>,
+    accounts: Accounts<'_>,
+    known: Option<Known>,
+) -> anyhow::Result<Loaded> {
+    let among = accounts;
     let params = accounts.params();
     let (only, lo, hi) = (params.ids.as_deref(), params.lo, params.hi);
     let mut loaded = Loaded::default();
@@ -113,7 +130,13 @@ pub async fn load(
             .is_some_and(|until| *until >= at)
     };
 
-    load_health(pool, config, now, &params, &mut loaded).await?;
+    match known {
+        Some(known) => known.fill(&mut loaded),
+        None => {
+            read::health(pool, config, now, &params, &mut loaded).await?;
+            read::touches(pool, now, among, &mut loaded).await?;
+        }
+    }
 
     let nps = sqlx::query!(
         r#"select distinct on (r.account_id) r.account_id, r.score as "score!", r.comment,
@@ -200,42 +223,6 @@ pub async fn load(
             state.critical_tickets.push(OpenTicket {
                 reference: t.ticket,
                 opened_at: t.occurred_at,
-            });
-        }
-    }
-
-    // A touch counts as answered by a reply linked to it, or by anything the same contact
-    // wrote within the reply window after it: clients often answer in their own words.
-    let touches = sqlx::query!(
-        r#"select t.account_id, t.sent_at as "sent_at!",
-                  -- Two probes, each along its own index, rather than one with an OR.
-                  (exists (select 1 from replies r
-                            where r.touch_id = t.id and r.received_at <= $2)
-                   or exists (select 1 from replies r
-                               where r.contact_id = t.contact_id and r.received_at >= t.sent_at
-                                 and r.received_at <= least(t.sent_at + $4::interval, $2)))
-                  as "answered!"
-             from touches t
-            where t.status = 'sent' and t.contact_id is not null
-              and t.kind in ('nps', 'csat', 'checkin', 'qbr')
-              and t.sent_at > $3 and t.sent_at <= $2
-              and ($5::int8 is null or t.account_id between $5 and $6::int8)
-             and ($1::bigint[] is null or t.account_id = any($1))"#,
-        only,
-        now,
-        now - Duration::days(TOUCH_LOOKBACK_DAYS),
-        sqlx::postgres::types::PgInterval::try_from(crate::inbound::REPLY_WINDOW)
-            .map_err(|e| anyhow::anyhow!("reply window as an interval: {e}"))?,
-        lo,
-        hi
-    )
-    .fetch_all(pool)
-    .await?;
-    for t in touches {
-        if let Some(state) = loaded.states.get_mut(&AccountId(t.account_id)) {
-            state.touches.push(SentTouch {
-                sent_at: t.sent_at,
-                answered: t.answered,
             });
         }
     }
@@ -364,71 +351,4 @@ async fn escalated_until(
         .into_iter()
         .map(|r| ((r.account_id, r.reason), r.until))
         .collect())
-}
-
-/// The latest score, the category before it, and the scores inside the drop window.
-async fn load_health(
-    pool: &PgPool,
-    config: &EscalationConfig,
-    now: DateTime<Utc>,
-    params: &AccountsParams,
-    loaded: &mut Loaded,
-) -> anyhow::Result<()> {
-    let (only, lo, hi) = (params.ids.as_deref(), params.lo, params.hi);
-    let latest = sqlx::query!(
-        r#"select a.id as account_id, h.score, h.category
-             from accounts a
-             cross join lateral (select score, category from health_scores h
-                                  where h.account_id = a.id and h.computed_at <= $2
-                                  order by h.computed_at desc, h.id desc limit 2) h
-            where a.lifecycle <> 'churned' and ($3::int8 is null or a.id between $3 and $4::int8)
-             and ($1::bigint[] is null or a.id = any($1))"#,
-        only,
-        now,
-        lo,
-        hi
-    )
-    .fetch_all(pool)
-    .await?;
-    // Rows come newest first per account: the first is the score now, the second the one before.
-    let mut seen: HashMap<i64, usize> = HashMap::new();
-    for h in latest {
-        let Some(state) = loaded.states.get_mut(&AccountId(h.account_id)) else {
-            continue;
-        };
-        let category = h
-            .category
-            .as_deref()
-            .and_then(|c| c.parse::<HealthCategory>().ok());
-        let n = seen.entry(h.account_id).or_default();
-        if *n == 0 {
-            state.health.score = h.score.and_then(|s| u8::try_from(s).ok());
-            state.health.category = category;
-        } else {
-            state.health.previous_category = category;
-        }
-        *n += 1;
-    }
-    let history = sqlx::query!(
-        r#"select account_id, computed_at, score as "score!" from health_scores
-            where score is not null and computed_at <= $2 and computed_at >= $3
-              and ($4::int8 is null or account_id between $4 and $5::int8)
-             and ($1::bigint[] is null or account_id = any($1))"#,
-        only,
-        now,
-        now - Duration::days(i64::from(config.health_drop.window_days)),
-        lo,
-        hi
-    )
-    .fetch_all(pool)
-    .await?;
-    for h in history {
-        if let (Some(state), Ok(score)) = (
-            loaded.states.get_mut(&AccountId(h.account_id)),
-            u8::try_from(h.score),
-        ) {
-            state.health.history.push((h.computed_at, score));
-        }
-    }
-    Ok(())
 }

@@ -11,11 +11,17 @@ use sqlx::PgPool;
 use super::{Category, HealthConfig, HealthInput, HealthScore, score as score_input};
 use crate::domain::{AccountId, Accounts};
 
+mod asked;
 mod facts;
 mod history;
+mod summary;
 
+pub use asked::read as read_asked;
+pub use asked::{AskedTouch, AskedTouches, LOOKBACK as ASKED_LOOKBACK, ResponseCounts};
 pub use facts::build_inputs;
 pub use history::{StoredScore, history, scores_between};
+pub use summary::PriorScores;
+use summary::SummaryRow;
 
 /// The latest stored score of one account, for tables and cards.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -73,16 +79,43 @@ pub async fn recompute_accounts(
     cause: &str,
     accounts: Accounts<'_>,
 ) -> anyhow::Result<Vec<(AccountId, HealthScore)>> {
-    let inputs = build_inputs(pool, config, now, accounts)
+    let done = recompute_sharing(pool, config, now, cause, accounts, TimeDelta::zero()).await?;
+    Ok(done.scores)
+}
+
+/// What a recomputation read and computed for a group of accounts, handed on to the
+/// escalation rules so that they read none of it again.
+#[derive(Debug, Default)]
+pub struct Recomputed {
+    pub scores: Vec<(AccountId, HealthScore)>,
+    /// The asked touches, with each one's answers (the rules' silence counts them).
+    pub asked: AskedTouches,
+    /// Each account's scores before the new one, over the `history` asked for.
+    pub prior: BTreeMap<AccountId, PriorScores>,
+}
+
+/// As [`recompute_accounts`], keeping what it read for the escalation rules that follow:
+/// the asked touches and the scores of the last `history` before the new ones.
+pub async fn recompute_sharing(
+    pool: &PgPool,
+    config: &HealthConfig,
+    now: DateTime<Utc>,
+    cause: &str,
+    accounts: Accounts<'_>,
+    history: TimeDelta,
+) -> anyhow::Result<Recomputed> {
+    let asked = asked::read(pool, now, accounts).await?;
+    let inputs = facts::inputs_with(pool, config, now, accounts, &asked)
         .await
         .context("reading the health facts")?;
     if inputs.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Recomputed::default());
     }
+    let prior = summary::read_prior(pool, now, accounts, history).await?;
     // Scoring a chunk of the portfolio is pure work for a core: kept off the async workers,
     // so the other chunk's queries and the server's other tasks go on meanwhile. One
     // account (a reply, a signal) is scored in place, cheaper than the hand-over.
-    let (scored, rows) = if inputs.len() > 1 {
+    let (scores, rows) = if inputs.len() > 1 {
         let config = config.clone();
         tokio::task::spawn_blocking(move || score_rows(&inputs, &config))
             .await
@@ -90,17 +123,51 @@ pub async fn recompute_accounts(
     } else {
         score_rows(&inputs, config)?
     };
-    // The scores and the touch counts the portfolio's figures read beside them
-    // (`account_health`, kept by a trigger) are written together or not at all.
+    store(pool, now, cause, &rows, &prior, &asked).await?;
+    Ok(Recomputed {
+        scores,
+        asked,
+        prior,
+    })
+}
+
+/// Writes the scores and the summary rows beside them (`account_health`) together or not at
+/// all. The summary rows go first, naming the ids the scores are about to take, so that the
+/// trigger that keeps them for other writers leaves them be.
+async fn store(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    cause: &str,
+    rows: &ScoreRows,
+    prior: &BTreeMap<AccountId, PriorScores>,
+    asked: &AskedTouches,
+) -> anyhow::Result<()> {
     let mut tx = pool.begin().await.context("storing the health scores")?;
+    let ids = sqlx::query_scalar!(
+        r#"select nextval(pg_get_serial_sequence('health_scores', 'id')) as "id!"
+             from generate_series(1, $1::int4)"#,
+        i32::try_from(rows.ids.len()).context("too many scores at once")?
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .context("numbering the health scores")?;
+    let summaries: Vec<SummaryRow> = (0..ids.len())
+        .filter_map(|i| {
+            let account = AccountId(rows.ids[i]);
+            let score = (rows.scores[i], rows.categories[i].clone());
+            SummaryRow::after(account, ids[i], score, prior.get(&account), asked, now)
+        })
+        .collect();
+    summary::keep(&mut tx, now, &summaries).await?;
     sqlx::query(
         "insert into health_scores
-             (account_id, computed_at, score, category, model, components, missing, summary, cause)
-         select u.account_id, $2, u.score, u.category, u.model, u.components,
+             (id, account_id, computed_at, score, category, model, components, missing, summary,
+              cause)
+         select u.id, u.account_id, $2, u.score, u.category, u.model, u.components,
                 array(select jsonb_array_elements_text(u.missing)), u.summary, $3
-         from unnest($1::bigint[], $4::smallint[], $5::text[], $6::text[], $7::jsonb[],
-                     $8::jsonb[], $9::text[])
-              as u(account_id, score, category, model, components, missing, summary)",
+         from unnest($10::bigint[], $1::bigint[], $4::smallint[], $5::text[], $6::text[],
+                     $7::jsonb[], $8::jsonb[], $9::text[])
+              as u(id, account_id, score, category, model, components, missing, summary)",
     )
     .bind(&rows.ids)
     .bind(now)
@@ -111,12 +178,12 @@ pub async fn recompute_accounts(
     .bind(&rows.components)
     .bind(&rows.missing)
     .bind(&rows.summaries)
+    .bind(&ids)
     .execute(&mut *tx)
     .await
     .context("storing the health scores")?;
-    crate::metrics::keep_response_counts(&mut tx, now, &rows.ids).await?;
     tx.commit().await.context("storing the health scores")?;
-    Ok(scored)
+    Ok(())
 }
 
 /// The columns of the scores' insert, one entry per account.

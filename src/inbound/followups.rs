@@ -14,11 +14,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
-use super::receive::{Judge, Reassessed, reassess};
+use super::receive::{Judge, Reassessed, reassess, reassess_accounts};
 use crate::config::Settings;
-use crate::domain::{AccountId, ContactId};
-use crate::escalation::engine;
-use crate::health::store::recompute_among;
+use crate::domain::{AccountId, Accounts, ContactId};
 
 /// How often the sweep looks for steps left behind.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
@@ -195,8 +193,8 @@ async fn reassess_together(
     accounts.sort_by_key(|a| a.0);
     accounts.dedup();
     let judge = Judge::from(settings);
-    recompute_among(pool, judge.health, now, "reply", Some(&accounts)).await?;
-    engine::run(pool, judge.escalation, now, Some(&accounts)).await?;
+    let among = Accounts::Listed(&accounts);
+    reassess_accounts(pool, judge.health, judge.escalation, now, "reply", among).await?;
     let claimed: Vec<i64> = rows.iter().map(|r| r.id).collect();
     sqlx::query!(
         "update inbound_followups set done_at = now(), tries = tries + 1 where id = any($1)",

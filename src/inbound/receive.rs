@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::task::JoinSet;
@@ -20,7 +20,8 @@ use crate::config::Settings;
 use crate::domain::{AccountId, Accounts};
 use crate::escalation::EscalationConfig;
 use crate::escalation::engine::{self, RunReport};
-use crate::health::store::{recompute, recompute_accounts};
+use crate::escalation::state::Known;
+use crate::health::store::recompute_sharing;
 use crate::health::{HealthConfig, HealthScore};
 
 /// The settings an account is judged by once new facts arrive.
@@ -72,8 +73,16 @@ pub async fn reassess(
     only: Option<AccountId>,
 ) -> anyhow::Result<Reassessed> {
     if let Some(account) = only {
-        let scores = recompute(pool, judge.health, now, cause, Some(account)).await?;
-        let escalations = engine::run(pool, judge.escalation, now, Some(&[account])).await?;
+        let only = [account];
+        let (scores, escalations) = reassess_accounts(
+            pool,
+            judge.health,
+            judge.escalation,
+            now,
+            cause,
+            Accounts::Listed(&only),
+        )
+        .await?;
         return Ok(Reassessed {
             scored: scores.len(),
             scores,
@@ -104,8 +113,8 @@ pub async fn reassess(
             let cause = cause.to_string();
             running.spawn(async move {
                 let chunk = Accounts::Between(first, last);
-                let scores = recompute_accounts(&pool, &health, now, &cause, chunk).await?;
-                let escalations = engine::run_accounts(&pool, &escalation, now, chunk).await?;
+                let (scores, escalations) =
+                    reassess_accounts(&pool, &health, &escalation, now, &cause, chunk).await?;
                 anyhow::Ok((scores.len(), escalations))
             });
         }
@@ -119,6 +128,25 @@ pub async fn reassess(
     }
     pool.close().await;
     Ok(done)
+}
+
+/// Scores `accounts` and runs the escalation rules on the new scores, in that order, so an
+/// escalation always sees the score that caused it. The rules are handed what the scoring
+/// read and computed (the touches, the scores before and the new ones) rather than reading
+/// it back.
+pub(super) async fn reassess_accounts(
+    pool: &PgPool,
+    health: &HealthConfig,
+    escalation: &EscalationConfig,
+    now: DateTime<Utc>,
+    cause: &str,
+    accounts: Accounts<'_>,
+) -> anyhow::Result<(Vec<(AccountId, HealthScore)>, RunReport)> {
+    let window = TimeDelta::days(i64::from(escalation.health_drop.window_days));
+    let done = recompute_sharing(pool, health, now, cause, accounts, window).await?;
+    let known = Known::after(&done, escalation, now);
+    let report = engine::run_knowing(pool, escalation, now, accounts, Some(known)).await?;
+    Ok((done.scores, report))
 }
 
 /// The connections a whole-portfolio run works on, one per chunk in flight. Each query is

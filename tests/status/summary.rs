@@ -207,3 +207,134 @@ async fn the_migration_fills_the_summary_from_the_history_already_stored(pool: P
     assert_eq!(rows, 0);
     assert_eq!(figures(&pool, now()).await, live);
 }
+
+/// A summary row as stored: the score part, and the touch counts if they belong to it.
+#[derive(Debug, PartialEq, sqlx::FromRow)]
+struct Row {
+    account_id: i64,
+    score_id: i64,
+    computed_at: DateTime<Utc>,
+    score: Option<i16>,
+    category: Option<String>,
+    baseline_at: DateTime<Utc>,
+    score_30d_ago: Option<i16>,
+    baseline_until: Option<DateTime<Utc>>,
+    counts: Option<Vec<i32>>,
+}
+
+async fn rows(pool: &PgPool) -> Vec<Row> {
+    sqlx::query_as(
+        "select account_id, score_id, computed_at, score, category, baseline_at, score_30d_ago,
+                baseline_until,
+                case when counted_at = computed_at then array[asked, answered, waiting] end
+                  as counts
+           from account_health order by account_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// The summary rows are the ones the history alone gives, and their counts the ones the
+/// figures would count live at the score's time.
+async fn as_the_history_gives(pool: &PgPool) {
+    let kept = rows(pool).await;
+    sqlx::query("select account_health_refresh(array(select id from accounts))")
+        .execute(pool)
+        .await
+        .unwrap();
+    let live: Vec<Option<Vec<i32>>> = sqlx::query_scalar(
+        "select case when s.counted_at = s.computed_at
+                     then array[coalesce(c.asked, 0), coalesce(c.answered, 0),
+                                coalesce(c.waiting, 0)]::int4[] end
+           from account_health s
+           left join lateral asked_touch_counts(s.computed_at, s.computed_at - interval '90 days',
+                                                interval '7 days', array[s.account_id]) c on true
+          order by s.account_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let rebuilt = rows(pool).await;
+    assert_eq!(kept, rebuilt);
+    assert_eq!(kept.into_iter().map(|r| r.counts).collect::<Vec<_>>(), live);
+}
+
+async fn usage(pool: &PgPool, a: AccountId, kind: &str, value: f64, at: DateTime<Utc>) {
+    sqlx::query(
+        "insert into signals (account_id, kind, value, details, occurred_at, source,
+                              idempotency_key)
+         values ($1, $2, $3, '{}'::jsonb, $4, 'test', gen_random_uuid()::text)",
+    )
+    .bind(a.0)
+    .bind(kind)
+    .bind(value)
+    .bind(at)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test]
+async fn the_summary_the_reassessment_writes_is_the_one_the_history_gives_night_after_night(
+    pool: PgPool,
+) {
+    let settings = touchbot::config::Settings::default();
+    let judge = touchbot::inbound::Judge::from(&settings);
+    let a = account(&pool, new_account("Northwind", date(2025, 3, 1))).await;
+    let b = account(&pool, new_account("Contoso", date(2025, 3, 1))).await;
+    let dana = contact(&pool, a, "Dana").await;
+    let start = now() - Duration::days(75);
+    usage(&pool, a, "licences", 100.0, start).await;
+    for night in 0..75 {
+        let at = start + Duration::days(night);
+        // The usage moves every night, so the score does; every fifth night a check-in goes
+        // out, answered two nights later or not at all.
+        usage(&pool, a, "active_users", (night * 37 % 100) as f64, at).await;
+        if night % 5 == 0 {
+            let sent = touch(&pool, a, &format!("t{night}"), Some(dana), "sent", at).await;
+            if night % 10 == 0 {
+                reply(
+                    &pool,
+                    a,
+                    dana,
+                    "checkin",
+                    None,
+                    at + Duration::days(2),
+                    Some(sent),
+                )
+                .await;
+            }
+        }
+        // Other writers: a score with too little data, and one stored ahead of the clock
+        // (the nights after it, until they pass it, leave the summary to it).
+        if night == 33 {
+            scored_without_data(&pool, b, at - Duration::hours(1)).await;
+        }
+        if night == 50 {
+            scored(&pool, b, 40, (now() - at).num_days() - 3).await;
+        }
+        touchbot::inbound::reassess(&pool, judge, at, "nightly", None)
+            .await
+            .unwrap();
+        as_the_history_gives(&pool).await;
+    }
+    let scores: i64 = sqlx::query_scalar("select count(distinct score) from health_scores")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(scores > 5, "the scores moved ({scores} distinct)");
+}
+
+async fn scored_without_data(pool: &PgPool, a: AccountId, at: DateTime<Utc>) {
+    sqlx::query(
+        "insert into health_scores (account_id, computed_at, score, category, model, components,
+                                    summary, cause)
+         values ($1, $2, null, null, 'test', '[]'::jsonb, 'test', 'test')",
+    )
+    .bind(a.0)
+    .bind(at)
+    .execute(pool)
+    .await
+    .unwrap();
+}

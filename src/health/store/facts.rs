@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 
+use super::asked::{self, AskedTouches};
 use crate::domain::{AccountId, Accounts};
 use crate::health::{HealthConfig, HealthInput, NpsAnswer};
 
@@ -21,6 +22,19 @@ pub async fn build_inputs(
     config: &HealthConfig,
     now: DateTime<Utc>,
     among: Accounts<'_>,
+) -> anyhow::Result<BTreeMap<AccountId, HealthInput>> {
+    let asked = asked::read(pool, now, among).await?;
+    inputs_with(pool, config, now, among, &asked).await
+}
+
+/// As [`build_inputs`], with the asked touches already read (a reassessment shares them with
+/// the escalation rules and the figures' counts).
+pub(super) async fn inputs_with(
+    pool: &PgPool,
+    config: &HealthConfig,
+    now: DateTime<Utc>,
+    among: Accounts<'_>,
+    asked: &AskedTouches,
 ) -> anyhow::Result<BTreeMap<AccountId, HealthInput>> {
     let params = among.params();
     let (only, lo, hi) = (params.ids.as_deref(), params.lo, params.hi);
@@ -50,62 +64,7 @@ pub async fn build_inputs(
         return Ok(inputs);
     }
 
-    let answer_due = now - crate::inbound::REPLY_WINDOW;
-    let read_by = now - TimeDelta::days(i64::from(config.engagement.read_unanswered_days));
-    // The asked touches of 90 days and every check-in, newest first per account, each with
-    // whether a reply answered it by `now`: one read for the answer rate and the recent
-    // check-ins (`engagement`), each touch's answer looked up once.
-    let touches = sqlx::query!(
-        r#"select t.account_id, t.kind = 'checkin' as "checkin!", t.sent_at as "sent_at!",
-                  t.sent_at > $1::timestamptz - interval '90 days' as "recent!", t.read_at,
-                  exists (select 1 from replies r
-                          where r.touch_id = t.id and r.received_at <= $1) as "answered!"
-           from touches t
-           -- Only touches that ask something can go unanswered; a welcome or a renewal
-           -- notice is read, not answered.
-           where t.status = 'sent' and t.contact_id is not null
-             and t.kind in ('nps', 'csat', 'checkin', 'qbr')
-             and t.sent_at <= $1
-             and (t.sent_at > $1::timestamptz - interval '90 days' or t.kind = 'checkin')
-             and ($3::int8 is null or t.account_id between $3 and $4::int8)
-             and ($2::int8[] is null or t.account_id = any($2))
-           order by t.account_id, t.sent_at desc, t.id desc"#,
-        now,
-        only,
-        lo,
-        hi
-    )
-    .fetch_all(pool)
-    .await?;
-    let considered = config.engagement.checkins_considered as usize;
-    let mut counted: BTreeMap<AccountId, AnswerCounts> = BTreeMap::new();
-    for t in touches {
-        let account = AccountId(t.account_id);
-        let Some(input) = inputs.get_mut(&account) else {
-            continue;
-        };
-        // A touch still inside its reply window is not yet unanswered: it counts once
-        // answered or once the window has passed, so a check-in sent this morning costs
-        // nothing. One the contact read and left for `read_unanswered_days` is counted apart
-        // (see `components`).
-        let due = t.sent_at <= answer_due || t.answered;
-        let checkins = &mut input.engagement.recent_checkins_answered;
-        if t.checkin && due && checkins.len() < considered {
-            checkins.push(t.answered);
-        }
-        if t.recent {
-            let counts = counted.entry(account).or_default();
-            counts.sent += u32::from(due);
-            counts.answered += u32::from(t.answered);
-            counts.read_unanswered +=
-                u32::from(!due && t.read_at.is_some_and(|read| read <= read_by));
-        }
-    }
-    for (account, counts) in counted {
-        if let Some(input) = inputs.get_mut(&account) {
-            counts.store(input);
-        }
-    }
+    count_answers(&mut inputs, config, now, asked);
 
     let nps = sqlx::query!(
         r#"select account_id,
@@ -312,6 +271,48 @@ pub async fn build_inputs(
     }
 
     Ok(inputs)
+}
+
+/// The engagement facts the asked touches give: the answer rate of 90 days and the latest
+/// check-ins. A touch still inside its reply window is not yet unanswered: it counts once
+/// answered or once the window has passed, so a check-in sent this morning costs nothing. One
+/// the contact read and left for `read_unanswered_days` is counted apart (see `components`).
+fn count_answers(
+    inputs: &mut BTreeMap<AccountId, HealthInput>,
+    config: &HealthConfig,
+    now: DateTime<Utc>,
+    asked: &AskedTouches,
+) {
+    let answer_due = now - crate::inbound::REPLY_WINDOW;
+    let read_by = now - TimeDelta::days(i64::from(config.engagement.read_unanswered_days));
+    let recent_since = now - TimeDelta::days(90);
+    let considered = config.engagement.checkins_considered as usize;
+    for (account, touches) in asked {
+        let Some(input) = inputs.get_mut(account) else {
+            continue;
+        };
+        let mut counts = AnswerCounts::default();
+        let mut any_recent = false;
+        // Newest first, so the check-ins kept are the latest ones.
+        for t in touches {
+            let answered = t.answered();
+            let due = t.sent_at <= answer_due || answered;
+            let checkins = &mut input.engagement.recent_checkins_answered;
+            if t.checkin && due && checkins.len() < considered {
+                checkins.push(answered);
+            }
+            if t.sent_at > recent_since {
+                any_recent = true;
+                counts.sent += u32::from(due);
+                counts.answered += u32::from(answered);
+                counts.read_unanswered +=
+                    u32::from(!due && t.read_at.is_some_and(|read| read <= read_by));
+            }
+        }
+        if any_recent {
+            counts.store(input);
+        }
+    }
 }
 
 /// One account's asked touches of 90 days, as the answer rate counts them.
