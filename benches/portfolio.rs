@@ -96,8 +96,8 @@ async fn bench_nightly(
 
 /// Instead of the reassessment (`BENCH_REASSESS=0`): two scores per account written set-wise,
 /// 31 days apart, so `status` has a latest score and a 30-day move to show (a tenth red, a
-/// third yellow, the rest green; some falling, some rising), and the touch counts beside the
-/// latest, as the reassessment keeps them. Returns the instant to read at.
+/// third yellow, the rest green; some falling, some rising), and the touch and NPS counts
+/// beside the latest, as the reassessment keeps them. Returns the instant to read at.
 async fn score_setwise(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
     let start = Instant::now();
     let scored = sqlx::query(
@@ -122,7 +122,10 @@ async fn score_setwise(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<Date
     let ids: Vec<i64> = sqlx::query_scalar("select id from accounts")
         .fetch_all(pool)
         .await?;
-    metrics::keep_response_counts(&mut *pool.acquire().await?, now, &ids).await?;
+    let mut conn = pool.acquire().await?;
+    metrics::keep_response_counts(&mut conn, now, &ids).await?;
+    metrics::keep_nps_counts(&mut conn, now, &ids).await?;
+    drop(conn);
     sqlx::query("analyze health_scores").execute(pool).await?;
     sqlx::query("analyze account_health").execute(pool).await?;
     println!(

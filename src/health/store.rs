@@ -14,12 +14,14 @@ use crate::domain::{AccountId, Accounts};
 mod asked;
 mod facts;
 mod history;
+mod latest;
 mod summary;
 
 pub use asked::read as read_asked;
 pub use asked::{AskedTouch, AskedTouches, LOOKBACK as ASKED_LOOKBACK, ResponseCounts};
 pub use facts::build_inputs;
 pub use history::{StoredScore, history, scores_between};
+pub use latest::{ScoreNow, from_history as latest_from_history, latest_at};
 pub use summary::PriorScores;
 use summary::SummaryRow;
 
@@ -246,51 +248,32 @@ pub async fn latest_scores_among(
     among: Option<&[AccountId]>,
 ) -> anyhow::Result<HashMap<AccountId, LatestHealth>> {
     let among: Option<Vec<i64>> = among.map(|ids| ids.iter().map(|a| a.0).collect());
-    // The summary row where it holds what `now` would read (one probe by primary key for the
-    // components); otherwise a probe of the index per account, newest first. Either way the
-    // cost follows the accounts, not the history, which grows by a row per account a night.
-    let latest = sqlx::query!(
-        r#"select a.id as account_id, h.computed_at as "computed_at!", h.score as "score?",
-                  h.category as "category?", h.missing as "missing!", h.summary as "summary!",
-                  h.components as "components!",
-                  case when s.account_id is not null then s.score_30d_ago else b.score end
-                      as "score_30d_ago?"
-           from accounts a
-           left join account_health_at($1) s on s.account_id = a.id
-           cross join lateral (select computed_at, score, category, missing, summary, components
-                                 from health_scores
-                                where id = s.score_id
-                               union all
-                               (select computed_at, score, category, missing, summary, components
-                                  from health_scores
-                                 where account_id = a.id and computed_at <= $1
-                                   and s.account_id is null
-                                 order by computed_at desc, id desc limit 1)) h
-           left join lateral (select score from health_scores
-                               where account_id = a.id and computed_at <= $3
-                                 and score is not null and s.account_id is null
-                               order by computed_at desc, id desc limit 1) b on true
-           where $2::int8[] is null or a.id = any($2)"#,
-        now,
-        among.as_deref(),
-        now - TimeDelta::days(30)
+    // Which row is each account's latest, from the summary or the history (`latest`); then
+    // those rows whole, by primary key. Either way the cost follows the accounts, not the
+    // history, which grows by a row per account a night.
+    let latest = latest::latest_at(pool, now, among.as_deref()).await?;
+    let ids: Vec<i64> = latest.values().map(|s| s.score_id).collect();
+    let rows = sqlx::query!(
+        r#"select id, computed_at, missing, summary, components
+           from health_scores where id = any($1)"#,
+        &ids
     )
     .fetch_all(pool)
-    .await?;
+    .await
+    .context("reading the latest scores' components")?;
+    let mut whole: HashMap<i64, _> = rows.into_iter().map(|r| (r.id, r)).collect();
     let mut out = HashMap::with_capacity(latest.len());
-    for r in latest {
-        let category = r.category.as_deref().and_then(Category::from_stored);
-        let change_30d = match (r.score, r.score_30d_ago) {
-            (Some(now), Some(then)) => Some(i32::from(now) - i32::from(then)),
-            _ => None,
+    for (account, s) in latest {
+        let Some(r) = whole.remove(&s.score_id) else {
+            continue;
         };
         out.insert(
-            AccountId(r.account_id),
+            account,
             LatestHealth {
-                score: r.score.and_then(|s| u8::try_from(s).ok()),
-                category,
+                score: s.score,
+                category: s.category,
                 computed_at: r.computed_at,
-                change_30d,
+                change_30d: s.change_30d(),
                 missing: r.missing,
                 summary: r.summary,
                 components: serde_json::from_value(r.components)

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::nps::Nps;
 use super::response::ResponseRate;
 use crate::domain::{AccountId, AccountLifecycle, ContactId, StaffId, StaffRole};
 use crate::health::Category;
@@ -13,8 +14,12 @@ pub struct Facts {
     pub now: DateTime<Utc>,
     pub staff: Vec<StaffFacts>,
     pub accounts: Vec<AccountFacts>,
-    /// NPS answers received in the NPS window, oldest first.
+    /// NPS answers received in the NPS window, oldest first, of the accounts not in
+    /// `nps_kept`.
     pub nps: Vec<NpsReply>,
+    /// Per account, its NPS answers of the window already counted (as [`super::nps_of`]
+    /// counts them) beside its latest score; those accounts' answers are not in `nps`.
+    pub nps_kept: Vec<AccountNps>,
     /// Per account, the touches that asked something in the response window, counted (by
     /// SQL in `load`, as [`super::response_rate`] defines the count).
     pub responses: Vec<AccountResponse>,
@@ -32,6 +37,7 @@ impl Facts {
             staff: Vec::new(),
             accounts: Vec::new(),
             nps: Vec::new(),
+            nps_kept: Vec::new(),
             responses: Vec::new(),
             escalations: Vec::new(),
             payments: Vec::new(),
@@ -84,6 +90,13 @@ pub struct NpsReply {
     pub contact: ContactId,
     pub score: u8,
     pub at: DateTime<Utc>,
+}
+
+/// One account's NPS answers in the window, each contact counted once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountNps {
+    pub account: AccountId,
+    pub nps: Nps,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

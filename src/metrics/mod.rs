@@ -27,18 +27,18 @@ mod tests;
 
 pub use escalations::{AgeBucket, EscalationAges, escalation_ages};
 pub use facts::{
-    AccountFacts, AccountResponse, AskedTouch, Facts, HealthNow, NpsReply, OpenEscalation, Payment,
-    StaffFacts,
+    AccountFacts, AccountNps, AccountResponse, AskedTouch, Facts, HealthNow, NpsReply,
+    OpenEscalation, Payment, StaffFacts,
 };
 pub use health::{HealthSummary, summarize as summarize_health};
-pub use load::{keep_response_counts, load};
+pub use load::{keep_nps_counts, keep_response_counts, load};
 pub use nps::{Nps, nps_of};
 pub use renewals::{RenewalAhead, renewals_ahead};
 pub use response::{ResponseRate, response_rate};
 pub use revenue::{HISTORY_TOLERANCE_DAYS, NoRetention, Retention, retention};
 pub use weekly::{WeeklyReport, iso_week, queue_weekly_digests, weekly_due, weekly_text};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
@@ -68,6 +68,13 @@ impl Params {
     fn counts_kept(&self) -> bool {
         let default = Params::default();
         self.response_window == default.response_window && self.reply_window == default.reply_window
+    }
+
+    /// Whether the NPS counts kept beside the scores (over the default window, by the
+    /// reassessment's `health::store::summary::keep`, or `keep_nps_counts` for other writers)
+    /// answer for this window.
+    fn nps_kept(&self) -> bool {
+        self.nps_window == Params::default().nps_window
     }
 
     pub fn from_settings(settings: &Settings) -> Params {
@@ -142,12 +149,7 @@ pub fn compute(facts: &Facts, scope: Scope, params: &Params) -> TeamMetrics {
         .iter()
         .filter(|a| scope.includes(a.csm))
         .collect();
-    let ids: std::collections::HashSet<AccountId> = accounts.iter().map(|a| a.id).collect();
-    let served: std::collections::HashSet<AccountId> = accounts
-        .iter()
-        .filter(|a| a.is_served())
-        .map(|a| a.id)
-        .collect();
+    let within = Within::new(facts, &accounts);
     let now = facts.now;
     TeamMetrics {
         at: now,
@@ -158,18 +160,24 @@ pub fn compute(facts: &Facts, scope: Scope, params: &Params) -> TeamMetrics {
             .filter(|a| a.lifecycle == crate::domain::AccountLifecycle::Active)
             .count(),
         // An answer stays an answer after its account churned: a detractor who left counts.
-        nps: nps_of(
-            facts.nps.iter().filter(|n| ids.contains(&n.account)),
-            now - params.nps_window,
-            now,
-        ),
+        nps: {
+            let mut nps = nps_of(
+                facts.nps.iter().filter(|n| within.includes(n.account)),
+                now - params.nps_window,
+                now,
+            );
+            for k in facts.nps_kept.iter().filter(|k| within.includes(k.account)) {
+                nps.add_counts(&k.nps);
+            }
+            nps
+        },
         nps_from: now - params.nps_window,
         nps_days: params.nps_window.num_days(),
         health: health::summarize(accounts.iter().copied()),
         response: facts
             .responses
             .iter()
-            .filter(|r| served.contains(&r.account))
+            .filter(|r| within.serves(r.account))
             .fold(ResponseRate::default(), |mut sum, r| {
                 sum.add(&r.rate);
                 sum
@@ -181,13 +189,44 @@ pub fn compute(facts: &Facts, scope: Scope, params: &Params) -> TeamMetrics {
             facts
                 .escalations
                 .iter()
-                .filter(|e| ids.contains(&e.account)),
+                .filter(|e| within.includes(e.account)),
             now,
             &params.ladder,
         ),
         renewals: renewals_ahead(accounts.iter().copied(), params.renewal_days),
         renewal_days: params.renewal_days,
         retention: retention(accounts.iter().copied(), &facts.payments, now),
+    }
+}
+
+/// Which of the facts' accounts a set of figures covers. The facts read for a scope hold only
+/// its accounts (and `by_csm` hands each CSM their share), so most often every one is in it:
+/// then no set of 100,000 ids is built, only the few churned ones are kept apart.
+struct Within {
+    /// `None`: every account among the facts.
+    ids: Option<HashSet<AccountId>>,
+    churned: HashSet<AccountId>,
+}
+
+impl Within {
+    fn new(facts: &Facts, accounts: &[&AccountFacts]) -> Within {
+        let ids = (accounts.len() < facts.accounts.len())
+            .then(|| accounts.iter().map(|a| a.id).collect());
+        let churned = accounts
+            .iter()
+            .filter(|a| !a.is_served())
+            .map(|a| a.id)
+            .collect();
+        Within { ids, churned }
+    }
+
+    fn includes(&self, account: AccountId) -> bool {
+        self.ids.as_ref().is_none_or(|ids| ids.contains(&account))
+    }
+
+    /// In scope and still served (not churned).
+    fn serves(&self, account: AccountId) -> bool {
+        self.includes(account) && !self.churned.contains(&account)
     }
 }
 
@@ -250,6 +289,11 @@ fn by_owner(facts: &Facts) -> HashMap<Option<StaffId>, Facts> {
     for n in &facts.nps {
         if let Some(p) = share(&mut parts, &owner, n.account, now) {
             p.nps.push(*n);
+        }
+    }
+    for k in &facts.nps_kept {
+        if let Some(p) = share(&mut parts, &owner, k.account, now) {
+            p.nps_kept.push(k.clone());
         }
     }
     for r in &facts.responses {

@@ -30,6 +30,15 @@ impl Nps {
         })
     }
 
+    /// Adds answers counted elsewhere: an account's to its portfolio's. A contact answers
+    /// for one account only, so no contact is counted twice.
+    pub fn add_counts(&mut self, other: &Nps) {
+        self.answers += other.answers;
+        self.promoters += other.promoters;
+        self.passives += other.passives;
+        self.detractors += other.detractors;
+    }
+
     pub fn add(&mut self, score: u8) {
         self.answers += 1;
         match score {

@@ -1,13 +1,14 @@
 //! The per-account summary behind the portfolio's figures (`account_health`): it follows each
-//! new score, carries the score in force 30 days before, keeps the touch counts of the latest
-//! reassessment, and gives way to the history for an instant it does not describe.
+//! new score, carries the score in force 30 days before, keeps the touch and NPS counts of the
+//! latest reassessment, and gives way to the history for an instant it does not describe.
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 use touchbot::domain::AccountId;
 use touchbot::health::HealthConfig;
 use touchbot::health::store::recompute;
-use touchbot::status::{account_statuses, portfolio};
+use touchbot::metrics::Params;
+use touchbot::status::{account_statuses, portfolio, portfolio_of};
 
 use super::fixtures::{account, date, new_account, now};
 use super::page::scored;
@@ -337,4 +338,86 @@ async fn scored_without_data(pool: &PgPool, a: AccountId, at: DateTime<Utc>) {
     .execute(pool)
     .await
     .unwrap();
+}
+
+/// The NPS counts kept in the summary row: (answers, promoters, passives, detractors), if they
+/// belong to its latest score.
+async fn nps_row(pool: &PgPool, a: AccountId) -> Option<(i32, i32, i32, i32)> {
+    let counts: Option<Vec<i32>> = sqlx::query_scalar(
+        "select case when nps_counted_at = computed_at
+                     then array[nps_answers, promoters, passives, detractors] end
+           from account_health where account_id = $1",
+    )
+    .bind(a.0)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    counts.map(|c| (c[0], c[1], c[2], c[3]))
+}
+
+/// The portfolio's NPS over `days` at `at`: (answers, promoters, passives, detractors).
+async fn nps_over(pool: &PgPool, days: i64, at: DateTime<Utc>) -> (i64, i64, i64, i64) {
+    let params = Params {
+        nps_window: Duration::days(days),
+        ..Params::default()
+    };
+    let n = portfolio_of(pool, at, None, &params)
+        .await
+        .unwrap()
+        .metrics
+        .nps;
+    (n.answers, n.promoters, n.passives, n.detractors)
+}
+
+#[sqlx::test]
+async fn the_nps_of_90_days_is_counted_as_of_the_latest_reassessment_and_another_window_live(
+    pool: PgPool,
+) {
+    let a = account(&pool, new_account("Northwind", date(2025, 3, 1))).await;
+    let dana = contact(&pool, a, "Dana").await;
+    let finn = contact(&pool, a, "Finn").await;
+    let day = |n: i64| now() - Duration::days(n);
+    reply(&pool, a, dana, "nps", Some(3), day(60), None).await;
+    reply(&pool, a, dana, "nps", Some(10), day(40), None).await;
+    reply(&pool, a, finn, "nps", Some(8), day(10), None).await;
+    recompute(
+        &pool,
+        &HealthConfig::default(),
+        now() - Duration::hours(1),
+        "nightly",
+        None,
+    )
+    .await
+    .unwrap();
+    // Each contact once, with their latest answer: Dana a promoter, Finn a passive.
+    assert_eq!(nps_row(&pool, a).await, Some((2, 1, 1, 0)));
+    assert_eq!(nps_over(&pool, 90, now()).await, (2, 1, 1, 0));
+
+    // Finn's new answer shows from the next reassessment on in the 90 days; the chat's
+    // `/nps 30` reads the answers themselves, so it shows at once.
+    reply(
+        &pool,
+        a,
+        finn,
+        "nps",
+        Some(2),
+        now() - Duration::minutes(30),
+        None,
+    )
+    .await;
+    assert_eq!(nps_over(&pool, 90, now()).await, (2, 1, 1, 0));
+    assert_eq!(nps_over(&pool, 30, now()).await, (1, 0, 0, 1));
+    recompute(&pool, &HealthConfig::default(), now(), "reply", Some(a))
+        .await
+        .unwrap();
+    assert_eq!(nps_row(&pool, a).await, Some((2, 1, 0, 1)));
+    assert_eq!(nps_over(&pool, 90, now()).await, (2, 1, 0, 1));
+
+    // A score written by any other path shows at once; the NPS is then read live again.
+    scored(&pool, a, 30, -8).await;
+    assert_eq!(nps_row(&pool, a).await, None);
+    assert_eq!(
+        nps_over(&pool, 90, now() + Duration::days(8)).await,
+        (2, 1, 0, 1)
+    );
 }

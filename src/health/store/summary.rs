@@ -197,20 +197,29 @@ pub async fn keep(
     sqlx::query!(
         r#"insert into account_health as s (account_id, score_id, computed_at, score, category,
                                             baseline_at, score_30d_ago, baseline_until,
-                                            counted_at, asked, answered, waiting)
+                                            counted_at, asked, answered, waiting,
+                                            nps_counted_at, nps_answers, promoters, passives,
+                                            detractors)
            select u.account_id, u.score_id, $1, u.score, u.category, $2, u.before, u.until,
-                  $1, u.asked, u.answered, u.waiting
+                  $1, u.asked, u.answered, u.waiting,
+                  $1, coalesce(c.answers, 0), coalesce(c.promoters, 0),
+                  coalesce(c.passives, 0), coalesce(c.detractors, 0)
              from unnest($3::int8[], $4::int8[], $5::int2[], $6::text[], $7::int2[],
                          $8::timestamptz[], $9::int4[], $10::int4[], $11::int4[])
                   as u(account_id, score_id, score, category, before, until, asked, answered,
                        waiting)
+             -- the NPS answers of the figures' default window, counted in the same statement
+             -- rather than by a second update of the rows just written
+             left join nps_counts($1, $12, $3) c on c.account_id = u.account_id
            on conflict (account_id) do update
               set score_id = excluded.score_id, computed_at = excluded.computed_at,
                   score = excluded.score, category = excluded.category,
                   baseline_at = excluded.baseline_at, score_30d_ago = excluded.score_30d_ago,
                   baseline_until = excluded.baseline_until, counted_at = excluded.counted_at,
                   asked = excluded.asked, answered = excluded.answered,
-                  waiting = excluded.waiting
+                  waiting = excluded.waiting, nps_counted_at = excluded.nps_counted_at,
+                  nps_answers = excluded.nps_answers, promoters = excluded.promoters,
+                  passives = excluded.passives, detractors = excluded.detractors
             where (s.computed_at, s.score_id) <= (excluded.computed_at, excluded.score_id)"#,
         now,
         now - BASELINE,
@@ -223,6 +232,7 @@ pub async fn keep(
         &column(|r| r.counts.asked),
         &column(|r| r.counts.answered),
         &column(|r| r.counts.waiting),
+        now - crate::metrics::Params::default().nps_window,
     )
     .execute(conn)
     .await

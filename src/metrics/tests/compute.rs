@@ -54,6 +54,7 @@ fn facts() -> Facts {
             account(13, "Umbrella"),
         ],
         nps: vec![nps(10, 100, 10), nps(11, 110, 0), nps(12, 120, 9)],
+        nps_kept: Vec::new(),
         responses: vec![unanswered(10), unanswered(11), unanswered(12)],
         escalations: vec![
             OpenEscalation {
