@@ -110,23 +110,7 @@ async fn checkin(
 
 /// A stored health computation, as `health::store::recompute` leaves it.
 async fn health(pool: &PgPool, account: AccountId, score: i16, at: DateTime<Utc>) {
-    let category = match score {
-        80.. => "green",
-        50..=79 => "yellow",
-        _ => "red",
-    };
-    sqlx::query(
-        "insert into health_scores (account_id, computed_at, score, category, model, components,
-                                    summary, cause)
-         values ($1, $2, $3, $4, 'weighted', '[]', 'test', 'test')",
-    )
-    .bind(account.0)
-    .bind(at)
-    .bind(score)
-    .bind(category)
-    .execute(pool)
-    .await
-    .unwrap();
+    fixtures::scores::stored_score(pool, account, Some(score), at).await;
 }
 
 /// An escalation row as the engine writes it; `resolved` closes it at that instant.

@@ -9,27 +9,11 @@ use touchbot::escalation::state::{Known, Loaded, load, load_knowing};
 use touchbot::health::store::recompute_sharing;
 
 use super::{client, contact, sent};
-use crate::fixtures::now;
+use crate::fixtures::{now, scores};
 
 /// A score written by another path (an import, an older run), `days_ago`.
 async fn stored_score(pool: &PgPool, a: AccountId, score: Option<i16>, days_ago: i64) {
-    let category = score.map(|s| match s {
-        80.. => "green",
-        50..=79 => "yellow",
-        _ => "red",
-    });
-    sqlx::query(
-        "insert into health_scores (account_id, computed_at, score, category, model, components,
-                                    summary, cause)
-         values ($1, $2, $3, $4, 'test', '[]'::jsonb, 'test', 'test')",
-    )
-    .bind(a.0)
-    .bind(now() - Duration::days(days_ago))
-    .bind(score)
-    .bind(category)
-    .execute(pool)
-    .await
-    .unwrap();
+    scores::stored_score(pool, a, score, now() - Duration::days(days_ago)).await;
 }
 
 async fn reply(pool: &PgPool, a: AccountId, contact: i64, touch: Option<&str>, at: DateTime<Utc>) {

@@ -8,27 +8,12 @@ use touchbot::metrics::Params;
 use touchbot::status::{AccountOrder, FIRST_PAGE, Listing, portfolio, portfolio_listing};
 use touchbot::storage::accounts;
 
+use super::fixtures::scores::stored_score;
 use super::fixtures::{account, date, new_account, now};
 
 /// A stored health score of `score` at `days_ago` days before now.
 pub(super) async fn scored(pool: &PgPool, a: AccountId, score: i16, days_ago: i64) {
-    let category = match score {
-        80.. => "green",
-        50..=79 => "yellow",
-        _ => "red",
-    };
-    sqlx::query(
-        "insert into health_scores (account_id, computed_at, score, category, model, components,
-                                    summary, cause)
-         values ($1, $2, $3, $4, 'test', '[]'::jsonb, 'test', 'test')",
-    )
-    .bind(a.0)
-    .bind(now() - Duration::days(days_ago))
-    .bind(score)
-    .bind(category)
-    .execute(pool)
-    .await
-    .unwrap();
+    stored_score(pool, a, Some(score), now() - Duration::days(days_ago)).await;
 }
 
 async fn named(pool: &PgPool, name: &str) -> AccountId {

@@ -10,6 +10,7 @@ use touchbot::health::store::recompute;
 use touchbot::metrics::Params;
 use touchbot::status::{account_statuses, portfolio, portfolio_of};
 
+use super::fixtures::scores::stored_score;
 use super::fixtures::{account, date, new_account, now};
 use super::page::scored;
 use super::{contact, reply, touch};
@@ -328,16 +329,7 @@ async fn the_summary_the_reassessment_writes_is_the_one_the_history_gives_night_
 }
 
 async fn scored_without_data(pool: &PgPool, a: AccountId, at: DateTime<Utc>) {
-    sqlx::query(
-        "insert into health_scores (account_id, computed_at, score, category, model, components,
-                                    summary, cause)
-         values ($1, $2, null, null, 'test', '[]'::jsonb, 'test', 'test')",
-    )
-    .bind(a.0)
-    .bind(at)
-    .execute(pool)
-    .await
-    .unwrap();
+    stored_score(pool, a, None, at).await;
 }
 
 /// The NPS counts kept in the summary row: (answers, promoters, passives, detractors), if they
