@@ -471,6 +471,7 @@ async fn a_crash_mid_batch_strands_only_that_batch_and_every_touch_still_goes_ou
         _ = deliver(&pool, &channels, &config, t0()) => panic!("the crashed sends returned"),
         _ = sim.crashed() => {}
     }
+    until_in_flight_statements_land(&pool).await;
     let at_the_crash = statuses(&pool).await;
     expire_leases(&pool).await;
     let (rescued, reconciled) = rescue_and_reconcile(&pool, &channels, t0()).await.unwrap();

@@ -139,6 +139,7 @@ async fn a_worker_that_died_after_handing_over_is_settled_by_lookup_without_a_du
         _ = deliver(&pool, &channels, &cfg, t0()) => panic!("the crashed send returned"),
         _ = sim.crashed() => {}
     }
+    until_in_flight_statements_land(&pool).await;
     assert_eq!(state(&pool, id).await.status, "sending");
 
     expire_leases(&pool).await;
@@ -206,6 +207,7 @@ async fn without_lookup_an_interrupted_send_stays_unknown_and_is_never_resent_on
         _ = deliver(&pool, &channels, &cfg, t0()) => panic!("the crashed send returned"),
         _ = sim.crashed() => {}
     }
+    until_in_flight_statements_land(&pool).await;
 
     expire_leases(&pool).await;
     let (_, reconciled) = rescue_and_reconcile(&pool, &channels, lease_expired())

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
-use common::{account, config, expire_leases, staff, t0};
+use common::{account, config, expire_leases, staff, t0, until_in_flight_statements_land};
 use sqlx::PgPool;
 use touchbot::channel::ratelimit::{ChannelLimit, RateLimits};
 use touchbot::channel::simulated::SimulatedChannel;
@@ -433,6 +433,7 @@ async fn a_crash_between_sending_and_recording_leaves_the_post_unknown_and_never
         _ = deliver(&pool, &channels, t0()) => panic!("the crashed send returned"),
         _ = sim.crashed() => {}
     }
+    until_in_flight_statements_land(&pool).await;
     assert_eq!(state(&pool, id).await.status, "sending");
 
     expire_leases(&pool).await;
@@ -468,6 +469,7 @@ async fn a_channel_that_can_tell_settles_an_interrupted_post_as_sent_without_a_s
         _ = deliver(&pool, &channels, t0()) => panic!("the crashed send returned"),
         _ = sim.crashed() => {}
     }
+    until_in_flight_statements_land(&pool).await;
 
     expire_leases(&pool).await;
     let (_, reconciled) = rescue_and_reconcile_posts(&pool, &channels, lease_expired())

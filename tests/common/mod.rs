@@ -163,6 +163,28 @@ pub async fn staff_touch(
     TouchId(id)
 }
 
+/// Waits until no other session of this database is running a statement. A dispatcher
+/// future dropped mid-statement (the test's crash) leaves that statement to finish on the
+/// server, as a killed process's last claim would: it must land before the test reads the
+/// state the crash left or lets the leases run out, or it races them.
+pub async fn until_in_flight_statements_land(pool: &PgPool) {
+    loop {
+        let running: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+              where datname = current_database() and state = 'active'
+                and backend_type = 'client backend'
+                and pid <> pg_backend_pid()",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if running == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// Lets every lease run out on the database's clock, where leases are counted, as if the
 /// lease time had passed.
 pub async fn expire_leases(pool: &PgPool) {
