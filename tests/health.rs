@@ -6,6 +6,7 @@ mod fixtures;
 use std::process::Command;
 
 use chrono::{DateTime, Duration, Utc};
+use fixtures::replies::{self, Answer};
 use fixtures::{account, count, date, new_account, now};
 use sqlx::PgPool;
 use touchbot::domain::AccountId;
@@ -52,18 +53,7 @@ async fn sent_touch(
 }
 
 async fn reply_to(pool: &PgPool, account: AccountId, contact: i64, touch: i64, at: DateTime<Utc>) {
-    sqlx::query(
-        "insert into replies (account_id, contact_id, touch_id, channel, provider_message_id,
-                              received_at, body, kind)
-         values ($1, $2, $3, 'simulated', gen_random_uuid()::text, $4, 'all good', 'checkin')",
-    )
-    .bind(account.0)
-    .bind(contact)
-    .bind(touch)
-    .bind(at)
-    .execute(pool)
-    .await
-    .unwrap();
+    replies::stored_reply(pool, account, contact, Some(touch), at, Answer::Checkin).await;
 }
 
 /// Stores a signal as `signal add` would; `true` when it was new.

@@ -9,6 +9,7 @@ mod fixtures;
 use std::process::Command;
 
 use chrono::{DateTime, Duration, Months, Utc};
+use fixtures::replies::{self, Answer};
 use fixtures::{account, date, new_account, now};
 use sqlx::PgPool;
 use touchbot::config::Settings;
@@ -56,18 +57,7 @@ async fn contact(pool: &PgPool, account: AccountId, name: &str) -> i64 {
 }
 
 async fn nps(pool: &PgPool, account: AccountId, contact: i64, score: i16, at: DateTime<Utc>) {
-    sqlx::query(
-        "insert into replies (account_id, contact_id, channel, provider_message_id, received_at,
-                              body, kind, score)
-         values ($1, $2, 'simulated', gen_random_uuid()::text, $3, 'score', 'nps', $4)",
-    )
-    .bind(account.0)
-    .bind(contact)
-    .bind(at)
-    .bind(score)
-    .execute(pool)
-    .await
-    .unwrap();
+    replies::stored_reply(pool, account, contact, None, at, Answer::Nps(score)).await;
 }
 
 /// A check-in delivered at `sent`, answered at `answered` if given.
@@ -93,18 +83,7 @@ async fn checkin(
     .await
     .unwrap();
     if let Some(at) = answered {
-        sqlx::query(
-            "insert into replies (account_id, contact_id, touch_id, channel, provider_message_id,
-                                  received_at, body, kind)
-             values ($1, $2, $3, 'simulated', gen_random_uuid()::text, $4, 'fine', 'checkin')",
-        )
-        .bind(account.0)
-        .bind(contact)
-        .bind(touch)
-        .bind(at)
-        .execute(pool)
-        .await
-        .unwrap();
+        replies::stored_reply(pool, account, contact, Some(touch), at, Answer::Checkin).await;
     }
 }
 

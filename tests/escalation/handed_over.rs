@@ -9,6 +9,7 @@ use touchbot::escalation::state::{Known, Loaded, load, load_knowing};
 use touchbot::health::store::recompute_sharing;
 
 use super::{client, contact, sent};
+use crate::fixtures::replies::{self, Answer};
 use crate::fixtures::{now, scores};
 
 /// A score written by another path (an import, an older run), `days_ago`.
@@ -17,19 +18,17 @@ async fn stored_score(pool: &PgPool, a: AccountId, score: Option<i16>, days_ago:
 }
 
 async fn reply(pool: &PgPool, a: AccountId, contact: i64, touch: Option<&str>, at: DateTime<Utc>) {
-    sqlx::query(
-        "insert into replies (account_id, contact_id, touch_id, channel, provider_message_id,
-                              received_at, body, kind)
-         values ($1, $2, (select id from touches where touch_key = $3), 'simulated',
-                 gen_random_uuid()::text, $4, 'fine', 'checkin')",
-    )
-    .bind(a.0)
-    .bind(contact)
-    .bind(touch)
-    .bind(at)
-    .execute(pool)
-    .await
-    .unwrap();
+    let touch = match touch {
+        Some(key) => Some(
+            sqlx::query_scalar("select id from touches where touch_key = $1")
+                .bind(key)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        ),
+        None => None,
+    };
+    replies::stored_reply(pool, a, contact, touch, at, Answer::Checkin).await;
 }
 
 /// What the rules see of one account's health and touches, in a stable order.
