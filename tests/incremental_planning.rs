@@ -423,3 +423,47 @@ async fn a_staff_member_deleted_by_hand_is_refused_while_touches_wait_for_them(p
     .unwrap();
     assert_eq!(orphans, named);
 }
+
+async fn notes_of(pool: &PgPool, account: AccountId) -> i64 {
+    sqlx::query_scalar("select count(*) from plan_input_changes where account_id = $1")
+        .bind(account.0)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn a_paused_accounts_changes_are_forgotten_and_its_return_plans_it_again(pool: PgPool) {
+    let a = planned_account(&pool, "Northwind").await;
+    nightly(&pool, now()).await;
+    let set_lifecycle = |lifecycle: &'static str| {
+        sqlx::query("update accounts set lifecycle = $2 where id = $1")
+            .bind(a.0)
+            .bind(lifecycle)
+            .execute(&pool)
+    };
+    set_lifecycle("paused").await.unwrap();
+    // A contact added while the account is paused: noted, but no plan will answer it.
+    let lena = contact(&pool, a, "Lena", ContactRole::User, "+77011239999", now()).await;
+    assert!(notes_of(&pool, a).await > 0);
+
+    nightly(&pool, now()).await;
+    assert_eq!(
+        notes_of(&pool, a).await,
+        0,
+        "the paused account's notes pile up"
+    );
+
+    set_lifecycle("active").await.unwrap();
+    let report = nightly(&pool, now() + Duration::hours(1)).await;
+    assert_eq!(
+        report.unchanged, 0,
+        "the returning account is planned again"
+    );
+    assert_eq!(
+        status_of(&pool, a, &format!("welcome:c{lena}"))
+            .await
+            .as_deref(),
+        Some("planned")
+    );
+}

@@ -149,6 +149,7 @@ pub async fn replan_all(
 ) -> anyhow::Result<ReplanReport> {
     let config_fp = load::config_fingerprint(config)?;
     let config_hash: Arc<str> = load::config_hash(&config_fp).into();
+    store::drop_inactive_changes(pool).await?;
     let (ids, active) = stale_accounts(pool, &config_hash, now).await?;
     let shared = Arc::new(config.clone());
     let mut total = ReplanReport {

@@ -321,6 +321,23 @@ pub async fn drop_changes(db: impl sqlx::PgExecutor<'_>, ids: &[i64]) -> anyhow:
     Ok(())
 }
 
+/// Drops the change notes of accounts that are not active (paused, churned, deleted): no
+/// plan will answer them, and an account made active again is noted by that change itself,
+/// so without this they would pile up for good. A note written while this runs is not in its
+/// snapshot and stays.
+pub async fn drop_inactive_changes(pool: &PgPool) -> anyhow::Result<u64> {
+    let dropped = sqlx::query!(
+        "delete from plan_input_changes c
+          where not exists (select 1 from accounts a
+                             where a.id = c.account_id and a.lifecycle = 'active')"
+    )
+    .execute(pool)
+    .await
+    .context("dropping the change notes of accounts that are not active")?
+    .rows_affected();
+    Ok(dropped)
+}
+
 /// Records what each plan was computed from, for the nightly re-plan to skip it unchanged.
 async fn record(
     tx: &mut sqlx::PgConnection,
