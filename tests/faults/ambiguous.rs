@@ -32,7 +32,7 @@ async fn a_send_whose_answer_hangs_or_is_garbled_is_never_resent(pool: PgPool) {
     let statuses = outbox(&pool).await;
     assert_eq!(
         statuses[2],
-        (chat(2), "sent".to_string()),
+        (chat(2).to_string(), "sent".to_string()),
         "the plain send went through"
     );
 }

@@ -1,5 +1,5 @@
 //! The fault suite: the real `touchbot` binary, run as a child process against the fake Bot
-//! API and a real PostgreSQL, is killed, stopped, cut off from its database and fed broken
+//! API (and, for one wave, the fake Graph API of WhatsApp) and a real PostgreSQL, is killed, stopped, cut off from its database and fed broken
 //! answers and repeated webhook deliveries, and must still lose nothing and send nothing twice.
 //!
 //! Sizes come from the environment so CI stays quick and longer runs stay possible:
@@ -26,6 +26,54 @@ use sqlx::PgPool;
 use touchbot::domain::AccountId;
 
 use support::fake_telegram::FakeTelegram;
+use support::fake_whatsapp::FakeWhatsApp;
+
+/// A fake chat platform as the fault tests count it: messages received per address, in the
+/// form the contacts' addresses take (a Telegram chat id; WhatsApp's E.164 digits).
+// Only this test crate implements it and awaits it in place; no bound on the future is needed.
+#[allow(async_fn_in_trait)]
+pub trait Platform {
+    fn received(&self) -> HashMap<String, usize>;
+
+    fn received_total(&self) -> usize {
+        self.received().values().sum()
+    }
+
+    /// Returns as soon as `n` messages have arrived in all, or fails the test. Polled often:
+    /// a kill meant for the middle of a wave must not land after its end.
+    async fn wait_received(&self, n: usize) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while self.received_total() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gave up waiting for {n} messages sent"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+impl Platform for FakeTelegram {
+    fn received(&self) -> HashMap<String, usize> {
+        self.sent_per_chat()
+            .into_iter()
+            .map(|(chat, n)| (chat.to_string(), n))
+            .collect()
+    }
+
+    async fn wait_received(&self, n: usize) {
+        self.wait_for(&format!("{n} messages sent"), PATIENCE, |f| {
+            f.sent_total() >= n
+        })
+        .await;
+    }
+}
+
+impl Platform for FakeWhatsApp {
+    fn received(&self) -> HashMap<String, usize> {
+        self.sent_per_recipient()
+    }
+}
 
 /// Sends handed to Telegram at the same time by one process.
 pub const WORKERS: usize = 4;
@@ -52,6 +100,11 @@ pub fn chat(i: usize) -> i64 {
     700_000 + i as i64
 }
 
+/// The WhatsApp number of the `i`-th contact of a wave, as stored (E.164).
+pub fn number(i: usize) -> String {
+    format!("+7701{:07}", i)
+}
+
 /// One account with `n` contacts who joined on Telegram (chats `chat(0)`…), each with one touch
 /// of `kind` due a minute ago.
 pub async fn seed_wave(pool: &PgPool, n: usize, kind: &str) -> AccountId {
@@ -64,8 +117,21 @@ pub async fn seed_wave(pool: &PgPool, n: usize, kind: &str) -> AccountId {
     account
 }
 
-/// Each touch's chat and status.
-pub async fn outbox(pool: &PgPool) -> Vec<(i64, String)> {
+/// As [`seed_wave`], with contacts on WhatsApp (numbers `number(0)`…) who wrote a minute ago,
+/// so their 24-hour window is open and the touches go as free text.
+pub async fn seed_whatsapp_wave(pool: &PgPool, n: usize, kind: &str) -> AccountId {
+    let account = common::account(pool, "Wave").await;
+    let due = Utc::now() - TimeDelta::minutes(1);
+    for i in 0..n {
+        let contact = common::contact_on(pool, account, "whatsapp", &number(i)).await;
+        common::wrote_at(pool, contact, due).await;
+        common::touch(pool, account, contact, &format!("{kind}-{i}"), kind, due).await;
+    }
+    account
+}
+
+/// Each touch's address (a chat id, or a number's digits without its `+`) and status.
+pub async fn outbox(pool: &PgPool) -> Vec<(String, String)> {
     sqlx::query!(
         "select c.address as \"address!\", t.status from touches t
            join contacts c on c.id = t.contact_id order by t.id"
@@ -74,7 +140,7 @@ pub async fn outbox(pool: &PgPool) -> Vec<(i64, String)> {
     .await
     .unwrap()
     .into_iter()
-    .map(|r| (r.address.parse().unwrap(), r.status))
+    .map(|r| (r.address.trim_start_matches('+').to_string(), r.status))
     .collect()
 }
 
@@ -137,11 +203,11 @@ pub async fn wave_settled(pool: &PgPool) {
 /// more sends are `unknown` than `in_flight` allows.
 pub async fn assert_nothing_lost_nothing_twice(
     pool: &PgPool,
-    fake: &FakeTelegram,
+    fake: &impl Platform,
     in_flight: usize,
 ) {
     let touches = outbox(pool).await;
-    let received = fake.sent_per_chat();
+    let received = fake.received();
     let mut unknown = 0;
     for (chat, status) in &touches {
         let got = received.get(chat).copied().unwrap_or(0);

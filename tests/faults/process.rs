@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
 use crate::support::fake_telegram::{BOT_USERNAME, FakeTelegram, TOKEN};
+use crate::support::fake_whatsapp;
 use crate::{BATCH, PATIENCE, WORKERS};
 
 pub const WEBHOOK_PATH: &str = "/telegram/hook";
@@ -23,6 +24,8 @@ pub struct Options {
     pub lease_seconds: u64,
     pub backoff_base_seconds: u64,
     pub webhook: bool,
+    /// The Graph API base of a fake WhatsApp to send through, beside Telegram.
+    pub whatsapp_api: Option<String>,
 }
 
 impl Default for Options {
@@ -33,6 +36,7 @@ impl Default for Options {
             lease_seconds: 10,
             backoff_base_seconds: 1,
             webhook: false,
+            whatsapp_api: None,
         }
     }
 }
@@ -109,13 +113,20 @@ impl Touchbot {
         } else {
             String::new()
         };
+        let whatsapp = match &o.whatsapp_api {
+            Some(url) => format!(
+                "\n[dispatcher.rate_limits.whatsapp]\noverall_per_second = 0\n\
+                 per_chat_every_seconds = 0.0\n\n[whatsapp]\napi_url = \"{url}\"\n"
+            ),
+            None => String::new(),
+        };
         format!(
             "[server]\nhost = \"127.0.0.1\"\nport = {port}\n\n\
              [dispatcher]\nworkers = {WORKERS}\nbatch_size = {BATCH}\nlease_seconds = {}\n\
              poll_interval_seconds = 1\nbackoff_base_seconds = {}\nbackoff_max_seconds = 5\n\n\
              [dispatcher.rate_limits.telegram]\noverall_per_second = 0\nper_chat_every_seconds = 0.0\n\n\
              [scheduler]\nrescue_cron = \"* * * * * *\"\nreplan_cron = \"0 0 0 1 1 * 2099\"\n\n\
-             [telegram]\nbot_username = \"{BOT_USERNAME}\"\npoll_timeout_seconds = 1\n{webhook}",
+             [telegram]\nbot_username = \"{BOT_USERNAME}\"\npoll_timeout_seconds = 1\n{webhook}{whatsapp}",
             o.lease_seconds, o.backoff_base_seconds,
         )
     }
@@ -141,6 +152,15 @@ impl Touchbot {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .kill_on_drop(true);
+        if self.options.whatsapp_api.is_some() {
+            command
+                .env("WHATSAPP_ACCESS_TOKEN", fake_whatsapp::TOKEN)
+                .env("WHATSAPP_PHONE_NUMBER_ID", fake_whatsapp::PHONE_NUMBER_ID);
+        } else {
+            command
+                .env_remove("WHATSAPP_ACCESS_TOKEN")
+                .env_remove("WHATSAPP_PHONE_NUMBER_ID");
+        }
         if self.options.webhook {
             command.env("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET);
         } else {

@@ -1,5 +1,5 @@
 //! The program is killed (SIGKILL) or stopped (SIGTERM) several times in the middle of a wave of
-//! welcomes, and started again each time.
+//! welcomes (on Telegram, and on WhatsApp for the kills), and started again each time.
 
 use std::time::Duration;
 
@@ -7,9 +7,11 @@ use sqlx::PgPool;
 
 use crate::process::{Options, Touchbot, database_addr};
 use crate::support::fake_telegram::FakeTelegram;
+use crate::support::fake_whatsapp::FakeWhatsApp;
 use crate::{
-    BATCH, PATIENCE, assert_each_answered_once, assert_each_thanked_once,
-    assert_nothing_lost_nothing_twice, chat, pending, seed_wave, short_of, size, wave_settled,
+    BATCH, PATIENCE, Platform, assert_each_answered_once, assert_each_thanked_once,
+    assert_nothing_lost_nothing_twice, chat, pending, seed_wave, seed_whatsapp_wave, short_of,
+    size, wave_settled,
 };
 
 /// A real server's round trip, so that a wave takes long enough to be interrupted.
@@ -20,23 +22,20 @@ enum Stop {
     Terminate,
 }
 
-/// Runs a wave, stopping the program `stops` times as it goes; returns the fake and what each
+/// Runs the seeded wave, stopping the program `stops` times as it goes; returns what each
 /// SIGTERM left (exit status and log).
-async fn interrupted_wave(pool: &PgPool, stop: Stop) -> (FakeTelegram, Vec<(String, String)>) {
+async fn interrupted_wave(
+    pool: &PgPool,
+    stop: Stop,
+    fake: &impl Platform,
+    mut touchbot: Touchbot,
+) -> Vec<(String, String)> {
     let wave = size("FAULT_WAVE", 60);
     let stops = size("FAULT_KILLS", 3);
-    let fake = FakeTelegram::start().await;
-    fake.slow_down(LATENCY);
-    seed_wave(pool, wave, "welcome").await;
-    let mut touchbot = Touchbot::new(pool, database_addr(pool), &fake, Options::default());
     let mut exits = Vec::new();
     for n in 1..=stops {
         let running = touchbot.start().await;
-        let target = n * wave / (stops + 1);
-        fake.wait_for(&format!("{target} messages sent"), PATIENCE, |f| {
-            f.sent_total() >= target
-        })
-        .await;
+        fake.wait_received(n * wave / (stops + 1)).await;
         match stop {
             Stop::Kill => running.kill().await,
             Stop::Terminate => {
@@ -58,12 +57,25 @@ async fn interrupted_wave(pool: &PgPool, stop: Stop) -> (FakeTelegram, Vec<(Stri
             exits.push((status.to_string(), log));
         }
     }
+    exits
+}
+
+/// A wave of welcomes on Telegram, interrupted as `stop` says; returns the fake and the exits.
+async fn interrupted_telegram_wave(
+    pool: &PgPool,
+    stop: Stop,
+) -> (FakeTelegram, Vec<(String, String)>) {
+    let fake = FakeTelegram::start().await;
+    fake.slow_down(LATENCY);
+    seed_wave(pool, size("FAULT_WAVE", 60), "welcome").await;
+    let touchbot = Touchbot::new(pool, database_addr(pool), &fake, Options::default());
+    let exits = interrupted_wave(pool, stop, &fake, touchbot).await;
     (fake, exits)
 }
 
 #[sqlx::test]
 async fn sigkill_during_a_wave_loses_no_touch_and_sends_none_twice(pool: PgPool) {
-    let (fake, _) = interrupted_wave(&pool, Stop::Kill).await;
+    let (fake, _) = interrupted_telegram_wave(&pool, Stop::Kill).await;
 
     // Each kill can strand at most the batch it had marked `sending`.
     let in_flight = BATCH * size("FAULT_KILLS", 3);
@@ -71,8 +83,32 @@ async fn sigkill_during_a_wave_loses_no_touch_and_sends_none_twice(pool: PgPool)
 }
 
 #[sqlx::test]
+async fn sigkill_during_a_whatsapp_wave_loses_no_touch_and_sends_none_twice(pool: PgPool) {
+    let telegram = FakeTelegram::start().await;
+    let whatsapp = FakeWhatsApp::start().await;
+    whatsapp.slow_down(LATENCY);
+    seed_whatsapp_wave(&pool, size("FAULT_WAVE", 60), "welcome").await;
+    let options = Options {
+        whatsapp_api: Some(whatsapp.url().to_string()),
+        ..Options::default()
+    };
+    let touchbot = Touchbot::new(&pool, database_addr(&pool), &telegram, options);
+    interrupted_wave(&pool, Stop::Kill, &whatsapp, touchbot).await;
+
+    // A send WhatsApp accepted but had not answered when the process died is delivered;
+    // it must be left `unknown`, never sent again.
+    let in_flight = BATCH * size("FAULT_KILLS", 3);
+    assert_nothing_lost_nothing_twice(&pool, &whatsapp, in_flight).await;
+    assert_eq!(
+        telegram.sent_total(),
+        0,
+        "nothing of the wave went to Telegram"
+    );
+}
+
+#[sqlx::test]
 async fn sigterm_during_a_wave_exits_cleanly_and_leaves_nothing_unknown(pool: PgPool) {
-    let (fake, exits) = interrupted_wave(&pool, Stop::Terminate).await;
+    let (fake, exits) = interrupted_telegram_wave(&pool, Stop::Terminate).await;
 
     for (status, log) in &exits {
         assert_eq!(

@@ -107,6 +107,8 @@ struct State_ {
     templates: Vec<(String, String, usize)>,
     /// The platform's limits, when enforced.
     limits: Option<Enforcer>,
+    /// How long an accepted send waits before its answer (see `slow_down`).
+    latency: Duration,
 }
 
 type Shared = Arc<Mutex<State_>>;
@@ -401,6 +403,12 @@ async fn messages(
         s.sent.push(sent.clone());
         sent.wamid.clone()
     };
+    // Accepted first, answered late, as a real server's round trip: a sender that dies
+    // meanwhile has had its message delivered without learning so.
+    let latency = lock(&state).latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     match failure {
         Some(Failure::AcceptThenHang(wait)) => tokio::time::sleep(wait).await,
         Some(Failure::AcceptThenGarbage) => {
@@ -467,6 +475,20 @@ impl FakeWhatsApp {
         lock(&self.state)
             .templates
             .push((name.to_string(), language.to_string(), parameters));
+    }
+
+    /// Every later accepted send is answered only after `latency`.
+    pub fn slow_down(&self, latency: Duration) {
+        lock(&self.state).latency = latency;
+    }
+
+    /// How many messages each recipient (E.164 digits) was sent.
+    pub fn sent_per_recipient(&self) -> std::collections::HashMap<String, usize> {
+        let mut counts = std::collections::HashMap::new();
+        for sent in &lock(&self.state).sent {
+            *counts.entry(sent.to.clone()).or_default() += 1;
+        }
+        counts
     }
 
     pub fn sent(&self) -> Vec<Sent> {
