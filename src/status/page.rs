@@ -79,3 +79,38 @@ fn rank(a: &AccountFacts) -> Rank {
 fn lowercase(name: &str) -> impl Iterator<Item = char> + '_ {
     name.chars().flat_map(char::to_lowercase)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::first_to_look_at;
+    use crate::domain::{AccountId, AccountLifecycle};
+    use crate::metrics::AccountFacts;
+
+    fn unscored(id: i64, name: &str) -> AccountFacts {
+        AccountFacts {
+            id: AccountId(id),
+            name: name.into(),
+            csm: None,
+            lifecycle: AccountLifecycle::Active,
+            renewal_date: None,
+            days_to_renewal: None,
+            health: None,
+            first_payment_at: None,
+        }
+    }
+
+    #[test]
+    fn a_page_of_accounts_that_rank_alike_is_the_first_by_name_whatever_their_case_then_by_id() {
+        let mut accounts: Vec<AccountFacts> = (0..40)
+            .map(|i| unscored(100 - i, &format!("Account {:02}", 39 - i)))
+            .collect();
+        accounts.push(unscored(7, "account 00"));
+        accounts.push(unscored(8, "ACCOUNT 01"));
+        let page = first_to_look_at(&accounts, 4);
+        // "account 00" (7) before "Account 00" (100 - 39 = 61) by id, then "ACCOUNT 01" (8)
+        // before "Account 01" (62).
+        assert_eq!(page, vec![7, 61, 8, 62]);
+        assert!(first_to_look_at(&accounts, 0).is_empty());
+        assert_eq!(first_to_look_at(&accounts, 100).len(), 42);
+    }
+}
