@@ -25,7 +25,7 @@ pub mod text;
 mod weekly;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use escalations::{AgeBucket, EscalationAges, escalation_ages};
 pub use facts::{

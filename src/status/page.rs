@@ -83,21 +83,8 @@ fn lowercase(name: &str) -> impl Iterator<Item = char> + '_ {
 #[cfg(test)]
 mod tests {
     use super::first_to_look_at;
-    use crate::domain::{AccountId, AccountLifecycle};
     use crate::metrics::AccountFacts;
-
-    fn unscored(id: i64, name: &str) -> AccountFacts {
-        AccountFacts {
-            id: AccountId(id),
-            name: name.into(),
-            csm: None,
-            lifecycle: AccountLifecycle::Active,
-            renewal_date: None,
-            days_to_renewal: None,
-            health: None,
-            first_payment_at: None,
-        }
-    }
+    use crate::metrics::tests::account as unscored;
 
     #[test]
     fn a_page_of_accounts_that_rank_alike_is_the_first_by_name_whatever_their_case_then_by_id() {
