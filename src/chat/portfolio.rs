@@ -63,7 +63,7 @@ pub(super) async fn mine(
     out.push_str("\nYour accounts, weakest first:\n");
     let open = open_per_account(&facts);
     let mut accounts: Vec<&AccountFacts> = facts.accounts.iter().collect();
-    accounts.sort_by_key(|a| (health_rank(a), a.name.to_lowercase()));
+    accounts.sort_by_cached_key(|a| (health_rank(a), a.name.to_lowercase(), a.id.0));
     for a in accounts {
         out.push_str(&format!(
             "• {}\n",
@@ -103,7 +103,7 @@ pub(super) async fn at_risk(
     if risky.is_empty() {
         return Ok("No account is at risk: none is red and no critical escalation is open.".into());
     }
-    risky.sort_by_key(|a| (health_rank(a), a.name.to_lowercase()));
+    risky.sort_by_cached_key(|a| (health_rank(a), a.name.to_lowercase(), a.id.0));
     let mut out = format!(
         "At risk: {} (red, or with a critical escalation open), weakest first\n",
         text::count(risky.len(), "accounts")

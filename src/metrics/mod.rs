@@ -9,6 +9,7 @@
 //! - `facts`: the rows read; `nps`, `health`, `response`, `escalations`, `renewals`,
 //!   `revenue`: one figure each; `targets`: the playbook's targets
 //! - `text`: the figures as plain lines, for any channel; `weekly`: the weekly digest posts
+//! - `share`: a scope's (or each CSM's) share of the facts, borrowed
 
 mod escalations;
 mod facts;
@@ -18,12 +19,13 @@ mod nps;
 mod renewals;
 mod response;
 mod revenue;
+mod share;
 pub mod targets;
 pub mod text;
 mod weekly;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use escalations::{AgeBucket, EscalationAges, escalation_ages};
 pub use facts::{
@@ -38,7 +40,7 @@ pub use response::{ResponseRate, response_rate};
 pub use revenue::{HISTORY_TOLERANCE_DAYS, NoRetention, Retention, retention};
 pub use weekly::{WeeklyReport, iso_week, queue_weekly_digests, weekly_due, weekly_text};
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
@@ -46,6 +48,7 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::domain::{AccountId, StaffId, StaffRole};
 use crate::escalation::config::LadderConfig;
+use share::Share;
 
 /// The periods the figures look back over, and the escalation ladder the ages follow.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,13 +147,18 @@ pub struct TeamMetrics {
 
 /// The figures for the accounts of `scope` among `facts`.
 pub fn compute(facts: &Facts, scope: Scope, params: &Params) -> TeamMetrics {
-    let accounts: Vec<&AccountFacts> = facts
-        .accounts
+    figures(facts.now, scope, &Share::of(facts, scope), params)
+}
+
+/// The figures of `share`, the facts of `scope`'s accounts.
+fn figures(now: DateTime<Utc>, scope: Scope, share: &Share, params: &Params) -> TeamMetrics {
+    let accounts = &share.accounts;
+    // Churned accounts keep their answers but no longer count in the response rate.
+    let churned: HashSet<AccountId> = accounts
         .iter()
-        .filter(|a| scope.includes(a.csm))
+        .filter(|a| !a.is_served())
+        .map(|a| a.id)
         .collect();
-    let within = Within::new(facts, &accounts);
-    let now = facts.now;
     TeamMetrics {
         at: now,
         scope,
@@ -161,12 +169,8 @@ pub fn compute(facts: &Facts, scope: Scope, params: &Params) -> TeamMetrics {
             .count(),
         // An answer stays an answer after its account churned: a detractor who left counts.
         nps: {
-            let mut nps = nps_of(
-                facts.nps.iter().filter(|n| within.includes(n.account)),
-                now - params.nps_window,
-                now,
-            );
-            for k in facts.nps_kept.iter().filter(|k| within.includes(k.account)) {
+            let mut nps = nps_of(share.nps.iter().copied(), now - params.nps_window, now);
+            for k in &share.nps_kept {
                 nps.add_counts(&k.nps);
             }
             nps
@@ -174,10 +178,10 @@ pub fn compute(facts: &Facts, scope: Scope, params: &Params) -> TeamMetrics {
         nps_from: now - params.nps_window,
         nps_days: params.nps_window.num_days(),
         health: health::summarize(accounts.iter().copied()),
-        response: facts
+        response: share
             .responses
             .iter()
-            .filter(|r| within.serves(r.account))
+            .filter(|r| !churned.contains(&r.account))
             .fold(ResponseRate::default(), |mut sum, r| {
                 sum.add(&r.rate);
                 sum
@@ -185,48 +189,14 @@ pub fn compute(facts: &Facts, scope: Scope, params: &Params) -> TeamMetrics {
         response_from: now - params.response_window,
         response_days: params.response_window.num_days(),
         reply_window_days: params.reply_window.num_days(),
-        escalations: escalation_ages(
-            facts
-                .escalations
-                .iter()
-                .filter(|e| within.includes(e.account)),
-            now,
-            &params.ladder,
-        ),
+        escalations: escalation_ages(share.escalations.iter().copied(), now, &params.ladder),
         renewals: renewals_ahead(accounts.iter().copied(), params.renewal_days),
         renewal_days: params.renewal_days,
-        retention: retention(accounts.iter().copied(), &facts.payments, now),
-    }
-}
-
-/// Which of the facts' accounts a set of figures covers. The facts read for a scope hold only
-/// its accounts (and `by_csm` hands each CSM their share), so most often every one is in it:
-/// then no set of 100,000 ids is built, only the few churned ones are kept apart.
-struct Within {
-    /// `None`: every account among the facts.
-    ids: Option<HashSet<AccountId>>,
-    churned: HashSet<AccountId>,
-}
-
-impl Within {
-    fn new(facts: &Facts, accounts: &[&AccountFacts]) -> Within {
-        let ids = (accounts.len() < facts.accounts.len())
-            .then(|| accounts.iter().map(|a| a.id).collect());
-        let churned = accounts
-            .iter()
-            .filter(|a| !a.is_served())
-            .map(|a| a.id)
-            .collect();
-        Within { ids, churned }
-    }
-
-    fn includes(&self, account: AccountId) -> bool {
-        self.ids.as_ref().is_none_or(|ids| ids.contains(&account))
-    }
-
-    /// In scope and still served (not churned).
-    fn serves(&self, account: AccountId) -> bool {
-        self.includes(account) && !self.churned.contains(&account)
+        retention: revenue::retention_among(
+            accounts.iter().copied(),
+            share.payments.iter().copied(),
+            now,
+        ),
     }
 }
 
@@ -251,76 +221,25 @@ pub fn by_csm(facts: &Facts, params: &Params) -> Vec<CsmMetrics> {
         .collect();
     people.sort_by_key(|s| (s.name.to_lowercase(), s.id));
     // Each owner's facts apart, so each row reads its own share rather than the portfolio's.
-    let mut parts = by_owner(facts);
-    let mut part = |csm: Option<StaffId>| {
-        parts
-            .remove(&csm)
-            .unwrap_or_else(|| Facts::empty(facts.now))
+    let mut parts = Share::by_owner(facts);
+    let now = facts.now;
+    let mut row = |csm: Option<StaffId>, scope: Scope| {
+        figures(now, scope, &parts.remove(&csm).unwrap_or_default(), params)
     };
     let mut out: Vec<CsmMetrics> = people
         .into_iter()
         .map(|s| CsmMetrics {
             staff_id: Some(s.id),
             name: s.name.clone(),
-            metrics: compute(&part(Some(s.id)), Scope::Csm(s.id), params),
+            metrics: row(Some(s.id), Scope::Csm(s.id)),
         })
         .collect();
     if facts.accounts.iter().any(|a| a.csm.is_none()) {
         out.push(CsmMetrics {
             staff_id: None,
             name: "(no CSM)".into(),
-            metrics: compute(&part(None), Scope::Unassigned, params),
+            metrics: row(None, Scope::Unassigned),
         });
     }
     out
-}
-
-/// The facts split by the accounts' owner, in one pass over each kind of fact.
-fn by_owner(facts: &Facts) -> HashMap<Option<StaffId>, Facts> {
-    let owner: HashMap<AccountId, Option<StaffId>> =
-        facts.accounts.iter().map(|a| (a.id, a.csm)).collect();
-    let mut parts: HashMap<Option<StaffId>, Facts> = HashMap::new();
-    let now = facts.now;
-    for a in &facts.accounts {
-        if let Some(p) = share(&mut parts, &owner, a.id, now) {
-            p.accounts.push(a.clone());
-        }
-    }
-    for n in &facts.nps {
-        if let Some(p) = share(&mut parts, &owner, n.account, now) {
-            p.nps.push(*n);
-        }
-    }
-    for k in &facts.nps_kept {
-        if let Some(p) = share(&mut parts, &owner, k.account, now) {
-            p.nps_kept.push(k.clone());
-        }
-    }
-    for r in &facts.responses {
-        if let Some(p) = share(&mut parts, &owner, r.account, now) {
-            p.responses.push(*r);
-        }
-    }
-    for e in &facts.escalations {
-        if let Some(p) = share(&mut parts, &owner, e.account, now) {
-            p.escalations.push(*e);
-        }
-    }
-    for x in &facts.payments {
-        if let Some(p) = share(&mut parts, &owner, x.account, now) {
-            p.payments.push(*x);
-        }
-    }
-    parts
-}
-
-/// The facts of `account`'s owner; `None` for an account not among the facts.
-fn share<'a>(
-    parts: &'a mut HashMap<Option<StaffId>, Facts>,
-    owner: &HashMap<AccountId, Option<StaffId>>,
-    account: AccountId,
-    now: DateTime<Utc>,
-) -> Option<&'a mut Facts> {
-    let csm = *owner.get(&account)?;
-    Some(parts.entry(csm).or_insert_with(|| Facts::empty(now)))
 }

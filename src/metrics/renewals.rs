@@ -40,6 +40,9 @@ pub fn renewals_ahead<'a>(
             })
         })
         .collect();
-    out.sort_by(|a, b| (a.days, &a.name).cmp(&(b.days, &b.name)));
+    // The id last: the accounts come in no particular order, and the list must not follow it.
+    out.sort_unstable_by(|a, b| {
+        (a.days, &a.name, a.account.0).cmp(&(b.days, &b.name, b.account.0))
+    });
     out
 }

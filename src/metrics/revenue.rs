@@ -85,6 +85,24 @@ pub fn retention<'a>(
     payments: impl IntoIterator<Item = &'a Payment>,
     now: DateTime<Utc>,
 ) -> Retention {
+    let accounts: Vec<&AccountFacts> = accounts.into_iter().collect();
+    let in_scope: HashSet<AccountId> = accounts.iter().map(|a| a.id).collect();
+    retention_among(
+        accounts,
+        payments
+            .into_iter()
+            .filter(|p| in_scope.contains(&p.account)),
+        now,
+    )
+}
+
+/// As [`retention`], from `payments` of these accounts only: a scope's share of the facts is
+/// split by account already, so no set of its accounts is built again.
+pub(super) fn retention_among<'a>(
+    accounts: impl IntoIterator<Item = &'a AccountFacts>,
+    payments: impl IntoIterator<Item = &'a Payment>,
+    now: DateTime<Utc>,
+) -> Retention {
     let year_ago = now
         .checked_sub_months(Months::new(12))
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
@@ -94,9 +112,7 @@ pub fn retention<'a>(
 
     let mut churned = HashSet::new();
     let mut first_payment: Option<DateTime<Utc>> = None;
-    let mut in_scope = HashSet::new();
     for a in accounts {
-        in_scope.insert(a.id);
         if !a.is_served() {
             churned.insert(a.id);
         }
@@ -115,7 +131,7 @@ pub fn retention<'a>(
     // (earlier year, last 12 months) per account, in cents.
     let mut revenue: HashMap<AccountId, (i64, i64)> = HashMap::new();
     for p in payments {
-        if !in_scope.contains(&p.account) || p.paid_at > now || p.paid_at <= two_years_ago {
+        if p.paid_at > now || p.paid_at <= two_years_ago {
             continue;
         }
         let entry = revenue.entry(p.account).or_default();

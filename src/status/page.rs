@@ -10,8 +10,6 @@
 //! 4. then the nearest renewal ahead (none, or passed, last);
 //! 5. then by name.
 
-use std::cmp::Ordering;
-
 use serde::Serialize;
 
 use crate::health::Category;
@@ -41,25 +39,29 @@ pub enum AccountOrder {
 
 /// The ids of the first `n` accounts in the order of attention, in that order.
 pub fn first_to_look_at(accounts: &[AccountFacts], n: usize) -> Vec<i64> {
-    let mut all: Vec<&AccountFacts> = accounts.iter().collect();
-    // Only the page is sorted: picking it is linear in the portfolio.
-    if all.len() > n {
-        all.select_nth_unstable_by(n, |a, b| by_attention(a, b));
-        all.truncate(n);
+    if n == 0 {
+        return Vec::new();
     }
-    all.sort_unstable_by(|a, b| by_attention(a, b));
-    all.into_iter().map(|a| a.id.0).collect()
-}
-
-fn by_attention(a: &AccountFacts, b: &AccountFacts) -> Ordering {
-    rank(a)
-        .cmp(&rank(b))
-        .then_with(|| lowercase(&a.name).cmp(lowercase(&b.name)))
-        .then(a.id.0.cmp(&b.id.0))
+    let mut all: Vec<(Rank, &AccountFacts)> = accounts.iter().map(|a| (rank(a), a)).collect();
+    // Only the page is sorted by name: an account ranked after the n-th rank cannot be on it,
+    // so the names compared are those of the page and its ties, not the portfolio's.
+    if all.len() > n {
+        let (_, nth, _) = all.select_nth_unstable_by_key(n - 1, |(r, _)| *r);
+        let last = nth.0;
+        all.retain(|(r, _)| *r <= last);
+    }
+    all.sort_unstable_by(|(ra, a), (rb, b)| {
+        ra.cmp(rb)
+            .then_with(|| lowercase(&a.name).cmp(lowercase(&b.name)))
+            .then(a.id.0.cmp(&b.id.0))
+    });
+    all.into_iter().take(n).map(|(_, a)| a.id.0).collect()
 }
 
 /// (band, 30-day move, score, days to the renewal ahead): smaller needs attention sooner.
-fn rank(a: &AccountFacts) -> (u8, i32, u8, i64) {
+type Rank = (u8, i32, u8, i64);
+
+fn rank(a: &AccountFacts) -> Rank {
     let health = a.health.filter(|_| a.is_served());
     let band = match (a.is_served(), health.and_then(|h| h.category)) {
         (false, _) => 4,
@@ -76,4 +78,26 @@ fn rank(a: &AccountFacts) -> (u8, i32, u8, i64) {
 
 fn lowercase(name: &str) -> impl Iterator<Item = char> + '_ {
     name.chars().flat_map(char::to_lowercase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_to_look_at;
+    use crate::metrics::AccountFacts;
+    use crate::metrics::tests::account as unscored;
+
+    #[test]
+    fn a_page_of_accounts_that_rank_alike_is_the_first_by_name_whatever_their_case_then_by_id() {
+        let mut accounts: Vec<AccountFacts> = (0..40)
+            .map(|i| unscored(100 - i, &format!("Account {:02}", 39 - i)))
+            .collect();
+        accounts.push(unscored(7, "account 00"));
+        accounts.push(unscored(8, "ACCOUNT 01"));
+        let page = first_to_look_at(&accounts, 4);
+        // "account 00" (7) before "Account 00" (100 - 39 = 61) by id, then "ACCOUNT 01" (8)
+        // before "Account 01" (62).
+        assert_eq!(page, vec![7, 61, 8, 62]);
+        assert!(first_to_look_at(&accounts, 0).is_empty());
+        assert_eq!(first_to_look_at(&accounts, 100).len(), 42);
+    }
 }

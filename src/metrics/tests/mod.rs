@@ -25,7 +25,8 @@ fn days_ago(n: i64) -> DateTime<Utc> {
     now() - TimeDelta::days(n)
 }
 
-fn account(id: i64, name: &str) -> AccountFacts {
+/// An active account, not scored, without a CSM or a renewal date (the status tests use it too).
+pub(crate) fn account(id: i64, name: &str) -> AccountFacts {
     AccountFacts {
         id: AccountId(id),
         name: name.into(),

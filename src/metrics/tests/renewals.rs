@@ -40,3 +40,19 @@ fn renewals_from_today_to_the_horizon_are_listed_soonest_first_with_their_health
         ]
     );
 }
+
+#[test]
+fn renewals_on_the_same_day_under_the_same_name_are_listed_by_account_whatever_order_they_come_in()
+{
+    let accounts = [
+        renewing(9, "Acme", 5),
+        renewing(3, "acme", 5),
+        renewing(4, "Acme", 5),
+        renewing(1, "Zeta", 2),
+    ];
+    let ids: Vec<i64> = renewals_ahead(&accounts, 120)
+        .iter()
+        .map(|r| r.account.0)
+        .collect();
+    assert_eq!(ids, vec![1, 4, 9, 3]);
+}
