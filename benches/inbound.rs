@@ -22,6 +22,8 @@
 
 #[path = "support/inbound.rs"]
 mod inbound_support;
+#[path = "support/stages.rs"]
+mod stages;
 mod support;
 
 use std::sync::Arc;
@@ -193,6 +195,7 @@ async fn bench(scratch: &Scratch, pool: &PgPool, sizes: &Sizes) -> anyhow::Resul
     );
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = sample_rss(serve.pid(), stop.clone());
+    let timeline = stages::sample(pool.clone(), stop.clone());
     let start = Instant::now();
     let load = post_all(serve.addr, bodies, order.clone(), sizes.clients).await;
     let intake = load.as_ref().ok().map(|load| report_intake(load, requests));
@@ -203,6 +206,7 @@ async fn bench(scratch: &Scratch, pool: &PgPool, sizes: &Sizes) -> anyhow::Resul
     let end_to_end = start.elapsed();
     stop.store(true, Ordering::Relaxed);
     let peak = sampler.await?;
+    let timeline = timeline.await?;
     let clean = serve.stop().await;
     let complaints = serve.complaints();
     if load.is_err() || drained.is_err() || complaints > 0 {
@@ -217,6 +221,7 @@ async fn bench(scratch: &Scratch, pool: &PgPool, sizes: &Sizes) -> anyhow::Resul
         "reply",
         end_to_end,
     );
+    stages::report(&timeline);
     println!("serve RSS: idle {idle:.1} MiB, peak under load {peak:.1} MiB");
     println!(
         "serve stopped {}; {complaints} warnings in its log",

@@ -28,7 +28,8 @@ pub(crate) struct Loaded<Q: Queue> {
 pub(crate) struct Groups<Q: Queue> {
     pub marks: Group<Mark<Id<Q>>, Fenced<Q, i32>>,
     pub settles: Group<SettleRequest<Q>, Fenced<Q, ()>>,
-    /// At most `dispatcher.workers` messages are with a transport at once.
+    /// At most this many messages are with a transport at once (`dispatcher.workers` in a
+    /// pass of the dispatcher).
     pub sends: Semaphore,
 }
 

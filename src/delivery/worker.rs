@@ -121,20 +121,25 @@ impl<'a, Q: Queue> Worker<'a, Q> {
         Ok(self.load(leases).await)
     }
 
-    /// Delivers rows already claimed, `in_flight` at a time (1: one after the other, in their
-    /// order).
+    /// Delivers rows already claimed, `in_flight` at a time, sends included (1: one after the
+    /// other, in their order). For a producer's own messages (a batch of answers): the
+    /// channel's pace still holds, but `dispatcher.workers` does not cap their sends, so they
+    /// come back together and settle in a statement or two rather than a trickle of durable
+    /// commits, four answers each.
     pub async fn deliver(&self, leases: Vec<Lease<Id<Q>>>, in_flight: usize) -> Report {
         let batch = self.load(leases).await;
-        self.deliver_rows(batch, in_flight).await
+        self.deliver_rows(batch, in_flight, in_flight).await
     }
 
     /// Delivers a whole claimed batch at once: its marks and settles are one statement each.
     async fn deliver_loaded(&self, batch: Loaded<Q>) -> Report {
         let in_flight = batch.leases.len().max(1);
-        self.deliver_rows(batch, in_flight).await
+        self.deliver_rows(batch, in_flight, self.config.workers)
+            .await
     }
 
-    async fn deliver_rows(&self, batch: Loaded<Q>, in_flight: usize) -> Report {
+    /// Delivers `batch`, `in_flight` rows at a time, `sends` of them with a transport at once.
+    async fn deliver_rows(&self, batch: Loaded<Q>, in_flight: usize, sends: usize) -> Report {
         let Loaded { leases, rows } = batch;
         let mut report = Report {
             claimed: leases.len(),
@@ -152,7 +157,7 @@ impl<'a, Q: Queue> Worker<'a, Q> {
                 return report;
             }
         };
-        let (groups, (mark_drain, settle_drain)) = Groups::<Q>::new(self.config.workers);
+        let (groups, (mark_drain, settle_drain)) = Groups::<Q>::new(sends);
         let deliveries = async {
             let outcomes: Vec<_> = futures::stream::iter(leases)
                 .map(|lease| self.deliver_one(lease, rows.get(&lease.id), &groups))

@@ -73,7 +73,12 @@ impl Worker {
         if let Some(channel) = WhatsAppChannel::from_settings(&settings.whatsapp)? {
             answers = answers.with(Arc::new(channel));
         }
-        let drainers = (settings.database.max_connections as usize / 4).max(1);
+        // A drain spends most of its time waiting on round trips and on its answers' durable
+        // commits rather than working: more of them at once keep the database busy (five
+        // handle twice the replies a second of two, BENCHMARKS.md 5). Their handling has a
+        // pool of its own; the shared pool serves them only for looking senders up and
+        // delivering answers, a statement at a time.
+        let drainers = (settings.database.max_connections as usize / 2).max(1);
         // Each drain holds at most two: a follow-up step's transaction and its reassessment.
         let handling = PgPoolOptions::new()
             .max_connections(2 * drainers as u32 + 1)
