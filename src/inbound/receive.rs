@@ -58,10 +58,12 @@ pub struct Reassessed {
 /// large the portfolio.
 const CHUNK: usize = 2_000;
 
-/// Chunks reassessed at once, each on its own connection: while one waits for the database,
-/// the other's facts are scored and its escalations decided, so both cores are busy. Chunks
-/// share no account, so they take no lock the other needs.
-const IN_FLIGHT: usize = 2;
+/// Chunks reassessed at once, each on its own connection. The work is nearly all the
+/// database's (the bench process used 0.7 s of CPU for two nights at 10,000 accounts), yet two
+/// chunks kept its connections in statements only 70-75% of the time: with four, the same
+/// 100,000 accounts took a quarter less time on two cores (BENCHMARKS.md, section 4). Chunks
+/// share no account, so they take no lock another needs.
+const IN_FLIGHT: usize = 4;
 
 /// Re-scores health (of one account, or every one) and runs the escalation rules on the new
 /// score, in that order, so an escalation always sees the score that caused it.
@@ -155,10 +157,18 @@ pub(super) async fn reassess_accounts(
 /// five runs, when it reads whole tables (8 s a query at 100,000 accounts, against 0.1-0.5 s
 /// planned for the chunk). No JIT: the per-touch answer probes make the touch queries look
 /// costly to the planner, and compiling them took 25-40 ms a query, more than running them.
+///
+/// The chunks commit without waiting for the disk (`synchronous_commit = off`): an OS crash
+/// can lose only the last of these commits, in order, never a part of one, and what they hold
+/// is recomputed by the next reassessment. Nothing leaves the process on such a commit: the
+/// post dispatcher and the webhook deliveries claim a post or a delivery with a synchronous
+/// commit before sending it, which flushes every commit before it, ours included.
 async fn chunk_pool(pool: &PgPool) -> anyhow::Result<PgPool> {
-    let options = (*pool.connect_options())
-        .clone()
-        .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")]);
+    let options = (*pool.connect_options()).clone().options([
+        ("plan_cache_mode", "force_custom_plan"),
+        ("jit", "off"),
+        ("synchronous_commit", "off"),
+    ]);
     PgPoolOptions::new()
         .max_connections(IN_FLIGHT as u32)
         .connect_with(options)
