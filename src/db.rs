@@ -16,6 +16,38 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         .context("could not connect to PostgreSQL (check DATABASE_URL)")
 }
 
+/// Whether a chunk pool's commits wait for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commits {
+    Durable,
+    /// `synchronous_commit = off`: an OS crash can lose the last commits, in order, never a
+    /// part of one. Only for work the next run redoes.
+    Unwaited,
+}
+
+/// The connections of a job that works through the portfolio a chunk of accounts at a time.
+/// Each query is planned for its chunk (`force_custom_plan`): a generic plan cannot tell a
+/// chunk from the whole portfolio, and one that reads whole tables was seen chosen after
+/// five runs. No JIT: the chunk queries look costly to the planner, and compiling them took
+/// longer than running them. The callers say what they measured.
+pub async fn chunk_pool(
+    pool: &PgPool,
+    connections: u32,
+    commits: Commits,
+    job: &str,
+) -> anyhow::Result<PgPool> {
+    let mut settings = vec![("plan_cache_mode", "force_custom_plan"), ("jit", "off")];
+    if commits == Commits::Unwaited {
+        settings.push(("synchronous_commit", "off"));
+    }
+    let options = (*pool.connect_options()).clone().options(settings);
+    PgPoolOptions::new()
+        .max_connections(connections)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("connecting for the {job}"))
+}
+
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR
         .run(pool)

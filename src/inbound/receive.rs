@@ -12,11 +12,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::task::JoinSet;
 
 use super::{Handled, InboundMessage, InboundOutcome, followups, record_reply};
 use crate::config::Settings;
+use crate::db::{self, Commits};
 use crate::domain::{AccountId, Accounts};
 use crate::escalation::EscalationConfig;
 use crate::escalation::engine::{self, RunReport};
@@ -164,16 +164,7 @@ pub(super) async fn reassess_accounts(
 /// post dispatcher and the webhook deliveries claim a post or a delivery with a synchronous
 /// commit before sending it, which flushes every commit before it, ours included.
 async fn chunk_pool(pool: &PgPool) -> anyhow::Result<PgPool> {
-    let options = (*pool.connect_options()).clone().options([
-        ("plan_cache_mode", "force_custom_plan"),
-        ("jit", "off"),
-        ("synchronous_commit", "off"),
-    ]);
-    PgPoolOptions::new()
-        .max_connections(IN_FLIGHT as u32)
-        .connect_with(options)
-        .await
-        .context("connecting for the reassessment")
+    db::chunk_pool(pool, IN_FLIGHT as u32, Commits::Unwaited, "reassessment").await
 }
 
 /// Records `message` and does what follows it as of `now` (an answer, or its absence, is part

@@ -17,10 +17,10 @@ mod tickets;
 
 use std::sync::Arc;
 
+use crate::db::{self, Commits};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 
 use crate::domain::{AccountId, AccountLifecycle};
 use crate::outbound::calendar::{self, AccountInput, CalendarConfig, SentTouch};
@@ -199,14 +199,8 @@ pub async fn replan_all(
 /// costly to PostgreSQL (a correlated probe per account) and compiling it took 0.4-0.5 s a
 /// chunk at 100,000 accounts, against 25 ms to run it.
 async fn chunk_pool(pool: &PgPool) -> anyhow::Result<PgPool> {
-    let options = (*pool.connect_options())
-        .clone()
-        .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")]);
-    PgPoolOptions::new()
-        .max_connections(1 + STORES_IN_FLIGHT as u32)
-        .connect_with(options)
-        .await
-        .context("connecting for the re-plan")
+    let connections = 1 + STORES_IN_FLIGHT as u32;
+    db::chunk_pool(pool, connections, Commits::Durable, "re-plan").await
 }
 
 /// The active accounts to plan again at `now`, in id order, and how many accounts are active.
