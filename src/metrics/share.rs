@@ -2,7 +2,6 @@
 //! each CSM a copy of their accounts (a name each) cost more than computing their figures.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 
 use super::Scope;
 use super::facts::{
@@ -103,30 +102,7 @@ fn split<'a, T: OfAccount>(
     }
 }
 
-/// Hashes account ids: SipHash's guard against chosen keys buys nothing for ids the database
-/// issued, and over 100,000 accounts and their facts it was most of the split's time.
-type ById = BuildHasherDefault<IdHasher>;
-
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-
-    fn write_i64(&mut self, n: i64) {
-        self.write_u64(n as u64);
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        // One multiply by an odd constant (FxHash's): the table reads the high bits.
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
+/// Hashes account ids with FxHash: SipHash's guard against chosen keys buys nothing for ids
+/// the database issued, and over 100,000 accounts and their facts it was most of the split's
+/// time.
+type ById = rustc_hash::FxBuildHasher;
