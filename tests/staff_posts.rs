@@ -20,8 +20,8 @@ use touchbot::outbound::calendar::ClockTime;
 use touchbot::outbound::dispatcher::DispatcherConfig;
 use touchbot::staff_posts::digest::compose_daily_digests;
 use touchbot::staff_posts::dispatcher::{
-    NO_TEAM_CHAT, PostDeliveryReport, UNSUPPORTED_LOOKUP_REASON, deliver_due_posts,
-    rescue_and_reconcile_posts,
+    NO_TEAM_CHAT, PostDeliveryReport, UNSUPPORTED_LOOKUP_REASON, bring_forward_posts_for,
+    deliver_due_posts, no_channel_reason, rescue_and_reconcile_posts,
 };
 use touchbot::staff_posts::queue::{self as post_queue, PostQueueError, PostTable};
 use touchbot::staff_posts::{NewPost, PostDelivery, PostKind, Recipient, enqueue, enqueue_many};
@@ -283,10 +283,8 @@ async fn without_a_team_chat_a_post_waits_without_using_up_tries_and_goes_out_on
     assert_eq!(s.status, "planned");
     assert_eq!(s.tries, 0);
     assert_eq!(s.status_reason.as_deref(), Some(NO_TEAM_CHAT));
-    assert_eq!(
-        s.next_attempt_at,
-        Some(t0() + TimeDelta::seconds(config().poll_interval_seconds as i64))
-    );
+    let wait = waited(&s, t0());
+    assert!(first_wait().contains(&wait), "waited {wait} s");
     assert!(sim.sent().is_empty());
 
     // Binding brings the waiting post forward, so it goes out now rather than at the next poll.
@@ -300,6 +298,117 @@ async fn without_a_team_chat_a_post_waits_without_using_up_tries_and_goes_out_on
     assert_eq!(s.status, "sent");
     assert_eq!(s.tries, 1);
     assert_eq!(s.status_reason, None);
+}
+
+/// How long a post was put back for, in whole seconds, counted from `since`.
+fn waited(s: &PostState, since: DateTime<Utc>) -> i64 {
+    (s.next_attempt_at.expect("a waiting post has a next try") - since).num_seconds()
+}
+
+/// The first wait of a post with nowhere to go: the backoff base, shortened by up to a fifth.
+fn first_wait() -> std::ops::RangeInclusive<i64> {
+    let base = config().backoff_base_seconds as i64;
+    base * 4 / 5..=base
+}
+
+/// A process without Telegram, as a WhatsApp-only deployment runs.
+fn without_telegram() -> Channels {
+    channels(&Arc::new(SimulatedChannel::new()))
+}
+
+#[sqlx::test]
+async fn a_card_no_running_process_can_send_waits_longer_each_time_until_a_process_with_telegram_starts(
+    pool: PgPool,
+) {
+    bind_team_chat(&pool, t0()).await;
+    let id = queue(
+        &pool,
+        &card("esc:1:opened:team", Recipient::TeamChat, "Acme: NPS 3"),
+    )
+    .await;
+    let whatsapp_only = without_telegram();
+
+    let mut at = t0();
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        let report = deliver(&pool, &whatsapp_only, at).await;
+        assert_eq!(report.waiting, 1, "the card is found still waiting");
+        let s = state(&pool, id).await;
+        assert_eq!(s.status, "planned");
+        assert_eq!(s.tries, 0, "waiting is not failing");
+        assert_eq!(
+            s.status_reason,
+            Some(no_channel_reason(ChannelKind::Telegram))
+        );
+        waits.push(waited(&s, at));
+        at = s.next_attempt_at.unwrap();
+    }
+    assert!(first_wait().contains(&waits[0]), "{waits:?}");
+    assert!(
+        waits.windows(2).all(|w| w[1] > w[0]),
+        "each claim that finds the card still waiting waits longer: {waits:?}"
+    );
+    assert_eq!(
+        bring_forward_posts_for(&pool, &whatsapp_only, at - TimeDelta::seconds(5))
+            .await
+            .unwrap(),
+        0,
+        "a process without Telegram leaves it waiting"
+    );
+
+    let sim = telegram();
+    let with_telegram = channels(&sim);
+    let started = at - TimeDelta::seconds(5);
+    let brought = bring_forward_posts_for(&pool, &with_telegram, started)
+        .await
+        .unwrap();
+    let report = deliver(&pool, &with_telegram, started).await;
+
+    assert_eq!(brought, 1);
+    assert_eq!(
+        report.sent, 1,
+        "it goes out when the process starts, not at its next try"
+    );
+    assert_eq!(sim.sent().len(), 1);
+    assert_eq!(state(&pool, id).await.status, "sent");
+}
+
+#[sqlx::test]
+async fn a_card_put_back_to_wait_for_a_missing_channel_wakes_no_dispatcher_but_bringing_it_forward_does(
+    pool: PgPool,
+) {
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .unwrap();
+    listener.listen(post_queue::NOTIFY_CHANNEL).await.unwrap();
+    // The database's clock: the trigger tells "later" by it.
+    let now = Utc::now();
+    bind_team_chat(&pool, now).await;
+    let card = NewPost {
+        due_at: now,
+        ..card("esc:1:opened:team", Recipient::TeamChat, "Acme: NPS 3")
+    };
+    queue(&pool, &card).await;
+    let patience = Duration::from_millis(300);
+    assert_eq!(
+        notified(&mut listener, patience).await,
+        1,
+        "a new card wakes it"
+    );
+
+    let report = deliver(&pool, &without_telegram(), now).await;
+
+    assert_eq!(report.waiting, 1);
+    assert_eq!(
+        notified(&mut listener, patience).await,
+        0,
+        "the pass that put it back knows when it is due"
+    );
+    let brought = bring_forward_posts_for(&pool, &channels(&telegram()), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(brought, 1);
+    assert_eq!(notified(&mut listener, patience).await, 1);
 }
 
 #[sqlx::test]

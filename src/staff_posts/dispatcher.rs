@@ -5,7 +5,10 @@
 //!
 //! Where a post goes is decided at send time, from the recipient as they are then: a staff
 //! member's private Telegram chat, or the team chat (also for a staff member the bot cannot
-//! reach privately). A post with nowhere to go waits, without counting a try.
+//! reach privately). A post with nowhere to go waits, without counting a try, and longer each
+//! time it is found still waiting (as a touch does), so a card that no running process can
+//! send is not claimed every poll forever. Binding a team chat, or a process starting with the
+//! missing channel, brings such posts forward.
 //!
 //! `deliver_due_posts` does one pass at a given `now` (tests call it); `run_post_dispatcher`
 //! adds the waiting, on the wall clock.
@@ -13,7 +16,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::sync::watch;
 
@@ -21,7 +24,7 @@ use super::queue::{self as post_queue, Lease, PostRow, PostTable};
 use super::texts::{self as post_texts, Lang};
 use crate::channel::{Address, Channels, OutboundMessage};
 use crate::delivery::chat::{ChatMessage, NotNow, Pace};
-use crate::delivery::policy::{Clock, Stop};
+use crate::delivery::policy::{Clock, Stop, backoff_at};
 use crate::delivery::queue::{Handed, Plan, Queue, Ready};
 use crate::delivery::{Reconciled, Rescued, Settle, Worker, reconcile, worker};
 use crate::domain::{ChannelKind, PostId};
@@ -116,13 +119,23 @@ pub struct Posts<'a> {
     pub pace: Pace,
 }
 
+/// Why a post waits for a channel this process does not have; the same words let a process
+/// that has it find those posts at start (`post_queue::bring_forward_waiting_for`).
+pub fn no_channel_reason(kind: ChannelKind) -> String {
+    format!(
+        "waiting: no {kind} channel is configured in this process, so the post waits until one is"
+    )
+}
+
 impl Posts<'_> {
-    /// Back in the queue for a poll interval, the reason kept, no try spent.
-    fn wait(&self, why: String, now: DateTime<Utc>) -> Settle {
-        let poll = TimeDelta::seconds(self.config.poll_interval_seconds.max(1) as i64);
-        tracing::debug!(why, "staff post waits");
+    /// Back in the queue, the reason kept, no try spent: what it waits for (a team chat, a
+    /// channel, an address) comes from a person, not from time, so each claim that finds it
+    /// still waiting doubles the wait (from the backoff base up to its cap), and whatever
+    /// supplies the missing piece brings it forward.
+    fn wait(&self, why: String, attempt: i32, now: DateTime<Utc>) -> Settle {
+        tracing::debug!(why, attempt, "staff post waits");
         Settle::Wait {
-            at: now + poll,
+            at: backoff_at(self.config, attempt, now),
             why,
         }
     }
@@ -136,12 +149,12 @@ impl<'a> Queue for Posts<'a> {
     fn prepare(
         &self,
         row: &PostRow,
-        _lease: Lease,
+        lease: Lease,
         now: DateTime<Utc>,
     ) -> Plan<ChatMessage<'a>, ()> {
         let (to, rerouted_for) = match route(row) {
             Route::Send { to, rerouted_for } => (to, rerouted_for),
-            Route::Wait(why) => return Plan::Settle(self.wait(why, now), None),
+            Route::Wait(why) => return Plan::Settle(self.wait(why, lease.attempt, now), None),
         };
         let kind = to.channel;
         let message = OutboundMessage {
@@ -155,11 +168,7 @@ impl<'a> Queue for Posts<'a> {
             Ok(message) => Plan::Send(message),
             Err(NotNow::Paused(wait)) => Plan::Settle(wait, None),
             Err(NotNow::NoChannel) => {
-                let why = format!(
-                    "waiting: no {kind} channel is configured in this process, so the post \
-                     waits until one is"
-                );
-                Plan::Settle(self.wait(why, now), None)
+                Plan::Settle(self.wait(no_channel_reason(kind), lease.attempt, now), None)
             }
         }
     }
@@ -250,6 +259,22 @@ pub async fn rescue_and_reconcile_posts(
     reconcile::rescue_and_reconcile::<PostTable>(pool, channels, now).await
 }
 
+/// Makes due at `now` the posts that waited for one of `channels` (no process running had
+/// it): a process starting with the channel sends them at once rather than at their next try,
+/// which may be an hour away. Returns how many.
+pub async fn bring_forward_posts_for(
+    pool: &PgPool,
+    channels: &Channels,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let reasons: Vec<String> = channels
+        .kinds()
+        .into_iter()
+        .map(no_channel_reason)
+        .collect();
+    post_queue::bring_forward_waiting_for(pool, &reasons, now).await
+}
+
 /// Delivers staff posts as they fall due until `shutdown` turns true (or its sender is
 /// dropped); see `delivery::worker::run`.
 pub async fn run_post_dispatcher(
@@ -259,6 +284,17 @@ pub async fn run_post_dispatcher(
     worker_id: String,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    match bring_forward_posts_for(&pool, &channels, Utc::now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            posts = n,
+            "staff posts that waited for a channel this process has are due now"
+        ),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "could not bring forward the staff posts waiting for a channel; they go out at their next try"
+        ),
+    }
     let posts = Posts {
         channels: &channels,
         config: &config,

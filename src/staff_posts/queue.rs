@@ -144,6 +144,25 @@ pub async fn load_for_send(
         .collect())
 }
 
+/// Makes due now the posts waiting for one of `reasons` (the channels a starting process
+/// has): they waited, longer each time, for a process that could send them. Returns how many.
+pub async fn bring_forward_waiting_for(
+    db: &PgPool,
+    reasons: &[String],
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        "update staff_posts set next_attempt_at = $2, updated_at = $2
+          where status = 'planned' and delivery = 'now' and next_attempt_at > $2
+            and status_reason = any($1)",
+        reasons,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Ends a worker's hold on a post as `change` says, if the fence lets it.
 pub async fn settle(
     db: &PgPool,
