@@ -15,7 +15,7 @@ use touchbot::channel::simulated::SimulatedChannel;
 use touchbot::channel::{Button, Channels, PermanentReason};
 use touchbot::delivery::Settle;
 use touchbot::delivery::queue::Table;
-use touchbot::domain::{AccountId, ChannelKind, PostId};
+use touchbot::domain::{AccountId, ChannelKind, ContactId, PostId};
 use touchbot::outbound::calendar::ClockTime;
 use touchbot::outbound::dispatcher::DispatcherConfig;
 use touchbot::staff_posts::digest::compose_daily_digests;
@@ -377,10 +377,7 @@ async fn a_card_no_running_process_can_send_waits_longer_each_time_until_a_proce
 async fn a_card_put_back_to_wait_for_a_missing_channel_wakes_no_dispatcher_but_bringing_it_forward_does(
     pool: PgPool,
 ) {
-    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
-        .await
-        .unwrap();
-    listener.listen(post_queue::NOTIFY_CHANNEL).await.unwrap();
+    let mut listener = listening(&pool).await;
     // The database's clock: the trigger tells "later" by it.
     let now = Utc::now();
     bind_team_chat(&pool, now).await;
@@ -937,6 +934,15 @@ async fn team_set_chat_refuses_a_bad_chat_and_says_what_to_give(pool: PgPool) {
     assert_eq!(team_chat::get(&pool).await.unwrap(), None);
 }
 
+/// A connection listening where the post dispatcher listens.
+async fn listening(pool: &PgPool) -> sqlx::postgres::PgListener {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+        .await
+        .unwrap();
+    listener.listen(post_queue::NOTIFY_CHANNEL).await.unwrap();
+    listener
+}
+
 /// Whatever the dispatcher's LISTEN connection has been told, waiting at most `patience`.
 async fn notified(listener: &mut sqlx::postgres::PgListener, patience: Duration) -> usize {
     let mut count = 0;
@@ -950,10 +956,7 @@ async fn notified(listener: &mut sqlx::postgres::PgListener, patience: Duration)
 async fn an_answer_its_channel_queued_does_not_wake_the_post_dispatcher_but_a_card_wakes_it_once(
     pool: PgPool,
 ) {
-    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
-        .await
-        .unwrap();
-    listener.listen(post_queue::NOTIFY_CHANNEL).await.unwrap();
+    let mut listener = listening(&pool).await;
     let account = common::account(&pool, "Acme").await;
     let contact = common::contact(&pool, account, "+77011234567").await;
     let answer = |n: usize| NewPost {
@@ -991,4 +994,63 @@ async fn an_answer_its_channel_queued_does_not_wake_the_post_dispatcher_but_a_ca
         .await
         .unwrap();
     assert_eq!(notified(&mut listener, patience).await, 1);
+}
+
+#[sqlx::test]
+async fn a_reply_for_a_contact_who_has_not_joined_waits_and_goes_out_as_soon_as_they_join(
+    pool: PgPool,
+) {
+    // The database's clock: the join brings the reply forward to its own now.
+    let now = Utc::now();
+    let account = common::account(&pool, "Acme").await;
+    let dana: i64 = sqlx::query_scalar(
+        "insert into contacts (account_id, name, role, channel)
+         values ($1, 'Dana', 'champion', 'telegram') returning id",
+    )
+    .bind(account.0)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let reply = NewPost {
+        idempotency_key: "relay-reply:1".into(),
+        kind: PostKind::RelayReply,
+        account_id: Some(account),
+        recipient: Recipient::Contact(ContactId(dana)),
+        buttons: vec![],
+        due_at: now,
+        ..card("", Recipient::TeamChat, "We are on it, Dana.")
+    };
+    let id = queue(&pool, &reply).await;
+    let sim = telegram();
+    let with_telegram = channels(&sim);
+    let mut at = now;
+    for _ in 0..3 {
+        let report = deliver(&pool, &with_telegram, at).await;
+        assert_eq!(report.waiting, 1, "nowhere to send it yet");
+        at = state(&pool, id).await.next_attempt_at.unwrap();
+    }
+    assert!(
+        at - now > TimeDelta::seconds(config().backoff_base_seconds as i64 * 2),
+        "each claim waits longer"
+    );
+    let mut listener = listening(&pool).await;
+
+    let invite = touchbot::storage::invites::issue(&pool, ContactId(dana), 14, now)
+        .await
+        .unwrap();
+    touchbot::storage::invites::redeem(&pool, &invite.code, "4242", now)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        notified(&mut listener, Duration::from_millis(300)).await,
+        1,
+        "the join wakes the dispatcher"
+    );
+    let report = deliver(&pool, &with_telegram, Utc::now()).await;
+    assert_eq!(report.sent, 1, "it goes out at once, not at its next try");
+    let sent = sim.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].message.to.address, "4242");
+    assert_eq!(sent[0].message.text, "We are on it, Dana.");
 }
