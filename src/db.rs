@@ -2,16 +2,37 @@
 
 use anyhow::Context;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use std::str::FromStr as _;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// The migrations in `./migrations`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Every connection plans each statement for the values it is given, without JIT.
+///
+/// The queries that name accounts take either a list or a range (`$ids is null or
+/// account_id = any($ids)`, see `domain::Accounts`). PostgreSQL switches a statement that a
+/// connection keeps prepared to a generic plan after five runs when it looks no dearer, and a
+/// generic plan cannot use an index for such a condition: the reassessment of one reply
+/// batch was seen walking the 90-day window of every account's asked touches (30,000 index
+/// entries read for 300 kept at 10,000 accounts, 35-170 ms; ten times that at 100,000). JIT
+/// compiled such plans for longer than they ran (BENCHMARKS.md).
+const PLANNING: [(&str, &str); 2] = [("plan_cache_mode", "force_custom_plan"), ("jit", "off")];
+
+/// `options` with the planning every connection of touchbot's gets (see [`PLANNING`]).
+pub fn planned(options: PgConnectOptions) -> PgConnectOptions {
+    options.options(PLANNING)
+}
+
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .context("DATABASE_URL is not a PostgreSQL URL (postgres://user@host:port/database)")?;
+    let options = planned(options);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect(url)
+        .connect_with(options)
         .await
         .context("could not connect to PostgreSQL (check DATABASE_URL)")
 }
@@ -36,7 +57,7 @@ pub async fn chunk_pool(
     commits: Commits,
     job: &str,
 ) -> anyhow::Result<PgPool> {
-    let mut settings = vec![("plan_cache_mode", "force_custom_plan"), ("jit", "off")];
+    let mut settings = PLANNING.to_vec();
     if commits == Commits::Unwaited {
         settings.push(("synchronous_commit", "off"));
     }

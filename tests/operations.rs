@@ -279,3 +279,25 @@ async fn only_the_accounts_csm_a_cs_manager_or_a_vp_may_resolve_as_churned(pool:
     assert_eq!(vp.code, 0, "{vp:?}");
     assert!(vp.stdout.contains("now marked churned"), "{vp:?}");
 }
+
+#[sqlx::test]
+async fn every_connection_touchbot_opens_plans_each_statement_for_its_values_without_jit(
+    pool: PgPool,
+) {
+    let touchbot = touchbot::db::connect(&url_of(&pool), 2).await.unwrap();
+    let (first, second) = (touchbot.acquire().await, touchbot.acquire().await);
+    for mut conn in [first.unwrap(), second.unwrap()] {
+        let (plans, jit): (String, String) =
+            sqlx::query_as("select current_setting('plan_cache_mode'), current_setting('jit')")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(plans, "force_custom_plan");
+        assert_eq!(jit, "off");
+    }
+    let (plans,): (String,) = sqlx::query_as("select current_setting('plan_cache_mode')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(plans, "auto", "the server's own default is left alone");
+}

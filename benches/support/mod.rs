@@ -97,7 +97,8 @@ impl Scratch {
         admin.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .connect_with(server.clone().database(&name))
+            // As `touchbot serve` connects, so the figures are the product's.
+            .connect_with(touchbot::db::planned(server.clone().database(&name)))
             .await?;
         touchbot::db::migrate(&pool).await?;
         println!("created database {name}");
