@@ -1,9 +1,9 @@
 //! Connecting to PostgreSQL and bringing its schema up to date.
 
-use anyhow::Context;
-use sqlx::PgPool;
 use std::str::FromStr as _;
 
+use anyhow::Context;
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// The migrations in `./migrations`, embedded in the binary.
